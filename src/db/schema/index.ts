@@ -1,0 +1,2 @@
+/** Every table, one file per domain. drizzle-kit reads this folder to generate migrations. */
+export * from "./users";

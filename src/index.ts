@@ -1,0 +1,22 @@
+/**
+ * Worker entry: HTTP (the Hono app), queues, cron, and the Durable Object classes.
+ */
+import { createApp } from "./app";
+import type { Bindings } from "./env";
+import { handleQueueBatch } from "./jobs/consumer";
+import { runScheduled } from "./scheduled";
+
+export { MetricsCollector } from "./modules/metrics/metrics-collector.do";
+export { NotificationHub } from "./modules/notifications/notification-hub.do";
+
+const app = createApp();
+
+export default {
+  fetch: app.fetch,
+  async queue(batch, env) {
+    await handleQueueBatch(batch, env);
+  },
+  async scheduled(controller, env, ctx) {
+    ctx.waitUntil(runScheduled(controller, env));
+  },
+} satisfies ExportedHandler<Bindings, unknown>;

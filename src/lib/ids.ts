@@ -1,0 +1,52 @@
+/**
+ * UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits. Ids sort by
+ * creation time, which keeps D1 primary-key inserts append-mostly and lets cursor
+ * pagination use the id as a stable tie-breaker.
+ */
+
+let lastMs = 0;
+let lastSeq = 0;
+
+export function uuidv7(now: number = Date.now()): string {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+
+  // Within one millisecond of one isolate, count up in the 12-bit rand_a field so
+  // ids made in a burst still sort in the order they were made (RFC 9562 §6.2, method 1).
+  let ms = now;
+  if (ms <= lastMs) {
+    ms = lastMs;
+    lastSeq += 1;
+    if (lastSeq > 0xfff) {
+      ms = lastMs + 1;
+      lastSeq = 0;
+    }
+  } else {
+    lastSeq = (bytes[6] as number) & 0x07; // random start, leaves room to count up
+  }
+  lastMs = ms;
+
+  bytes[0] = Math.floor(ms / 2 ** 40) & 0xff;
+  bytes[1] = Math.floor(ms / 2 ** 32) & 0xff;
+  bytes[2] = (ms >>> 24) & 0xff;
+  bytes[3] = (ms >>> 16) & 0xff;
+  bytes[4] = (ms >>> 8) & 0xff;
+  bytes[5] = ms & 0xff;
+  bytes[6] = 0x70 | ((lastSeq >>> 8) & 0x0f); // version 7
+  bytes[7] = lastSeq & 0xff;
+  bytes[8] = 0x80 | ((bytes[8] as number) & 0x3f); // variant 10
+
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID_PATTERN.test(value);
+}
+
+/** The creation time encoded in a UUIDv7. */
+export function uuidv7Timestamp(id: string): Date {
+  return new Date(Number.parseInt(id.replaceAll("-", "").slice(0, 12), 16));
+}

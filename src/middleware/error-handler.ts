@@ -1,0 +1,94 @@
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { ZodError } from "zod";
+import { type AppEnv, ConfigError } from "../env";
+import { createLogger, serializeError } from "../lib/logger";
+import { ProblemError, problems } from "../lib/problem";
+import { validationProblem } from "../lib/validation";
+
+/** Hono's own HTTP errors (from its validators and middleware) in our vocabulary. */
+function fromHttpException(error: HTTPException): ProblemError {
+  switch (error.status) {
+    case 400:
+      return /json/i.test(error.message)
+        ? new ProblemError({ status: 400, code: "malformed_json", detail: "The request body is not valid JSON." })
+        : problems.badRequest("bad_request", error.message || "The request is malformed.");
+    case 401:
+      return problems.unauthorized();
+    case 413:
+      return new ProblemError({ status: 413, code: "payload_too_large", detail: "The request body is too large." });
+    case 415:
+      return new ProblemError({
+        status: 415,
+        code: "unsupported_media_type",
+        detail: "The Content-Type is not one this route accepts.",
+      });
+    default:
+      return new ProblemError({
+        status: error.status,
+        code: error.status >= 500 ? "internal_error" : "http_error",
+        detail: error.message || "The request failed.",
+      });
+  }
+}
+
+export function toProblem(error: unknown): { problem: ProblemError; unexpected: boolean } {
+  if (error instanceof ProblemError) return { problem: error, unexpected: false };
+  if (error instanceof HTTPException) return { problem: fromHttpException(error), unexpected: error.status >= 500 };
+  if (error instanceof ZodError) return { problem: validationProblem(error, "json"), unexpected: false };
+  if (error instanceof ConfigError) {
+    return {
+      problem: new ProblemError({
+        status: 500,
+        code: "configuration_error",
+        detail: "The server is misconfigured. The operator has been told through the logs.",
+      }),
+      unexpected: true,
+    };
+  }
+  return {
+    problem: new ProblemError({ status: 500, code: "internal_error", detail: "An unexpected error occurred." }),
+    unexpected: true,
+  };
+}
+
+export function problemResponse(c: Context<AppEnv>, problem: ProblemError): Response {
+  const body = problem.toBody({ instance: c.req.path, requestId: c.get("requestId") });
+  const response = c.json(body, problem.status as ContentfulStatusCode, problem.headers);
+  response.headers.set("Content-Type", "application/problem+json");
+  return response;
+}
+
+/** Every thrown error becomes problem+json; unexpected ones are logged with their stack, never answered with it. */
+export const handleError: ErrorHandler<AppEnv> = (error, c) => {
+  const { problem, unexpected } = toProblem(error);
+  if (unexpected) {
+    const logger = c.get("logger") ?? createLogger("info");
+    logger.error("unhandled error", {
+      error: serializeError(error),
+      method: c.req.method,
+      path: c.req.path,
+      ...(error instanceof ConfigError ? { issues: error.issues } : {}),
+    });
+  }
+  return problemResponse(c, problem);
+};
+
+export const handleNotFound: NotFoundHandler<AppEnv> = (c) =>
+  problemResponse(
+    c,
+    new ProblemError({ status: 404, code: "not_found", detail: `No route matches ${c.req.method} ${c.req.path}.` }),
+  );
+
+export function methodNotAllowedProblem(c: Context<AppEnv>, allowed: string[]): Response {
+  return problemResponse(
+    c,
+    new ProblemError({
+      status: 405,
+      code: "method_not_allowed",
+      detail: `${c.req.method} is not allowed on ${c.req.path}; allowed: ${allowed.join(", ")}.`,
+      headers: { Allow: allowed.join(", ") },
+    }),
+  );
+}

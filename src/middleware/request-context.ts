@@ -1,0 +1,78 @@
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import type { AppEnv } from "../env";
+import { getConfig } from "../env";
+import { createServiceContext } from "../lib/context";
+import { uuidv7 } from "../lib/ids";
+import { createLogger } from "../lib/logger";
+import { ANONYMOUS, describePrincipal } from "../lib/principal";
+
+/** A client-sent X-Request-Id is kept only when it is short and harmless to log. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+export function resolveRequestId(header: string | undefined): string {
+  return header && SANE_REQUEST_ID.test(header) ? header : uuidv7();
+}
+
+/**
+ * First middleware of every request: the request id (echoed in X-Request-Id), a
+ * logger bound to it, the anonymous principal until authentication says
+ * otherwise, the ServiceContext, and one access-log line when the response is done.
+ */
+export function requestContext(): MiddlewareHandler<AppEnv> {
+  return async function requestContext(c, next) {
+    const started = performance.now();
+    const requestId = resolveRequestId(c.req.header("x-request-id"));
+    c.set("requestId", requestId);
+    c.header("X-Request-Id", requestId);
+
+    // Config problems must still produce a logged, well-formed 500, so the logger
+    // falls back to "info" when the configuration itself is what is broken.
+    let level: "debug" | "info" | "warn" | "error" = "info";
+    try {
+      level = getConfig(c.env).LOG_LEVEL;
+    } catch {}
+    const logger = createLogger(level, { request_id: requestId });
+    c.set("logger", logger);
+    c.set("principal", ANONYMOUS);
+
+    const cf = c.req.raw.cf as { country?: string; city?: string } | undefined;
+    const client = {
+      ip: c.req.header("cf-connecting-ip") ?? undefined,
+      userAgent: c.req.header("user-agent")?.slice(0, 512),
+      country: cf?.country,
+      city: cf?.city,
+    };
+    const executionCtx = (() => {
+      try {
+        return c.executionCtx;
+      } catch {
+        return undefined; // app.request() in unit tests has no ExecutionContext
+      }
+    })();
+    c.set(
+      "ctx",
+      createServiceContext({
+        env: c.env,
+        principal: ANONYMOUS,
+        requestId,
+        logger,
+        waitUntil: executionCtx ? (promise) => executionCtx.waitUntil(promise) : undefined,
+        client,
+      }),
+    );
+
+    await next();
+
+    const route = routePath(c, -1);
+    logger.info("request", {
+      method: c.req.method,
+      route: route && route !== "/*" && route !== "*" ? route : "(unmatched)",
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      principal: describePrincipal(c.get("principal")),
+      ip: client.ip,
+    });
+  };
+}

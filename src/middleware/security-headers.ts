@@ -1,0 +1,25 @@
+import type { MiddlewareHandler } from "hono";
+import { secureHeaders } from "hono/secure-headers";
+
+/** JSON answers never need to load anything; the docs pages set their own, wider policy. */
+export const API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+const baseHeaders = secureHeaders({
+  contentSecurityPolicy: undefined,
+  crossOriginResourcePolicy: "same-site",
+  crossOriginOpenerPolicy: "same-origin",
+  strictTransportSecurity: "max-age=31536000; includeSubDomains",
+  xFrameOptions: "DENY",
+  referrerPolicy: "no-referrer",
+  xPermittedCrossDomainPolicies: "none",
+});
+
+/** Secure headers on every response, with a strict CSP unless the route chose one. */
+export function securityHeaders(): MiddlewareHandler {
+  return async function securityHeaders(c, next) {
+    await baseHeaders(c, async () => {
+      await next();
+      if (!c.res.headers.has("Content-Security-Policy")) c.res.headers.set("Content-Security-Policy", API_CSP);
+    });
+  };
+}

@@ -1,0 +1,103 @@
+/**
+ * /api/openapi.json, /api/docs (Swagger UI), /api/redoc and their assets, all
+ * answering 404 when API_DOCS_ENABLED=false; and GET /problems/{code}, which is
+ * always on because problem `type` URIs point at it.
+ */
+import { z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import type { AppEnv } from "../../env";
+import { getConfig } from "../../env";
+import type { AppRouter } from "../../lib/create-router";
+import { createRouter } from "../../lib/create-router";
+import { defineRoute, jsonContent, problemResponse, SECURITY_SCHEMES } from "../../lib/openapi";
+import { PROBLEM_CATALOG, ProblemError, statusTitle } from "../../lib/problem";
+import { VERSION } from "../health/health.handlers";
+import { DOCS_PATHS } from "./docs.links";
+import { DOCS_CSP, redocPage, swaggerPage } from "./docs.pages";
+
+const TAGS = [
+  { name: "Operations", description: "Service info, health checks and metrics." },
+  { name: "Auth", description: "Accounts, tokens, sessions, email verification, password reset, magic codes." },
+  { name: "Users", description: "Profiles, avatars, devices (sessions)." },
+  { name: "Docs", description: "Problem types referenced by error responses." },
+];
+
+const docsEnabled: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!getConfig(c.env).API_DOCS_ENABLED) {
+    throw new ProblemError({ status: 404, code: "not_found", detail: `No route matches ${c.req.method} ${c.req.path}.` });
+  }
+  await next();
+};
+
+const problemType = defineRoute({
+  method: "get",
+  path: "/problems/{code}",
+  tags: ["Docs"],
+  summary: "Describe a problem type",
+  description: "Problem `type` URIs (`/problems/<code>`) resolve here.",
+  request: {
+    params: z.object({ code: z.string().max(64).openapi({ example: "validation_failed" }) }),
+  },
+  responses: {
+    200: jsonContent(
+      z
+        .object({ code: z.string(), status: z.number().int(), title: z.string(), description: z.string() })
+        .openapi("ProblemType"),
+      "The problem type.",
+      { code: "validation_failed", status: 400, title: "Bad Request", description: "A field failed validation." },
+    ),
+    404: problemResponse(404),
+  },
+});
+
+/** Adds the docs routes to the root app; the OpenAPI document is built once per isolate. */
+export function mountDocs(app: AppRouter): void {
+  for (const [name, scheme] of Object.entries(SECURITY_SCHEMES)) {
+    app.openAPIRegistry.registerComponent("securitySchemes", name, scheme);
+  }
+
+  const docs = createRouter();
+  docs.openapi(problemType, (c) => {
+    const { code } = c.req.valid("param");
+    const entry = PROBLEM_CATALOG[code];
+    if (!entry) throw new ProblemError({ status: 404, code: "not_found", detail: `No problem type "${code}".` });
+    return c.json({ code, status: entry.status, title: statusTitle(entry.status), description: entry.description }, 200);
+  });
+
+  let document: unknown;
+  docs.get(DOCS_PATHS.openapi, docsEnabled, (c) => {
+    document ??= app.getOpenAPI31Document({
+      openapi: "3.1.0",
+      info: {
+        title: getConfig(c.env).APP_NAME,
+        version: VERSION,
+        description:
+          "Every error is RFC 9457 application/problem+json with a stable `code` and the `request_id`. Collections are cursor-paginated (`limit`, `cursor`; `meta.next`/`meta.prev`, RFC 8288 `Link`).",
+      },
+      servers: [{ url: "/", description: "This deployment" }],
+      tags: TAGS,
+    });
+    c.header("Cache-Control", "public, max-age=60");
+    return c.json(document as object);
+  });
+  docs.get(DOCS_PATHS.docs, docsEnabled, (c) => {
+    c.header("Content-Security-Policy", DOCS_CSP);
+    return c.html(swaggerPage(getConfig(c.env).APP_NAME));
+  });
+  docs.get(DOCS_PATHS.redoc, docsEnabled, (c) => {
+    c.header("Content-Security-Policy", DOCS_CSP);
+    return c.html(redocPage(getConfig(c.env).APP_NAME));
+  });
+  docs.get(`${DOCS_PATHS.assets}/*`, docsEnabled, async (c) => {
+    const response = await c.env.ASSETS.fetch(c.req.raw);
+    if (response.status === 404) {
+      throw new ProblemError({ status: 404, code: "not_found", detail: `No docs asset at ${c.req.path}.` });
+    }
+    // Asset responses have immutable headers; copy so the security middleware can add its own.
+    const copy = new Response(response.body, response);
+    copy.headers.set("Cache-Control", "public, max-age=86400");
+    return copy;
+  });
+
+  app.route("/", docs);
+}

@@ -1,0 +1,50 @@
+/**
+ * The cron handler. wrangler.toml fires it every minute; each maintenance job
+ * says how often it wants to run and this runner picks the ones due at the
+ * scheduled minute. A failing job is logged and does not stop the others.
+ */
+import type { Bindings } from "./env";
+import { getConfig } from "./env";
+import { createServiceContext, type ServiceContext } from "./lib/context";
+import { uuidv7 } from "./lib/ids";
+import { createLogger, serializeError } from "./lib/logger";
+import { systemPrincipal } from "./lib/principal";
+
+export type MaintenanceJob = {
+  name: string;
+  /** Runs when (minutes since epoch) % everyMinutes === 0. */
+  everyMinutes: number;
+  run: (ctx: ServiceContext, now: Date) => Promise<Record<string, unknown> | undefined>;
+};
+
+/** Other modules register their clean-ups here, one line each. */
+export const maintenanceJobs: MaintenanceJob[] = [];
+
+export function dueJobs(jobs: MaintenanceJob[], scheduledTime: number): MaintenanceJob[] {
+  const minute = Math.floor(scheduledTime / 60_000);
+  return jobs.filter((job) => minute % job.everyMinutes === 0);
+}
+
+export async function runScheduled(
+  controller: Pick<ScheduledController, "scheduledTime" | "cron">,
+  env: Bindings,
+  jobs: MaintenanceJob[] = maintenanceJobs,
+): Promise<Array<{ job: string; ok: boolean; result?: unknown }>> {
+  const requestId = uuidv7();
+  const logger = createLogger(getConfig(env).LOG_LEVEL, { request_id: requestId, cron: controller.cron });
+  const ctx = createServiceContext({ env, principal: systemPrincipal("cron"), requestId, logger });
+  const now = new Date(controller.scheduledTime);
+  const outcomes = [];
+  for (const job of dueJobs(jobs, controller.scheduledTime)) {
+    const started = performance.now();
+    try {
+      const result = await job.run(ctx, now);
+      logger.info("maintenance job done", { job: job.name, duration_ms: performance.now() - started, ...result });
+      outcomes.push({ job: job.name, ok: true, result });
+    } catch (error) {
+      logger.error("maintenance job failed", { job: job.name, error: serializeError(error) });
+      outcomes.push({ job: job.name, ok: false });
+    }
+  }
+  return outcomes;
+}
