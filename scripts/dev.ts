@@ -1,0 +1,33 @@
+/**
+ * `npm run dev`: everything a fresh clone needs, then `wrangler dev` on :8787.
+ *   1. docs assets copied out of node_modules
+ *   2. .dev.vars written with fresh random secrets when missing
+ *   3. local D1 migrations applied
+ *   4. a staff user seeded (its password printed once)
+ *   5. wrangler dev with local D1, KV, R2, Queues and Durable Objects
+ * Extra arguments go to wrangler dev, e.g. `npm run dev -- --port 8788`.
+ */
+import { spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { ensureDevVars } from "./lib/dev-vars.ts";
+import { runWrangler, wranglerBin } from "./lib/wrangler.ts";
+import { seedAdmin } from "./seed-admin.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+await import("./copy-docs-assets.ts");
+
+const devVars = ensureDevVars(root);
+console.log(devVars.created ? "dev: wrote .dev.vars with fresh secrets" : "dev: using existing .dev.vars");
+
+console.log("dev: applying local D1 migrations");
+runWrangler(root, ["d1", "migrations", "apply", "DB", "--local"], { quiet: true });
+
+await seedAdmin();
+
+const args = process.argv.slice(2);
+const wranglerArgs = ["dev", ...(args.some((arg) => arg.startsWith("--port")) ? [] : ["--port", "8787"]), ...args];
+const child = spawn(wranglerBin(root), wranglerArgs, { cwd: root, stdio: "inherit" });
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
+child.on("exit", (code) => process.exit(code ?? 0));
