@@ -1,11 +1,23 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
 /** A throwaway ES256 key for this test run: no signing secret is ever committed. */
 function testSigningKeys(): string {
   const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  return JSON.stringify([{ ...privateKey.export({ format: "jwk" }), kid: `test-${randomUUID().slice(0, 8)}` }]);
+  return JSON.stringify([
+    { ...privateKey.export({ format: "jwk" }), kid: `test-${randomUUID().slice(0, 8)}` },
+  ]);
+}
+
+/**
+ * Wrangler would also load a developer's .dev.vars into the tests; blank every
+ * secret the example documents so tests see the same environment on every machine.
+ */
+function blankSecrets(): Record<string, string> {
+  const names = readFileSync(".dev.vars.example", "utf8").match(/^[A-Z][A-Z0-9_]*(?==)/gm) ?? [];
+  return Object.fromEntries(names.map((name) => [name, ""]));
 }
 
 export default defineConfig(async () => {
@@ -16,10 +28,10 @@ export default defineConfig(async () => {
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           bindings: {
+            ...blankSecrets(),
             ENVIRONMENT: "test",
             LOG_LEVEL: "error",
             JWT_PRIVATE_KEYS: testSigningKeys(),
-            METRICS_TOKEN: "",
             TEST_MIGRATIONS: migrations,
           },
         },
@@ -27,6 +39,7 @@ export default defineConfig(async () => {
     ],
     test: {
       include: ["test/**/*.test.ts"],
+      reporters: ["default", "./test/support/summary-reporter.ts"],
       setupFiles: ["./test/support/apply-migrations.ts"],
     },
   };

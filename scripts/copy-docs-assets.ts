@@ -29,5 +29,8 @@ for (const [pkg, file] of files) {
   mkdirSync(dirname(to), { recursive: true });
   copyFileSync(from, to);
 }
-const total = files.reduce((sum, [pkg, file]) => sum + statSync(join(root, "node_modules", pkg, file)).size, 0);
+const total = files.reduce(
+  (sum, [pkg, file]) => sum + statSync(join(root, "node_modules", pkg, file)).size,
+  0,
+);
 console.log(`copy-docs-assets: ${files.length} files (${(total / 1024).toFixed(0)} KiB) → .generated/assets`);

@@ -27,7 +27,11 @@ runWrangler(root, ["d1", "migrations", "apply", "DB", "--local"], { quiet: true 
 await seedAdmin();
 
 const args = process.argv.slice(2);
-const wranglerArgs = ["dev", ...(args.some((arg) => arg.startsWith("--port")) ? [] : ["--port", "8787"]), ...args];
+const wranglerArgs = [
+  "dev",
+  ...(args.some((arg) => arg.startsWith("--port")) ? [] : ["--port", "8787"]),
+  ...args,
+];
 const child = spawn(wranglerBin(root), wranglerArgs, { cwd: root, stdio: "inherit" });
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
 child.on("exit", (code) => process.exit(code ?? 0));

@@ -19,14 +19,19 @@ export async function seedAdmin(options: { email?: string; resetPassword?: boole
   const email = (options.email ?? process.env.SEED_ADMIN_EMAIL ?? "admin@example.com").trim().toLowerCase();
   const existing = d1Local(root, `SELECT id FROM users WHERE email = ${sqlString(email)}`);
   if (existing.length > 0 && !options.resetPassword) {
-    console.log(`seed: staff user ${email} already exists (new password: npm run db:seed:local -- --reset-password)`);
+    console.log(
+      `seed: staff user ${email} already exists (new password: npm run db:seed:local -- --reset-password)`,
+    );
     return;
   }
   const password = randomBytes(15).toString("base64url");
   const hash = await hashPassword(password);
   const now = Date.now();
   if (existing.length > 0) {
-    d1Local(root, `UPDATE users SET password_hash = ${sqlString(hash)}, updated_at = ${now} WHERE email = ${sqlString(email)}`);
+    d1Local(
+      root,
+      `UPDATE users SET password_hash = ${sqlString(hash)}, updated_at = ${now} WHERE email = ${sqlString(email)}`,
+    );
   } else {
     const id = uuidv7Like(now);
     d1Local(

@@ -13,7 +13,7 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env) {
+  async queue(batch, env, _ctx) {
     await handleQueueBatch(batch, env);
   },
   async scheduled(controller, env, ctx) {

@@ -39,7 +39,11 @@ export async function runScheduled(
     const started = performance.now();
     try {
       const result = await job.run(ctx, now);
-      logger.info("maintenance job done", { job: job.name, duration_ms: performance.now() - started, ...result });
+      logger.info("maintenance job done", {
+        job: job.name,
+        duration_ms: performance.now() - started,
+        ...result,
+      });
       outcomes.push({ job: job.name, ok: true, result });
     } catch (error) {
       logger.error("maintenance job failed", { job: job.name, error: serializeError(error) });

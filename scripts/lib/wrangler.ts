@@ -14,14 +14,18 @@ export function runWrangler(root: string, args: string[], options: { quiet?: boo
     stdio: options.quiet ? ["ignore", "pipe", "pipe"] : ["ignore", "pipe", "inherit"],
   });
   if (result.status !== 0) {
-    throw new Error(`wrangler ${args.join(" ")} failed (exit ${result.status}):\n${result.stdout}\n${result.stderr ?? ""}`);
+    throw new Error(
+      `wrangler ${args.join(" ")} failed (exit ${result.status}):\n${result.stdout}\n${result.stderr ?? ""}`,
+    );
   }
   return result.stdout;
 }
 
 /** `wrangler d1 execute DB --local --json`: the rows of each statement. */
 export function d1Local(root: string, sql: string): Array<Record<string, unknown>> {
-  const out = runWrangler(root, ["d1", "execute", "DB", "--local", "--json", "--command", sql], { quiet: true });
+  const out = runWrangler(root, ["d1", "execute", "DB", "--local", "--json", "--command", sql], {
+    quiet: true,
+  });
   const parsed = JSON.parse(out) as Array<{ results: Array<Record<string, unknown>> }>;
   return parsed.flatMap((statement) => statement.results ?? []);
 }

@@ -29,7 +29,13 @@ export function createLogger(level: LogLevel = "info", base: LogFields = {}): Lo
   const threshold = LEVEL_RANK[level];
   const write = (lineLevel: LogLevel, msg: string, fields?: LogFields) => {
     if (LEVEL_RANK[lineLevel] < threshold) return;
-    const line = JSON.stringify({ level: lineLevel, msg, time: new Date().toISOString(), ...base, ...fields });
+    const line = JSON.stringify({
+      level: lineLevel,
+      msg,
+      time: new Date().toISOString(),
+      ...base,
+      ...fields,
+    });
     if (lineLevel === "error") console.error(line);
     else if (lineLevel === "warn") console.warn(line);
     else console.log(line);

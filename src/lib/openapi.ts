@@ -15,7 +15,10 @@ export const DEFAULT_JSON_BODY_LIMIT = 1024 * 1024;
 export const FieldErrorSchema = z
   .object({
     pointer: z.string().optional().openapi({ description: "JSON pointer into the body", example: "/email" }),
-    parameter: z.string().optional().openapi({ description: "Query, path or header parameter", example: "limit" }),
+    parameter: z
+      .string()
+      .optional()
+      .openapi({ description: "Query, path or header parameter", example: "limit" }),
     location: z.enum(["query", "path", "header"]).optional(),
     detail: z.string().openapi({ example: "Invalid email address" }),
   })
@@ -27,7 +30,10 @@ export const ProblemSchema = z
     title: z.string().openapi({ example: "Not Found" }),
     status: z.number().int().openapi({ example: 404 }),
     detail: z.string().openapi({ example: "The resource does not exist." }),
-    instance: z.string().optional().openapi({ example: "/api/v1/things/0190c6c4-8d1e-7c2a-9f5e-1b2c3d4e5f60" }),
+    instance: z
+      .string()
+      .optional()
+      .openapi({ example: "/api/v1/things/0190c6c4-8d1e-7c2a-9f5e-1b2c3d4e5f60" }),
     code: z.string().openapi({ description: "Stable machine-readable code", example: "not_found" }),
     request_id: z.string().optional().openapi({ example: "0190c6c4-8d1e-7c2a-9f5e-1b2c3d4e5f60" }),
     errors: z.array(FieldErrorSchema).optional(),
@@ -46,7 +52,10 @@ const PROBLEM_EXAMPLES: Record<number, { code: string; detail: string; errors?: 
   404: { code: "not_found", detail: "The resource does not exist." },
   405: { code: "method_not_allowed", detail: "DELETE is not allowed here; use GET." },
   409: { code: "conflict", detail: "The request conflicts with the current state." },
-  413: { code: "payload_too_large", detail: "The request body is larger than the 1048576 bytes this route accepts." },
+  413: {
+    code: "payload_too_large",
+    detail: "The request body is larger than the 1048576 bytes this route accepts.",
+  },
   415: { code: "unsupported_media_type", detail: "This route accepts application/json." },
   422: { code: "idempotency_key_reused", detail: "This Idempotency-Key was used with a different request." },
   429: { code: "rate_limited", detail: "Too many requests. Retry after 30 seconds." },
@@ -131,7 +140,11 @@ export function defineRoute<const R extends RouteConfig>(route: R & BodyOptions)
     limitBody(bodyLimit ?? DEFAULT_JSON_BODY_LIMIT),
     requireJsonBody(Object.keys(body.content)),
   ];
-  const existing = config.middleware ? (Array.isArray(config.middleware) ? config.middleware : [config.middleware]) : [];
+  const existing = config.middleware
+    ? Array.isArray(config.middleware)
+      ? config.middleware
+      : [config.middleware]
+    : [];
   return createRoute({
     ...config,
     request: { ...config.request, body: { ...body, required: body.required ?? true } },

@@ -28,7 +28,10 @@ export type Page<Row> = { data: Row[]; meta: PageMeta };
 
 const cursorSchema = z.object({
   /** Sort values then the tie-breaker, in sort order. */
-  v: z.array(z.union([z.string().max(512), z.number()])).min(1).max(8),
+  v: z
+    .array(z.union([z.string().max(512), z.number()]))
+    .min(1)
+    .max(8),
   /** n = rows after v, p = rows before v. */
   d: z.enum(["n", "p"]),
   /** The sort the cursor was made for; a cursor is only valid with the same sort. */
@@ -51,7 +54,9 @@ export function encodeCursor(cursor: Cursor): string {
 export function decodeCursor(raw: string): Cursor {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64urlDecode(raw)));
+    parsed = JSON.parse(
+      new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64urlDecode(raw)),
+    );
   } catch {
     throw invalidCursor("The cursor is not one this API issued.");
   }
@@ -95,7 +100,9 @@ export function keysetPage<Row>(input: {
       const ascending = (term.direction === "asc") !== backwards;
       const value = cursor.v[i] as CursorValue;
       const comparison = ascending ? sql`${term.column} > ${value}` : sql`${term.column} < ${value}`;
-      const equalities = terms.slice(0, i).map((prior, j) => sql`${prior.column} = ${cursor.v[j] as CursorValue}`);
+      const equalities = terms
+        .slice(0, i)
+        .map((prior, j) => sql`${prior.column} = ${cursor.v[j] as CursorValue}`);
       return and(...equalities, comparison) as SQL;
     });
     where = or(...branches);
@@ -104,7 +111,8 @@ export function keysetPage<Row>(input: {
     (term.direction === "asc") !== backwards ? asc(term.column) : desc(term.column),
   );
 
-  const cursorFor = (row: Row, d: "n" | "p") => encodeCursor({ v: terms.map((term) => term.read(row)), d, s: signature });
+  const cursorFor = (row: Row, d: "n" | "p") =>
+    encodeCursor({ v: terms.map((term) => term.read(row)), d, s: signature });
 
   return {
     where,
@@ -148,8 +156,14 @@ export function setLinkHeader(c: Context, meta: PageMeta): void {
 
 export const PageMetaSchema = z
   .object({
-    next: z.string().nullable().openapi({ description: "Cursor of the next page, or null on the last page." }),
-    prev: z.string().nullable().openapi({ description: "Cursor of the previous page, or null on the first page." }),
+    next: z
+      .string()
+      .nullable()
+      .openapi({ description: "Cursor of the next page, or null on the last page." }),
+    prev: z
+      .string()
+      .nullable()
+      .openapi({ description: "Cursor of the previous page, or null on the first page." }),
     total: z.number().int().openapi({ description: "Rows matching the filters (all pages).", example: 42 }),
   })
   .openapi("PageMeta");

@@ -66,6 +66,8 @@ export async function verifyPassword(password: string, stored: string | null): P
   const valid = stored !== null && key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
   const needsRehash =
     valid &&
-    (parsed.params.N !== CURRENT_PARAMS.N || parsed.params.r !== CURRENT_PARAMS.r || parsed.params.p !== CURRENT_PARAMS.p);
+    (parsed.params.N !== CURRENT_PARAMS.N ||
+      parsed.params.r !== CURRENT_PARAMS.r ||
+      parsed.params.p !== CURRENT_PARAMS.p);
   return { valid, needsRehash };
 }

@@ -111,7 +111,9 @@ export const problems = {
       status: 401,
       code,
       detail,
-      headers: { "WWW-Authenticate": `Bearer error="${error}", error_description="${detail.replaceAll('"', "'")}"` },
+      headers: {
+        "WWW-Authenticate": `Bearer error="${error}", error_description="${detail.replaceAll('"', "'")}"`,
+      },
     }),
   forbidden: (detail = "You are not allowed to do this.", code = "forbidden") =>
     new ProblemError({ status: 403, code, detail }),
@@ -133,7 +135,8 @@ export const problems = {
       extensions: { accepted_media_types: accepted },
       headers: { "Accept-Post": accepted.join(", ") },
     }),
-  serviceUnavailable: (detail: string) => new ProblemError({ status: 503, code: "service_unavailable", detail }),
+  serviceUnavailable: (detail: string) =>
+    new ProblemError({ status: 503, code: "service_unavailable", detail }),
 };
 
 /**

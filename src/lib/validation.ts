@@ -20,7 +20,8 @@ export function toFieldErrors(issues: readonly z.core.$ZodIssue[], target: Valid
   const errors: FieldError[] = [];
   for (const issue of issues) {
     // An unrecognized key is one issue naming several keys; report each key as its own field.
-    const keys = issue.code === "unrecognized_keys" ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+    const keys =
+      issue.code === "unrecognized_keys" ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
     for (const path of keys) {
       const detail = issue.code === "unrecognized_keys" ? "Unknown field." : issue.message;
       if (location) {

@@ -8,7 +8,8 @@ import { problems } from "../lib/problem";
  * never buffered whole.
  */
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  if (!Number.isInteger(maxBytes) || maxBytes <= 0) throw new TypeError("limitBody: maxBytes must be a positive integer");
+  if (!Number.isInteger(maxBytes) || maxBytes <= 0)
+    throw new TypeError("limitBody: maxBytes must be a positive integer");
   return bodyLimit({
     maxSize: maxBytes,
     onError: () => {

@@ -12,12 +12,20 @@ function fromHttpException(error: HTTPException): ProblemError {
   switch (error.status) {
     case 400:
       return /json/i.test(error.message)
-        ? new ProblemError({ status: 400, code: "malformed_json", detail: "The request body is not valid JSON." })
+        ? new ProblemError({
+            status: 400,
+            code: "malformed_json",
+            detail: "The request body is not valid JSON.",
+          })
         : problems.badRequest("bad_request", error.message || "The request is malformed.");
     case 401:
       return problems.unauthorized();
     case 413:
-      return new ProblemError({ status: 413, code: "payload_too_large", detail: "The request body is too large." });
+      return new ProblemError({
+        status: 413,
+        code: "payload_too_large",
+        detail: "The request body is too large.",
+      });
     case 415:
       return new ProblemError({
         status: 415,
@@ -35,7 +43,8 @@ function fromHttpException(error: HTTPException): ProblemError {
 
 export function toProblem(error: unknown): { problem: ProblemError; unexpected: boolean } {
   if (error instanceof ProblemError) return { problem: error, unexpected: false };
-  if (error instanceof HTTPException) return { problem: fromHttpException(error), unexpected: error.status >= 500 };
+  if (error instanceof HTTPException)
+    return { problem: fromHttpException(error), unexpected: error.status >= 500 };
   if (error instanceof ZodError) return { problem: validationProblem(error, "json"), unexpected: false };
   if (error instanceof ConfigError) {
     return {
@@ -48,7 +57,11 @@ export function toProblem(error: unknown): { problem: ProblemError; unexpected: 
     };
   }
   return {
-    problem: new ProblemError({ status: 500, code: "internal_error", detail: "An unexpected error occurred." }),
+    problem: new ProblemError({
+      status: 500,
+      code: "internal_error",
+      detail: "An unexpected error occurred.",
+    }),
     unexpected: true,
   };
 }
@@ -78,7 +91,11 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
 export const handleNotFound: NotFoundHandler<AppEnv> = (c) =>
   problemResponse(
     c,
-    new ProblemError({ status: 404, code: "not_found", detail: `No route matches ${c.req.method} ${c.req.path}.` }),
+    new ProblemError({
+      status: 404,
+      code: "not_found",
+      detail: `No route matches ${c.req.method} ${c.req.path}.`,
+    }),
   );
 
 export function methodNotAllowedProblem(c: Context<AppEnv>, allowed: string[]): Response {

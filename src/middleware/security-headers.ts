@@ -19,7 +19,8 @@ export function securityHeaders(): MiddlewareHandler {
   return async function securityHeaders(c, next) {
     await baseHeaders(c, async () => {
       await next();
-      if (!c.res.headers.has("Content-Security-Policy")) c.res.headers.set("Content-Security-Policy", API_CSP);
+      if (!c.res.headers.has("Content-Security-Policy"))
+        c.res.headers.set("Content-Security-Policy", API_CSP);
     });
   };
 }

@@ -13,9 +13,7 @@ export const id = () =>
 export const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
 
 export const createdAt = () =>
-  timestamp("created_at")
-    .notNull()
-    .default(sql`(cast(unixepoch('subsecond') * 1000 as integer))`);
+  timestamp("created_at").notNull().default(sql`(cast(unixepoch('subsecond') * 1000 as integer))`);
 
 export const updatedAt = () =>
   timestamp("updated_at")

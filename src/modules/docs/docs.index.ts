@@ -17,14 +17,21 @@ import { DOCS_CSP, redocPage, swaggerPage } from "./docs.pages";
 
 const TAGS = [
   { name: "Operations", description: "Service info, health checks and metrics." },
-  { name: "Auth", description: "Accounts, tokens, sessions, email verification, password reset, magic codes." },
+  {
+    name: "Auth",
+    description: "Accounts, tokens, sessions, email verification, password reset, magic codes.",
+  },
   { name: "Users", description: "Profiles, avatars, devices (sessions)." },
   { name: "Docs", description: "Problem types referenced by error responses." },
 ];
 
 const docsEnabled: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!getConfig(c.env).API_DOCS_ENABLED) {
-    throw new ProblemError({ status: 404, code: "not_found", detail: `No route matches ${c.req.method} ${c.req.path}.` });
+    throw new ProblemError({
+      status: 404,
+      code: "not_found",
+      detail: `No route matches ${c.req.method} ${c.req.path}.`,
+    });
   }
   await next();
 };
@@ -44,7 +51,12 @@ const problemType = defineRoute({
         .object({ code: z.string(), status: z.number().int(), title: z.string(), description: z.string() })
         .openapi("ProblemType"),
       "The problem type.",
-      { code: "validation_failed", status: 400, title: "Bad Request", description: "A field failed validation." },
+      {
+        code: "validation_failed",
+        status: 400,
+        title: "Bad Request",
+        description: "A field failed validation.",
+      },
     ),
     404: problemResponse(404),
   },
@@ -60,8 +72,12 @@ export function mountDocs(app: AppRouter): void {
   docs.openapi(problemType, (c) => {
     const { code } = c.req.valid("param");
     const entry = PROBLEM_CATALOG[code];
-    if (!entry) throw new ProblemError({ status: 404, code: "not_found", detail: `No problem type "${code}".` });
-    return c.json({ code, status: entry.status, title: statusTitle(entry.status), description: entry.description }, 200);
+    if (!entry)
+      throw new ProblemError({ status: 404, code: "not_found", detail: `No problem type "${code}".` });
+    return c.json(
+      { code, status: entry.status, title: statusTitle(entry.status), description: entry.description },
+      200,
+    );
   });
 
   let document: unknown;

@@ -1,5 +1,4 @@
-import { jsonContent, problemResponse } from "../../lib/openapi";
-import { defineRoute } from "../../lib/openapi";
+import { defineRoute, jsonContent, problemResponse } from "../../lib/openapi";
 import { HealthReportSchema, healthExample, LivenessSchema, ServiceInfoSchema } from "./health.schemas";
 
 const tags = ["Operations"];
@@ -10,7 +9,12 @@ export const serviceInfo = defineRoute({
   tags,
   summary: "Service name, version and links",
   responses: {
-    200: jsonContent(ServiceInfoSchema, "What this service is and where its docs live."),
+    200: jsonContent(ServiceInfoSchema, "What this service is and where its docs live.", {
+      name: "Edge API Platform",
+      version: "0.1.0",
+      environment: "production",
+      links: { health: "/health", openapi: "/api/openapi.json", docs: "/api/docs", redoc: "/api/redoc" },
+    }),
   },
 });
 
@@ -24,7 +28,10 @@ const healthResponses = {
         example: {
           ...healthExample,
           status: "down",
-          checks: { ...healthExample.checks, d1: { status: "down", latency_ms: 3000.4, error: "timed out after 3000 ms" } },
+          checks: {
+            ...healthExample.checks,
+            d1: { status: "down", latency_ms: 3000.4, error: "timed out after 3000 ms" },
+          },
         },
       },
     },

@@ -15,7 +15,11 @@ const CHECK_TIMEOUT_MS = 3_000;
 
 /** The probes, by the name they are reported under. */
 function probes(env: Bindings, requestId: string): Record<string, () => Promise<unknown>> {
-  const ping = () => ({ type: "health.ping" as const, sent_at: new Date().toISOString(), request_id: requestId });
+  const ping = () => ({
+    type: "health.ping" as const,
+    sent_at: new Date().toISOString(),
+    request_id: requestId,
+  });
   return {
     d1: () => env.DB.prepare("SELECT 1 AS ok").first(),
     auth_kv: () => env.AUTH_KV.get("health:probe"),
@@ -33,7 +37,10 @@ async function timed(probe: () => Promise<unknown>): Promise<CheckResult> {
     await Promise.race([
       probe(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)),
+          CHECK_TIMEOUT_MS,
+        );
       }),
     ]);
     return { status: "ok", latency_ms: elapsed(started) };
@@ -52,7 +59,9 @@ function elapsed(started: number): number {
 
 export async function checkDependencies(env: Bindings, requestId: string): Promise<HealthReport> {
   const entries = Object.entries(probes(env, requestId));
-  const results = await Promise.all(entries.map(async ([name, probe]) => [name, await timed(probe)] as const));
+  const results = await Promise.all(
+    entries.map(async ([name, probe]) => [name, await timed(probe)] as const),
+  );
   const checks = Object.fromEntries(results);
   const status = results.every(([, result]) => result.status === "ok") ? "ok" : "down";
   return { status, checks };

@@ -1,0 +1,24 @@
+/**
+ * Prints one plain closing line, "Tests: N passed, N failed, N skipped", after
+ * Vitest's own summary, so CI can read how many tests ran in any log viewer.
+ * Runs in Node (Vitest's side), not in workerd.
+ */
+import type { Reporter, TestModule } from "vitest/node";
+
+export default class SummaryReporter implements Reporter {
+  onTestRunEnd(testModules: ReadonlyArray<TestModule>): void {
+    const counts = { passed: 0, failed: 0, skipped: 0 };
+    for (const module of testModules) {
+      for (const test of module.children.allTests()) {
+        const state = test.result().state;
+        if (state === "passed") counts.passed += 1;
+        else if (state === "failed") counts.failed += 1;
+        else counts.skipped += 1;
+      }
+      if (module.state() === "failed" && module.children.size === 0) counts.failed += 1;
+    }
+    process.stdout.write(
+      `\nTests: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped\n`,
+    );
+  }
+}
