@@ -3,22 +3,48 @@
  * dispatched by `type`, then acknowledged or retried on its own, so one bad
  * message never holds back or replays the rest of its batch.
  */
+import { deliverEmail } from "../email/deliver";
 import type { Bindings } from "../env";
 import { getConfig } from "../env";
 import { uuidv7 } from "../lib/ids";
 import { createLogger, type Logger, serializeError } from "../lib/logger";
-import { type QueueMessage, queueMessage } from "./messages";
+import { type QueueMessage, queueMessage, redactForLog } from "./messages";
 
-type Handler<M extends QueueMessage> = (message: M, deps: { env: Bindings; logger: Logger }) => Promise<void>;
+export type QueueHandlerDeps = {
+  env: Bindings;
+  logger: Logger;
+  /** This delivery's number, from 1 (Cloudflare's `message.attempts`). */
+  attempts: number;
+  /** True when a failure now sends the message to the dead-letter queue instead of retrying it. */
+  lastAttempt: boolean;
+};
 
-/** One line per type; later issues add tasks and email here. */
+type Handler<M extends QueueMessage> = (message: M, deps: QueueHandlerDeps) => Promise<void>;
+
+/** One line per type; later issues add tasks here. */
 const handlers: { [T in QueueMessage["type"]]: Handler<Extract<QueueMessage, { type: T }>> } = {
   "health.ping": async () => {},
+  "email.send": deliverEmail,
 };
 
 /** Exponential backoff for retried messages: 2, 4, 8 … seconds, capped at 5 minutes. */
 export function retryDelaySeconds(attempts: number): number {
   return Math.min(2 ** Math.max(1, attempts), 300);
+}
+
+/**
+ * `max_retries` of each consumer in wrangler.toml (the same in every environment; queue
+ * names there carry a -staging/-production suffix). The runtime does not tell a consumer
+ * its own setting, and knowing it is what lets us log a message's final failure before
+ * the queue dead-letters it. A test keeps this table and wrangler.toml in step.
+ */
+export const MAX_RETRIES: Readonly<Record<string, number>> = { "edge-api-jobs": 3, "edge-api-email": 5 };
+
+/** Cloudflare's default when a consumer sets no max_retries. */
+const DEFAULT_MAX_RETRIES = 3;
+
+export function maxRetriesFor(queueName: string): number {
+  return MAX_RETRIES[queueName.replace(/-(staging|production)$/, "")] ?? DEFAULT_MAX_RETRIES;
 }
 
 export function isDeadLetterQueue(queueName: string): boolean {
@@ -37,12 +63,17 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Bindin
 
   if (isDeadLetterQueue(batch.queue)) {
     for (const message of batch.messages) {
-      logger.error("dead letter", { message_id: message.id, attempts: message.attempts, body: message.body });
+      logger.error("dead letter", {
+        message_id: message.id,
+        attempts: message.attempts,
+        body: redactForLog(message.body),
+      });
       message.ack();
     }
     return;
   }
 
+  const maxAttempts = maxRetriesFor(batch.queue) + 1;
   for (const message of batch.messages) {
     const parsed = queueMessage.safeParse(message.body);
     if (!parsed.success) {
@@ -53,15 +84,26 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Bindin
     }
     const handler = handlers[parsed.data.type] as Handler<QueueMessage>;
     try {
-      await handler(parsed.data, { env, logger: logger.child({ message_id: message.id, type: parsed.data.type }) });
+      await handler(parsed.data, {
+        env,
+        logger: logger.child({ message_id: message.id, type: parsed.data.type }),
+        attempts: message.attempts,
+        lastAttempt: message.attempts >= maxAttempts,
+      });
       message.ack();
     } catch (error) {
-      logger.warn("queue message failed; will retry", {
+      const failure = {
         message_id: message.id,
         type: parsed.data.type,
         attempts: message.attempts,
         error: serializeError(error),
-      });
+      };
+      // Retrying on the last attempt is what hands the message to the dead-letter queue.
+      if (message.attempts >= maxAttempts) {
+        logger.error("queue message failed on its last attempt; dead-lettering", failure);
+      } else {
+        logger.warn("queue message failed; will retry", failure);
+      }
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     }
   }

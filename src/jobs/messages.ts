@@ -4,6 +4,7 @@
  * so a malformed message is caught at the edge it crosses, never deep in a handler.
  */
 import { z } from "zod";
+import { emailSendMessage } from "../email/message";
 
 /** Sent by GET /health to prove a producer binding works; consumers acknowledge and drop it. */
 export const healthPingMessage = z.object({
@@ -12,7 +13,24 @@ export const healthPingMessage = z.object({
   request_id: z.string(),
 });
 
-export const queueMessage = z.discriminatedUnion("type", [healthPingMessage]);
+/** `email.send` is itself a union by `template` (src/email/message.ts): each email's data is checked against its template. */
+export const queueMessage = z.discriminatedUnion("type", [healthPingMessage, emailSendMessage]);
 
 export type QueueMessage = z.infer<typeof queueMessage>;
 export type QueueMessageType = QueueMessage["type"];
+
+/** Fields that may carry secrets (links with tokens, sign-in codes), by message type. */
+const SECRET_FIELDS: Partial<Record<string, readonly string[]>> = { "email.send": ["data"] };
+
+/**
+ * A message body as it may be logged (dead letters): secret fields are masked. Works on
+ * the raw body, so a body that no longer parses is masked all the same.
+ */
+export function redactForLog(body: unknown): unknown {
+  if (typeof body !== "object" || body === null || !("type" in body)) return body;
+  const fields = SECRET_FIELDS[String(body.type)];
+  if (!fields) return body;
+  const copy: Record<string, unknown> = { ...body };
+  for (const field of fields) if (field in copy) copy[field] = "[redacted]";
+  return copy;
+}
