@@ -1,0 +1,55 @@
+/**
+ * Where rate-limit counters live. Two implementations pass the same contract
+ * (test/rate-limit.store.test.ts), chosen by RATE_LIMIT_STORE:
+ *
+ * - "kv" (KvRateLimitStore, RATE_LIMIT_KV): cheap and global, but approximate.
+ *   One read and one write per request; KV is eventually consistent (another
+ *   location can read a count up to ~60 s old) and takes about one write per
+ *   second per key, so under concurrency or across locations counts are lower
+ *   than the truth and a busy key's writes may be refused (counted as a store
+ *   failure: the request is allowed and the failure logged).
+ * - "durable_object" (DurableObjectRateLimitStore, RATE_LIMITER): exact. One
+ *   Durable Object per limited key processes that key's hits one at a time, at
+ *   the price of a round trip to wherever the object lives.
+ *
+ * Both count a fixed window that starts at a key's first hit and lasts
+ * `windowSeconds` (not aligned to the clock, so clients do not all reset at the
+ * same instant). A refused hit is not counted, so a client that keeps hammering
+ * is not locked out longer than the window.
+ */
+export type RateLimitHit = {
+  /** The key, e.g. "user:0190c6c4-…"; each store namespaces it as it needs. */
+  key: string;
+  limit: number;
+  windowSeconds: number;
+  /** The caller's clock, in ms since the epoch (injected so tests can move time). */
+  now: number;
+};
+
+export type RateLimitCount = {
+  allowed: boolean;
+  /** Hits counted in the current window, this one included when it was allowed. */
+  count: number;
+  /** When the current window ends, in ms since the epoch (same clock as `now`). */
+  resetAt: number;
+};
+
+export type RateLimitStoreKind = "kv" | "durable_object";
+
+export interface RateLimitStore {
+  readonly kind: RateLimitStoreKind;
+  /** Counts one hit against `key` unless it is over the limit. Rejects when the backing store fails. */
+  hit(input: RateLimitHit): Promise<RateLimitCount>;
+}
+
+/** Refuses input that would make a counter meaningless (NaN times, fractional limits). */
+export function assertValidHit(input: RateLimitHit): void {
+  if (typeof input.key !== "string" || input.key.length === 0)
+    throw new RangeError("rate limit key is empty");
+  if (!Number.isInteger(input.limit) || input.limit < 1)
+    throw new RangeError("rate limit must be a positive integer");
+  if (!Number.isInteger(input.windowSeconds) || input.windowSeconds < 1) {
+    throw new RangeError("rate limit window must be a positive whole number of seconds");
+  }
+  if (!Number.isFinite(input.now)) throw new RangeError("rate limit clock returned a non-finite time");
+}

@@ -1,0 +1,335 @@
+/**
+ * Rate limiting, with the named policies of src/lib/rate-limit/policies.ts.
+ *
+ * - `globalRateLimit()` is installed once in createApp(), after authentication:
+ *   it counts every request against the caller's policy — `api_key` per key,
+ *   `user` per user, `anonymous` per client IP — except `system` principals,
+ *   /admin routes, GET /health/live and CORS preflights.
+ * - `rateLimit(name, { key })` adds a strict policy to one route (login, magic
+ *   code, password reset, waitlist, WebSocket ticket, verification resend).
+ *
+ * Every limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
+ * `X-RateLimit-Reset` (seconds) for the tightest policy, and the IETF draft-10
+ * `RateLimit-Policy` / `RateLimit` fields listing each policy that applied. Over
+ * the limit: 429 `rate_limited` problem with `Retry-After` and
+ * `violated_policies`. A store that fails or is slow never fails the request:
+ * the request is allowed and the failure logged.
+ *
+ * Because the limiter runs after authentication, a request whose credentials are
+ * rejected (401) never reaches it under the identity it claimed, so a forged or
+ * expired token cannot spend the real user's quota; a request that reaches it
+ * without a verified principal is counted as anonymous, by IP.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { type AppEnv, type Bindings, type Config, getConfig } from "../env";
+import { sha256Hex } from "../lib/crypto";
+import { createLogger, serializeError } from "../lib/logger";
+import { ANONYMOUS, type Principal } from "../lib/principal";
+import { ProblemError } from "../lib/problem";
+import { addressBucket } from "../lib/rate-limit/client-address";
+import {
+  checkedLimit,
+  isRoutePolicyName,
+  type PolicyLimit,
+  type PolicyOverrides,
+  type RateLimitPolicies,
+  type RateLimitPolicy,
+  ROUTE_POLICY_NAMES,
+  type RoutePolicyName,
+  resolvePolicies,
+} from "../lib/rate-limit/policies";
+import { rateLimitStoreFor } from "../lib/rate-limit/select-store";
+import type { RateLimitCount, RateLimitStore } from "../lib/rate-limit/store";
+
+/** Milliseconds since the epoch. */
+export type Clock = () => number;
+
+export type RateLimitOptions = {
+  /** The counters; by default the store RATE_LIMIT_STORE names. A function is given the request's env. */
+  store?: RateLimitStore | ((env: Bindings) => RateLimitStore);
+  /** Date.now unless a test moves time. */
+  clock?: Clock;
+  /** Limits that win over the defaults and RATE_LIMIT_POLICIES (tests, special deployments). */
+  policies?: PolicyOverrides;
+  /** How long to wait for the store before allowing the request anyway. */
+  storeTimeoutMs?: number;
+};
+
+export type GlobalRateLimitOptions = RateLimitOptions & {
+  /** Requests that are not counted at all; `isExemptFromGlobalRateLimit` by default. */
+  skip?: (c: Context<AppEnv>) => boolean;
+  /**
+   * A principal's own limit instead of its policy's, e.g. an API key sold with a
+   * higher quota: `limitFor: (p) => (p.kind === "api_key" ? p.rateLimit : undefined)`.
+   */
+  limitFor?: (principal: Principal) => PolicyLimit | undefined;
+};
+
+type RouteKey = string | null | undefined;
+
+export type RouteRateLimitOptions = RateLimitOptions & {
+  /**
+   * A second thing to count by besides the policy's subject, typically the email
+   * in the body: `key: async (c) => (await c.req.json()).email?.toLowerCase()`.
+   * Both counters must be under the limit. Normalise it (lower-case an email),
+   * or every spelling gets its own budget. Nothing, or an error, means no key.
+   */
+  key?: (c: Context<AppEnv>) => RouteKey | Promise<RouteKey>;
+};
+
+export const DEFAULT_STORE_TIMEOUT_MS = 1_500;
+
+/** Not counted by the global limiter: preflights, the liveness probe, and the staff-only admin API. */
+export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
+  const path = c.req.path;
+  return (
+    c.req.method === "OPTIONS" ||
+    path === "/health/live" ||
+    path === "/admin" ||
+    path.startsWith("/admin/") ||
+    // Library files of the docs pages: one page load fetches several, none reaches our data.
+    path.startsWith("/api/docs/assets/")
+  );
+}
+
+/** One policy's state for this request, as the headers report it. */
+type PolicyState = {
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  remaining: number;
+  /** Seconds until the window resets. */
+  resetSeconds: number;
+  allowed: boolean;
+};
+
+/** One counter to hit: a policy and what it counts by. */
+type Counter = { policy: RateLimitPolicy; key: string };
+
+/** Policies already applied to a request, so a route limiter's headers include the global one's. */
+const appliedStates = new WeakMap<object, PolicyState[]>();
+
+type Limiter = {
+  policiesFor(config: Config): RateLimitPolicies;
+  storeFor(env: Bindings, config: Config): RateLimitStore;
+  clock: Clock;
+  timeoutMs: number;
+};
+
+function buildLimiter(options: RateLimitOptions, who: string): Limiter {
+  if (options.policies) resolvePolicies(options.policies); // throws now, not on the first request
+  const timeoutMs = options.storeTimeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) {
+    throw new TypeError(`${who}: storeTimeoutMs must be a positive whole number of milliseconds`);
+  }
+  const resolved = new WeakMap<Config, RateLimitPolicies>();
+  const { store } = options;
+  return {
+    policiesFor(config) {
+      let policies = resolved.get(config);
+      if (!policies) {
+        policies = resolvePolicies(config.RATE_LIMIT_POLICIES, options.policies);
+        resolved.set(config, policies);
+      }
+      return policies;
+    },
+    storeFor(env, config) {
+      if (!store) return rateLimitStoreFor(env, config.RATE_LIMIT_STORE);
+      return typeof store === "function" ? store(env) : store;
+    },
+    clock: options.clock ?? Date.now,
+    timeoutMs,
+  };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`rate-limit store did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function clientAddress(c: Context<AppEnv>): string {
+  return addressBucket(c.req.header("cf-connecting-ip"));
+}
+
+/** "user:<id>", "key:<id>" or "ip:<address>": who a principal-based counter belongs to. */
+function principalSubject(c: Context<AppEnv>, principal: Principal): string {
+  switch (principal.kind) {
+    case "user":
+      return `user:${principal.userId}`;
+    case "api_key":
+      return `key:${principal.keyId}`;
+    default:
+      return `ip:${clientAddress(c)}`;
+  }
+}
+
+/**
+ * Hits every counter, folds them into one state per policy, records and sets the
+ * headers, and throws the 429 when any policy is over its limit.
+ */
+async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]): Promise<void> {
+  const config = getConfig(c.env);
+  const store = limiter.storeFor(c.env, config);
+  const now = limiter.clock();
+  const logger = c.get("logger") ?? createLogger(config.LOG_LEVEL);
+
+  // One after another, stopping at the first refusal: a refused request must not
+  // spend the route key's budget (an exhausted IP cannot go on locking out an email).
+  const states = new Map<string, PolicyState>();
+  for (const { policy, key } of counters) {
+    let result: RateLimitCount;
+    try {
+      result = await withTimeout(
+        store.hit({
+          key: `${policy.name}:${key}`,
+          limit: policy.limit,
+          windowSeconds: policy.windowSeconds,
+          now,
+        }),
+        limiter.timeoutMs,
+      );
+    } catch (error) {
+      // Fail open: a limiter outage must not become an API outage.
+      logger.error("rate limit store failed; request allowed", {
+        policy: policy.name,
+        store: store.kind,
+        error: serializeError(error),
+      });
+      continue;
+    }
+    const state: PolicyState = {
+      name: policy.name,
+      limit: policy.limit,
+      windowSeconds: policy.windowSeconds,
+      remaining: result.allowed ? Math.max(0, policy.limit - result.count) : 0,
+      resetSeconds: Math.max(0, Math.ceil((result.resetAt - now) / 1000)),
+      allowed: result.allowed,
+    };
+    // A policy counted twice (per IP and per email) reports its tighter counter.
+    const previous = states.get(policy.name);
+    if (!previous || tighter(state, previous)) states.set(policy.name, state);
+    if (!result.allowed) break;
+  }
+  if (states.size === 0) return;
+
+  const applied = (appliedStates.get(c) ?? []).filter((state) => !states.has(state.name));
+  applied.push(...states.values());
+  appliedStates.set(c, applied);
+  const headers = rateLimitHeaders(applied);
+  for (const [name, value] of Object.entries(headers)) c.header(name, value);
+
+  const violated = [...states.values()].filter((state) => !state.allowed);
+  if (violated.length === 0) return;
+  const retryAfter = Math.max(1, ...violated.map((state) => state.resetSeconds));
+  const first = violated[0] as PolicyState;
+  throw new ProblemError({
+    status: 429,
+    code: "rate_limited",
+    detail: `Too many requests: the "${first.name}" limit is ${first.limit} per ${first.windowSeconds} s. Retry after ${retryAfter} seconds.`,
+    extensions: { violated_policies: violated.map((state) => state.name) },
+    headers: { ...headers, "Retry-After": String(retryAfter) },
+  });
+}
+
+/** Denied beats allowed; then fewer requests left; then the later reset. */
+function tighter(a: PolicyState, b: PolicyState): boolean {
+  if (a.allowed !== b.allowed) return !a.allowed;
+  if (a.remaining !== b.remaining) return a.remaining < b.remaining;
+  return a.resetSeconds > b.resetSeconds;
+}
+
+/** The headers API.md specifies, for every policy applied to this request. */
+function rateLimitHeaders(states: PolicyState[]): Record<string, string> {
+  const binding = states.reduce((a, b) => (tighter(b, a) ? b : a));
+  return {
+    "X-RateLimit-Limit": String(binding.limit),
+    "X-RateLimit-Remaining": String(binding.remaining),
+    "X-RateLimit-Reset": String(binding.resetSeconds),
+    "RateLimit-Policy": states.map((s) => `"${s.name}";q=${s.limit};w=${s.windowSeconds}`).join(", "),
+    RateLimit: states.map((s) => `"${s.name}";r=${s.remaining};t=${s.resetSeconds}`).join(", "),
+  };
+}
+
+/**
+ * The handler's response may have been built without the headers set before it
+ * ran (a raw `new Response`), so they are set again on the way out. A WebSocket
+ * upgrade (101) is left untouched: it cannot be copied.
+ */
+function reapplyHeaders(c: Context<AppEnv>): void {
+  const states = appliedStates.get(c);
+  if (!states || states.length === 0 || c.res.status === 101) return;
+  for (const [name, value] of Object.entries(rateLimitHeaders(states))) {
+    if (c.res.headers.get(name) !== value) c.header(name, value);
+  }
+}
+
+/** The app-wide limiter: one policy per request, picked from the principal. Install after authentication. */
+export function globalRateLimit(options: GlobalRateLimitOptions = {}): MiddlewareHandler<AppEnv> {
+  const limiter = buildLimiter(options, "globalRateLimit");
+  const skip = options.skip ?? isExemptFromGlobalRateLimit;
+  const { limitFor } = options;
+
+  return async function globalRateLimit(c, next) {
+    const principal = c.get("principal") ?? ANONYMOUS;
+    if (principal.kind === "system" || skip(c)) return next();
+
+    let policy = limiter.policiesFor(getConfig(c.env))[principal.kind];
+    const own = limitFor?.(principal);
+    if (own) policy = { ...policy, ...checkedLimit(own, `limitFor(${principal.kind})`) };
+
+    await enforce(c, limiter, [{ policy, key: principalSubject(c, principal) }]);
+    await next();
+    reapplyHeaders(c);
+  };
+}
+
+/**
+ * A strict, named policy on one route, counted by the policy's subject (client
+ * IP or principal) and, when given, by `key` too. Attach it in the route:
+ * `defineRoute({ ..., middleware: [rateLimit("login", { key: emailFromBody })] })`.
+ */
+export function rateLimit(
+  policyName: RoutePolicyName,
+  options: RouteRateLimitOptions = {},
+): MiddlewareHandler<AppEnv> {
+  if (!isRoutePolicyName(policyName)) {
+    throw new TypeError(`rateLimit: unknown policy "${policyName}"; one of ${ROUTE_POLICY_NAMES.join(", ")}`);
+  }
+  if (options.key !== undefined && typeof options.key !== "function") {
+    throw new TypeError("rateLimit: key must be a function of the request context");
+  }
+  const limiter = buildLimiter(options, `rateLimit(${policyName})`);
+  const { key } = options;
+
+  return async function rateLimit(c, next) {
+    const principal = c.get("principal") ?? ANONYMOUS;
+    if (principal.kind === "system") return next();
+
+    const policy = limiter.policiesFor(getConfig(c.env))[policyName];
+    const subject = policy.subject === "ip" ? `ip:${clientAddress(c)}` : principalSubject(c, principal);
+    const counters: Counter[] = [{ policy, key: subject }];
+    const routeKey = key ? await routeKeyOf(c, key) : undefined;
+    // Hashed: the key is often personal data (an email) and KV keys are limited to 512 bytes.
+    if (routeKey) counters.push({ policy, key: `k:${await sha256Hex(routeKey)}` });
+
+    await enforce(c, limiter, counters);
+    await next();
+    reapplyHeaders(c);
+  };
+}
+
+async function routeKeyOf(
+  c: Context<AppEnv>,
+  key: NonNullable<RouteRateLimitOptions["key"]>,
+): Promise<string | undefined> {
+  try {
+    const value = await key(c);
+    return typeof value === "string" && value.length > 0 ? value : undefined;
+  } catch {
+    // An unreadable body has no key; the subject is still counted and validation answers the body.
+    return undefined;
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The limiter as createApp() installs it, through the Worker's own fetch
+ * handler: anonymous callers counted per client IP with the configured policy
+ * (RATE_LIMIT_POLICIES from wrangler.toml, the KV store), and what is exempt.
+ * Windows start at a key's first request, so this runs on the real clock without
+ * depending on where a minute boundary falls.
+ */
+import { env, exports } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { getConfig } from "../src/env";
+import { resolvePolicies } from "../src/lib/rate-limit/policies";
+
+const { limit, windowSeconds } = resolvePolicies(getConfig(env).RATE_LIMIT_POLICIES).anonymous;
+const runByte = Math.floor(Math.random() * 200) + 20;
+
+const get = (path: string, ip: string, init: RequestInit = {}) =>
+  exports.default.fetch(`http://localhost${path}`, {
+    ...init,
+    headers: { "cf-connecting-ip": ip, ...(init.headers as Record<string, string> | undefined) },
+  });
+
+describe("the app-wide limiter", () => {
+  it("serves the anonymous policy per IP: the N+1th request in the window is a 429 problem", async () => {
+    const ip = `198.51.100.${runByte}`;
+    for (let i = 1; i <= limit; i++) {
+      const res = await get("/", ip);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("x-ratelimit-limit")).toBe(String(limit));
+      expect(res.headers.get("x-ratelimit-remaining")).toBe(String(limit - i));
+      expect(res.headers.get("ratelimit-policy")).toBe(`"anonymous";q=${limit};w=${windowSeconds}`);
+      await res.body?.cancel();
+    }
+
+    const refused = await get("/", ip, { headers: { "x-request-id": "rate-limited-0001" } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("content-type")).toBe("application/problem+json");
+    const retryAfter = Number(refused.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(windowSeconds);
+    expect(refused.headers.get("x-ratelimit-remaining")).toBe("0");
+    expect(refused.headers.get("x-ratelimit-reset")).toBe(String(retryAfter));
+    expect(refused.headers.get("ratelimit")).toBe(`"anonymous";r=0;t=${retryAfter}`);
+    expect(await refused.json()).toMatchObject({
+      type: "/problems/rate_limited",
+      status: 429,
+      code: "rate_limited",
+      instance: "/",
+      request_id: "rate-limited-0001",
+      violated_policies: ["anonymous"],
+    });
+
+    // Another address is not affected by the first one's budget.
+    const other = await get("/", `198.51.100.${runByte + 1}`);
+    expect(other.status).toBe(200);
+    expect(other.headers.get("x-ratelimit-remaining")).toBe(String(limit - 1));
+
+    // Nor are the liveness probe and CORS preflights, even from the exhausted address.
+    const live = await get("/health/live", ip);
+    expect(live.status).toBe(200);
+    expect(live.headers.get("x-ratelimit-limit")).toBeNull();
+    const preflight = await get("/", ip, {
+      method: "OPTIONS",
+      headers: { origin: "http://localhost:3000", "access-control-request-method": "GET" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-expose-headers")).toContain("RateLimit-Policy");
+  });
+
+  it("counts IPv6 clients by their /64", async () => {
+    const prefix = `2001:db8:${runByte.toString(16)}:7`;
+    const first = await get("/", `${prefix}::1`);
+    const second = await get("/", `${prefix}:0:0:0:abcd`);
+    expect(first.headers.get("x-ratelimit-remaining")).toBe(String(limit - 1));
+    expect(second.headers.get("x-ratelimit-remaining")).toBe(String(limit - 2));
+  });
+});
