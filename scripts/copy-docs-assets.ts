@@ -4,7 +4,7 @@
  * CDN and no internet. Runs on postinstall, before `dev` and before `deploy`;
  * the output (.generated/assets) is not committed.
  */
-import { copyFileSync, existsSync, mkdirSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -19,6 +19,18 @@ const files: Array<[pkg: string, file: string]> = [
   ["redoc", "bundles/redoc.standalone.js"],
 ];
 
+/**
+ * Off-host URLs the bundles load at run time, replaced so the pages never reach for the
+ * network: ReDoc 2.x always renders its sidebar footer with an <img> from cdn.redoc.ly
+ * (no option turns it off), which the docs CSP blocks with a console error. A 1x1
+ * transparent SVG keeps the footer's layout. `npm run docs:check` fails on any other.
+ */
+const TRANSPARENT_SVG =
+  "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E";
+const rewrites: Record<string, Array<[from: string, to: string]>> = {
+  "redoc/bundles/redoc.standalone.js": [["https://cdn.redoc.ly/redoc/logo-mini.svg", TRANSPARENT_SVG]],
+};
+
 for (const [pkg, file] of files) {
   const from = join(root, "node_modules", pkg, file);
   if (!existsSync(from)) {
@@ -27,7 +39,18 @@ for (const [pkg, file] of files) {
   }
   const to = join(target, pkg, file.split("/").pop() as string);
   mkdirSync(dirname(to), { recursive: true });
-  copyFileSync(from, to);
+  const replacements = rewrites[`${pkg}/${file}`];
+  if (!replacements) {
+    copyFileSync(from, to);
+    continue;
+  }
+  let text = readFileSync(from, "utf8");
+  for (const [url, replacement] of replacements) {
+    if (!text.includes(url))
+      console.warn(`copy-docs-assets: ${url} no longer in ${pkg}/${file} (package updated?)`);
+    text = text.replaceAll(url, replacement);
+  }
+  writeFileSync(to, text);
 }
 const total = files.reduce(
   (sum, [pkg, file]) => sum + statSync(join(root, "node_modules", pkg, file)).size,

@@ -1,0 +1,56 @@
+/** The part of autocannon 9's programmatic API the benchmark uses (the package ships no types). */
+declare module "autocannon" {
+  interface AutocannonRequest {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
+
+  interface AutocannonOptions extends AutocannonRequest {
+    url: string;
+    connections?: number;
+    /** Seconds. */
+    duration?: number;
+    pipelining?: number;
+    /** Seconds before a request counts as a timeout. */
+    timeout?: number;
+    /** Cycled through by every connection. */
+    requests?: AutocannonRequest[];
+    /** Default false: latencies of non-2xx responses are recorded too. */
+    excludeErrorStats?: boolean;
+  }
+
+  /** Percentiles in milliseconds (latency) or per second (requests, throughput). */
+  interface Histogram {
+    average: number;
+    mean: number;
+    stddev: number;
+    min: number;
+    max: number;
+    total: number;
+    p50: number;
+    p90: number;
+    p97_5: number;
+    p99: number;
+  }
+
+  interface AutocannonResult {
+    /** Seconds actually run. */
+    duration: number;
+    latency: Histogram;
+    requests: Histogram & { sent: number };
+    throughput: Histogram;
+    errors: number;
+    timeouts: number;
+    non2xx: number;
+    resets: number;
+    "2xx": number;
+    statusCodeStats: Record<string, { count: number }>;
+  }
+
+  function autocannon(options: AutocannonOptions): Promise<AutocannonResult>;
+
+  export type { AutocannonOptions, AutocannonRequest, AutocannonResult, Histogram };
+  export default autocannon;
+}
