@@ -31,6 +31,8 @@ export default defineConfig(async () => {
             ...blankSecrets(),
             ENVIRONMENT: "test",
             LOG_LEVEL: "error",
+            // Never send real email from a test, whatever a developer's .dev.vars says.
+            EMAIL_PROVIDER: "console",
             JWT_PRIVATE_KEYS: testSigningKeys(),
             TEST_MIGRATIONS: migrations,
           },

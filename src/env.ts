@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { ServiceContext } from "./lib/context";
 import type { Logger } from "./lib/logger";
 import type { Principal } from "./lib/principal";
+import { policyOverridesSchema } from "./lib/rate-limit/policies";
 
 /** Bindings come from wrangler.toml through `npm run cf-typegen` (worker-configuration.d.ts). */
 export type Bindings = Cloudflare.Env;
@@ -35,6 +36,12 @@ const csv = z.string().transform((value) =>
     .filter((item) => item.length > 0),
 );
 
+/** `addr@example.com` or `Display Name <addr@example.com>`: the two forms a From header (and Resend) accepts. */
+const mailbox = z.string().refine((value) => {
+  const named = /^[^<>\r\n]*<([^<>]+)>$/.exec(value);
+  return z.email().safeParse(named ? named[1] : value).success;
+}, "must be an email address, optionally with a display name: Name <address@example.com>");
+
 export const configSchema = z.object({
   ENVIRONMENT: z.enum(["development", "test", "staging", "production"]).default("development"),
   APP_NAME: z.string().min(1).default("Edge API Platform"),
@@ -46,7 +53,18 @@ export const configSchema = z.object({
   JWT_AUDIENCE: z.string().min(1).default("edge-api-platform"),
   ACCESS_TOKEN_TTL: seconds(60, 86_400).default(900),
   REFRESH_TOKEN_TTL: seconds(3_600, 31_536_000).default(2_592_000),
+  /** JSON array of private ES256 JWKs with `kid`; parsed and imported by src/lib/jwt.ts (first signs, all verify). */
+  JWT_PRIVATE_KEYS: z.string().optional(),
   METRICS_TOKEN: z.string().optional(),
+  /** Where rate-limit counters live: `kv` (approximate, cheap) or `durable_object` (exact); see src/lib/rate-limit/store.ts. */
+  RATE_LIMIT_STORE: z.enum(["kv", "durable_object"]).default("kv"),
+  /** Per-policy limits over the defaults in src/lib/rate-limit/policies.ts: JSON, e.g. {"anonymous":"120/60","login":"5/15m"}. */
+  RATE_LIMIT_POLICIES: policyOverridesSchema.default({}),
+  /** `console` logs each email as one JSON line instead of sending it (development and tests). */
+  EMAIL_PROVIDER: z.enum(["resend", "console"]).default("console"),
+  EMAIL_FROM: mailbox.default("Edge API Platform <no-reply@example.com>"),
+  /** Required when EMAIL_PROVIDER=resend; checked when an email is delivered, not here (see src/email/providers). */
+  RESEND_API_KEY: z.string().optional(),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -82,6 +100,10 @@ export function getConfig(env: Bindings): Config {
     throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`));
   }
   const isProduction = parsed.data.ENVIRONMENT === "production";
+  if (isProduction && parsed.data.EMAIL_PROVIDER === "console") {
+    // The console provider writes reset links and sign-in codes into the logs.
+    throw new ConfigError(["EMAIL_PROVIDER: `console` is refused in production; use `resend`"]);
+  }
   const config: Config = {
     ...parsed.data,
     API_DOCS_ENABLED: parsed.data.API_DOCS_ENABLED ?? !isProduction,

@@ -6,6 +6,7 @@ import type { Bindings } from "./env";
 import { handleQueueBatch } from "./jobs/consumer";
 import { runScheduled } from "./scheduled";
 
+export { RateLimiter } from "./lib/rate-limit/rate-limiter.do";
 export { MetricsCollector } from "./modules/metrics/metrics-collector.do";
 export { NotificationHub } from "./modules/notifications/notification-hub.do";
 

@@ -9,6 +9,7 @@ import { createServiceContext, type ServiceContext } from "./lib/context";
 import { uuidv7 } from "./lib/ids";
 import { createLogger, serializeError } from "./lib/logger";
 import { systemPrincipal } from "./lib/principal";
+import { purgeSessionsJob } from "./modules/auth/sessions.service";
 
 export type MaintenanceJob = {
   name: string;
@@ -18,7 +19,7 @@ export type MaintenanceJob = {
 };
 
 /** Other modules register their clean-ups here, one line each. */
-export const maintenanceJobs: MaintenanceJob[] = [];
+export const maintenanceJobs: MaintenanceJob[] = [purgeSessionsJob];
 
 export function dueJobs(jobs: MaintenanceJob[], scheduledTime: number): MaintenanceJob[] {
   const minute = Math.floor(scheduledTime / 60_000);

@@ -108,7 +108,7 @@ describe("API_DOCS_ENABLED=false", () => {
     const res = await app.request(
       "/api/docs",
       {},
-      { ...env, ENVIRONMENT: "production", API_DOCS_ENABLED: "" },
+      { ...env, ENVIRONMENT: "production", API_DOCS_ENABLED: "", EMAIL_PROVIDER: "resend" },
     );
     expect(res.status).toBe(404);
   });

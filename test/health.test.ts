@@ -20,7 +20,12 @@ describe("GET /", () => {
 
   it("does not link the docs when they are off", async () => {
     const res = await app.request("/", {}, { ...env, API_DOCS_ENABLED: "false" });
-    expect(((await res.json()) as { links: unknown }).links).toEqual({ health: "/health", openapi: null, docs: null, redoc: null });
+    expect(((await res.json()) as { links: unknown }).links).toEqual({
+      health: "/health",
+      openapi: null,
+      docs: null,
+      redoc: null,
+    });
   });
 });
 

@@ -82,6 +82,15 @@ describe("getConfig", () => {
     expect(getConfig(env)).toBe(getConfig(env));
   });
 
+  it("refuses the console email provider in production, where it would log secrets", () => {
+    expect(() => getConfig({ ...env, ENVIRONMENT: "production", EMAIL_PROVIDER: "console" })).toThrowError(
+      /EMAIL_PROVIDER/,
+    );
+    expect(getConfig({ ...env, ENVIRONMENT: "production", EMAIL_PROVIDER: "resend" }).isProduction).toBe(
+      true,
+    );
+  });
+
   it("names every invalid variable", () => {
     try {
       getConfig({ ...env, ENVIRONMENT: "prod", APP_URL: "not a url" });

@@ -97,12 +97,19 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string,
   };
 }
 
-export const SECURITY = {
+type SecurityRequirement = Record<string, string[]>;
+
+export const SECURITY: Record<"bearer" | "bearerOrApiKey", SecurityRequirement[]> = {
   /** A person's access JWT. */
   bearer: [{ bearerAuth: [] }],
   /** A person's JWT or an integrator's API key (Bearer sk_… or X-API-Key). */
   bearerOrApiKey: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
-} as const;
+};
+
+/** A JSON request body; `required: false` for routes where the body is optional. */
+export function jsonRequestBody<T extends z.ZodType>(schema: T, description?: string, required = true) {
+  return { required, description, content: { "application/json": { schema } } };
+}
 
 export const SECURITY_SCHEMES = {
   bearerAuth: {
@@ -126,9 +133,10 @@ type BodyOptions = {
 };
 
 /**
- * createRoute() plus the conventions: a declared JSON body is required, limited
- * to 1 MiB (413) and must be sent as application/json (415), and malformed JSON
- * is a 400 `malformed_json` — before any validation runs.
+ * createRoute() plus the conventions: a declared JSON body is required (unless
+ * the route says `required: false`), limited to 1 MiB (413) and must be sent as
+ * application/json (415), and malformed JSON is a 400 `malformed_json` — before
+ * any validation runs. The 400/413/415 answers are documented on every such route.
  */
 export function defineRoute<const R extends RouteConfig>(route: R & BodyOptions): R {
   const { bodyLimit, ...config } = route;
@@ -136,9 +144,10 @@ export function defineRoute<const R extends RouteConfig>(route: R & BodyOptions)
   const jsonTypes = body ? Object.keys(body.content).filter((type) => /json/i.test(type)) : [];
   if (!body || jsonTypes.length === 0) return createRoute(config as R);
 
+  const required = body.required ?? true;
   const guards: MiddlewareHandler[] = [
     limitBody(bodyLimit ?? DEFAULT_JSON_BODY_LIMIT),
-    requireJsonBody(Object.keys(body.content)),
+    requireJsonBody(Object.keys(body.content), { required }),
   ];
   const existing = config.middleware
     ? Array.isArray(config.middleware)
@@ -147,7 +156,8 @@ export function defineRoute<const R extends RouteConfig>(route: R & BodyOptions)
     : [];
   return createRoute({
     ...config,
-    request: { ...config.request, body: { ...body, required: body.required ?? true } },
+    request: { ...config.request, body: { ...body, required } },
     middleware: [...guards, ...existing],
-  } as R);
+    responses: { ...problemResponses(400, 413, 415), ...config.responses },
+  } as unknown as R);
 }

@@ -161,4 +161,30 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
   rate_limited: { status: 429, description: "Too many requests; retry after `Retry-After` seconds." },
   internal_error: { status: 500, description: "An unexpected error; quote `request_id` when reporting it." },
   service_unavailable: { status: 503, description: "A dependency is down; retry later." },
+  // Identity (auth, users)
+  invalid_credentials: {
+    status: 401,
+    description: "Wrong email/username or password; the same answer whether or not the account exists.",
+  },
+  invalid_refresh_token: { status: 401, description: "The refresh token is unknown, expired or revoked." },
+  refresh_token_reused: {
+    status: 401,
+    description: "A refresh token that was already used was presented again; its session has been revoked.",
+  },
+  refresh_token_superseded: {
+    status: 409,
+    description:
+      "The refresh token was rotated by a concurrent request moments ago; use the tokens that request received.",
+  },
+  account_disabled: { status: 403, description: "The account has been disabled by staff." },
+  email_taken: {
+    status: 409,
+    description: "An account with this email address (in any letter case) exists.",
+  },
+  username_taken: { status: 409, description: "The username (in any letter case) is taken." },
+  too_many_attempts: {
+    status: 429,
+    description:
+      "Too many failed password attempts for this account or from this address; see `Retry-After`.",
+  },
 };

@@ -14,10 +14,18 @@ function isJsonMediaType(mediaType: string): boolean {
  * Guards a route that declares a body: the Content-Type must be one the route
  * accepts (415), and a JSON body must parse (400 `malformed_json`). The parsed
  * body is cached by Hono, so the validator that runs next does not parse again.
+ * On a route whose body is optional, an empty body is no body, whatever
+ * Content-Type a client library sends by habit.
  */
-export function requireJsonBody(acceptedTypes: string[]): MiddlewareHandler {
+export function requireJsonBody(acceptedTypes: string[], options: { required: boolean }): MiddlewareHandler {
   const accepted = acceptedTypes.map((type) => type.toLowerCase());
   return async function requireJsonBody(c, next) {
+    if (!options.required && c.req.raw.body !== null && (await c.req.raw.clone().text()).trim() === "") {
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete("content-type");
+      headers.delete("content-length");
+      c.req.raw = new Request(c.req.raw.url, { method: c.req.raw.method, headers });
+    }
     const mediaType = mediaTypeOf(c.req.header("content-type"));
     const hasBody = c.req.raw.body !== null;
     if (!mediaType) {

@@ -1,2 +1,4 @@
 /** Every table, one file per domain. drizzle-kit reads this folder to generate migrations. */
+
+export * from "./sessions";
 export * from "./users";

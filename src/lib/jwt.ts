@@ -1,0 +1,248 @@
+/**
+ * Access tokens: ES256 JWTs (jose) with a `kid` header and `typ: at+jwt`.
+ *
+ * Keys come from JWT_PRIVATE_KEYS, a JSON array of private EC P-256 JWKs, each
+ * with a `kid`. The first key signs; every key verifies, so a rotation is "put
+ * the new key first, keep the old one until ACCESS_TOKEN_TTL has passed, drop
+ * it". Imported keys are cached per isolate (keyed by the secret's text), so a
+ * request never pays for JWK import.
+ *
+ * Verification pins the algorithm, the issuer, the audience, the `typ` header
+ * and the required claims: jose's defaults would accept any algorithm that fits
+ * the key and a token without `exp`.
+ */
+import { errors, importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { z } from "zod";
+import { ConfigError } from "../env";
+import { uuidv7 } from "./ids";
+
+export const ACCESS_TOKEN_ALGORITHM = "ES256";
+export const ACCESS_TOKEN_TYPE = "at+jwt";
+/** Seconds of clock skew accepted on exp/nbf/iat between this Worker and whoever minted the token. */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+/** Longer than any token we mint; refuses absurd inputs before any parsing. */
+const MAX_TOKEN_LENGTH = 4096;
+
+const REQUIRED_CLAIMS = ["iss", "aud", "sub", "sid", "jti", "iat", "nbf", "exp"];
+
+const privateJwkSchema = z.object({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256"),
+  kid: z.string().min(1).max(128),
+  x: z.string().min(1),
+  y: z.string().min(1),
+  d: z.string().min(1),
+  alg: z.literal(ACCESS_TOKEN_ALGORITHM).optional(),
+});
+
+const keysSchema = z
+  .array(privateJwkSchema)
+  .min(1)
+  .refine((keys) => new Set(keys.map((key) => key.kid)).size === keys.length, "every kid must be unique");
+
+export type PublicJwk = {
+  kty: "EC";
+  crv: "P-256";
+  kid: string;
+  x: string;
+  y: string;
+  alg: "ES256";
+  use: "sig";
+};
+
+export type KeyRing = {
+  /** The key new tokens are signed with (the first of JWT_PRIVATE_KEYS). */
+  signing: { kid: string; key: CryptoKey };
+  /** Public keys by kid: every configured key verifies. */
+  verifying: Map<string, CryptoKey>;
+  jwks: { keys: PublicJwk[] };
+};
+
+const rings = new Map<string, Promise<KeyRing>>();
+
+async function buildKeyRing(raw: string): Promise<KeyRing> {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(["JWT_PRIVATE_KEYS: not valid JSON (expected an array of private JWKs)"]);
+  }
+  const parsed = keysSchema.safeParse(json);
+  if (!parsed.success) {
+    // Only paths and messages: the issues never echo key material.
+    throw new ConfigError(
+      parsed.error.issues.map(
+        (issue) => `JWT_PRIVATE_KEYS${issue.path.map((p) => `[${String(p)}]`).join("")}: ${issue.message}`,
+      ),
+    );
+  }
+  const keys = parsed.data;
+  const verifying = new Map<string, CryptoKey>();
+  const publicKeys: PublicJwk[] = [];
+  let signing: KeyRing["signing"] | undefined;
+  for (const [index, jwk] of keys.entries()) {
+    const publicJwk: PublicJwk = {
+      kty: "EC",
+      crv: "P-256",
+      kid: jwk.kid,
+      x: jwk.x,
+      y: jwk.y,
+      alg: "ES256",
+      use: "sig",
+    };
+    try {
+      verifying.set(jwk.kid, (await importJWK(publicJwk, ACCESS_TOKEN_ALGORITHM)) as CryptoKey);
+      if (index === 0) {
+        const { kid, kty, crv, x, y, d } = jwk;
+        signing = { kid, key: (await importJWK({ kty, crv, x, y, d }, ACCESS_TOKEN_ALGORITHM)) as CryptoKey };
+      }
+    } catch {
+      throw new ConfigError([`JWT_PRIVATE_KEYS[${index}]: not a usable P-256 key (kid ${jwk.kid})`]);
+    }
+    publicKeys.push(publicJwk);
+  }
+  if (!signing) throw new ConfigError(["JWT_PRIVATE_KEYS: no signing key"]);
+  return { signing, verifying, jwks: { keys: publicKeys } };
+}
+
+/** The key ring for this secret, imported once per isolate. */
+export function getKeyRing(raw: string | undefined): Promise<KeyRing> {
+  const text = raw?.trim();
+  if (!text)
+    return Promise.reject(
+      new ConfigError(["JWT_PRIVATE_KEYS: not set (npm run dev writes one into .dev.vars)"]),
+    );
+  let ring = rings.get(text);
+  if (!ring) {
+    ring = buildKeyRing(text);
+    // A bad secret is not cached: fixing it must not need a new isolate.
+    ring.catch(() => rings.delete(text));
+    rings.set(text, ring);
+  }
+  return ring;
+}
+
+export type TokenSettings = { issuer: string; audience: string; ttlSeconds: number };
+
+export type AccessTokenClaims = {
+  iss: string;
+  aud: string;
+  sub: string;
+  /** Session id: revoking the session revokes every access token that carries it. */
+  sid: string;
+  jti: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+  is_staff: boolean;
+};
+
+export type SignedAccessToken = { token: string; jti: string; expiresAt: number; claims: AccessTokenClaims };
+
+/** Signs an access token for one session; `now` (ms) is injectable so callers can agree on `exp`. */
+export async function signAccessToken(
+  ring: KeyRing,
+  settings: TokenSettings,
+  subject: { userId: string; sessionId: string; isStaff: boolean },
+  now: number = Date.now(),
+): Promise<SignedAccessToken> {
+  const iat = Math.floor(now / 1000);
+  const claims: AccessTokenClaims = {
+    iss: settings.issuer,
+    aud: settings.audience,
+    sub: subject.userId,
+    sid: subject.sessionId,
+    jti: uuidv7(now),
+    iat,
+    nbf: iat,
+    exp: iat + settings.ttlSeconds,
+    is_staff: subject.isStaff,
+  };
+  const token = await new SignJWT({ sid: claims.sid, is_staff: claims.is_staff })
+    .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(claims.iss)
+    .setAudience(claims.aud)
+    .setSubject(claims.sub)
+    .setJti(claims.jti)
+    .setIssuedAt(claims.iat)
+    .setNotBefore(claims.nbf)
+    .setExpirationTime(claims.exp)
+    .sign(ring.signing.key);
+  return { token, jti: claims.jti, expiresAt: claims.exp * 1000, claims };
+}
+
+/** Why a token was refused; `detail` is safe to show the caller. */
+export class InvalidTokenError extends Error {
+  constructor(
+    readonly reason: "malformed" | "expired" | "unknown_key" | "invalid" | "revoked",
+    readonly detail: string,
+  ) {
+    super(detail);
+    this.name = "InvalidTokenError";
+  }
+}
+
+const claimsSchema = z.object({
+  iss: z.string(),
+  aud: z.string(),
+  sub: z.string().min(1).max(64),
+  sid: z.string().min(1).max(64),
+  jti: z.string().min(1).max(64),
+  iat: z.number(),
+  nbf: z.number(),
+  exp: z.number(),
+  is_staff: z.boolean().default(false),
+});
+
+/**
+ * Verifies signature, algorithm, `typ`, issuer, audience, time claims and the
+ * presence of every claim. Revocation is the caller's concern (sessions service).
+ */
+export async function verifyAccessToken(
+  ring: KeyRing,
+  settings: Pick<TokenSettings, "issuer" | "audience">,
+  token: string,
+  now: number = Date.now(),
+): Promise<AccessTokenClaims> {
+  if (token.length > MAX_TOKEN_LENGTH || token.split(".").length !== 3) {
+    throw new InvalidTokenError("malformed", "The access token is malformed.");
+  }
+  let payload: JWTPayload;
+  try {
+    const result = await jwtVerify(
+      token,
+      (header) => {
+        const key = header.kid === undefined ? undefined : ring.verifying.get(header.kid);
+        if (!key)
+          throw new InvalidTokenError("unknown_key", "The access token was signed by an unknown key.");
+        return key;
+      },
+      {
+        algorithms: [ACCESS_TOKEN_ALGORITHM],
+        issuer: settings.issuer,
+        audience: settings.audience,
+        typ: ACCESS_TOKEN_TYPE,
+        requiredClaims: REQUIRED_CLAIMS,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        currentDate: new Date(now),
+      },
+    );
+    payload = result.payload;
+  } catch (error) {
+    if (error instanceof InvalidTokenError) throw error;
+    if (error instanceof errors.JWTExpired)
+      throw new InvalidTokenError("expired", "The access token has expired.");
+    if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) {
+      throw new InvalidTokenError("malformed", "The access token is malformed.");
+    }
+    throw new InvalidTokenError("invalid", "The access token is not valid.");
+  }
+  const claims = claimsSchema.safeParse(payload);
+  if (!claims.success) throw new InvalidTokenError("invalid", "The access token is not valid.");
+  return claims.data;
+}
+
+/** The public halves, for GET /.well-known/jwks.json. Never includes `d`. */
+export function publicJwks(ring: KeyRing): { keys: PublicJwk[] } {
+  return ring.jwks;
+}

@@ -1,0 +1,111 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { AppEnv } from "../env";
+import type { ServiceContext } from "../lib/context";
+import { InvalidTokenError } from "../lib/jwt";
+import type { Principal } from "../lib/principal";
+import { ProblemError, problems } from "../lib/problem";
+import { authenticateAccessToken } from "../modules/auth/auth.service";
+
+/** Where a credential came from: `Authorization: Bearer …` or `X-API-Key: …`. */
+export type Credential = { source: "bearer" | "x-api-key"; value: string };
+
+/**
+ * Turns one kind of credential into a principal. `accepts` looks only at the
+ * shape (a prefix, the header it came in); `resolve` verifies it and returns the
+ * principal or throws a 401 ProblemError.
+ */
+export type CredentialResolver = {
+  name: string;
+  accepts: (credential: Credential) => boolean;
+  resolve: (ctx: ServiceContext, credential: Credential) => Promise<Principal>;
+};
+
+export const API_KEY_PATTERN = /^sk_(live|test)_/;
+
+/** Access JWTs from sign-in and refresh. */
+export const accessTokenResolver: CredentialResolver = {
+  name: "access_token",
+  accepts: (credential) => credential.source === "bearer" && !API_KEY_PATTERN.test(credential.value),
+  async resolve(ctx, credential) {
+    try {
+      const claims = await authenticateAccessToken(ctx, credential.value);
+      return {
+        kind: "user",
+        userId: claims.sub,
+        sessionId: claims.sid,
+        isStaff: claims.is_staff,
+        tokenId: claims.jti,
+        tokenExpiresAt: claims.exp * 1000,
+      };
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw problems.unauthorized(error.detail, "invalid_token");
+      throw error;
+    }
+  },
+};
+
+/**
+ * The resolvers tried in order; the first whose `accepts` is true decides.
+ * API keys (`sk_live_…` / `sk_test_…`, as a Bearer token or in X-API-Key) plug
+ * in here with one `credentialResolvers.unshift(apiKeyResolver)`; until then
+ * such a credential is refused as unknown.
+ */
+export const credentialResolvers: CredentialResolver[] = [accessTokenResolver];
+
+/** Why the credentials of this request were refused, for the guards in require.ts to answer with. */
+const failures = new WeakMap<Request, ProblemError>();
+
+export function authenticationFailure(c: Context<AppEnv>): ProblemError | undefined {
+  return failures.get(c.req.raw);
+}
+
+export function readCredential(c: Context<AppEnv>): Credential | null | "malformed" {
+  const authorization = c.req.header("authorization");
+  if (authorization !== undefined) {
+    const match = /^Bearer[ ]+([^\s]+)\s*$/i.exec(authorization);
+    return match?.[1] ? { source: "bearer", value: match[1] } : "malformed";
+  }
+  const apiKey = c.req.header("x-api-key");
+  if (apiKey !== undefined)
+    return apiKey.trim() ? { source: "x-api-key", value: apiKey.trim() } : "malformed";
+  return null;
+}
+
+/**
+ * Resolves the request's credentials into `c.var.principal` and a principal-
+ * bearing ServiceContext. Lenient by design: a request with bad credentials
+ * goes on as anonymous (public routes, and POST /auth/refresh sent with a stale
+ * access token, keep working), and the failure is kept for requireUser() /
+ * requireStaff(), which answer it as a 401 with `WWW-Authenticate`.
+ */
+export function authenticate(
+  resolvers: CredentialResolver[] = credentialResolvers,
+): MiddlewareHandler<AppEnv> {
+  return async function authenticate(c, next) {
+    const credential = readCredential(c);
+    if (credential === "malformed") {
+      failures.set(
+        c.req.raw,
+        problems.unauthorized("The Authorization header must be `Bearer <token>`.", "invalid_token"),
+      );
+    } else if (credential) {
+      const resolver = resolvers.find((candidate) => candidate.accepts(credential));
+      if (!resolver) {
+        failures.set(
+          c.req.raw,
+          problems.unauthorized("This kind of credential is not accepted.", "invalid_token"),
+        );
+      } else {
+        try {
+          const principal = await resolver.resolve(c.var.ctx, credential);
+          c.set("principal", principal);
+          c.set("ctx", { ...c.var.ctx, principal });
+        } catch (error) {
+          if (!(error instanceof ProblemError) || error.status !== 401) throw error;
+          failures.set(c.req.raw, error);
+        }
+      }
+    }
+    await next();
+  };
+}

@@ -1,0 +1,72 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../../env";
+import { problems } from "../../lib/problem";
+import { authenticationFailure } from "../../middleware/authenticate";
+import { toUserDto } from "../users/users.service";
+import type * as routes from "./auth.routes";
+import { TOKEN_TYPE } from "./auth.schemas";
+import * as auth from "./auth.service";
+
+function tokensBody({ user, tokens }: auth.SignedIn) {
+  return {
+    user: toUserDto(user),
+    access_token: tokens.access.token,
+    refresh_token: tokens.refreshToken,
+    token_type: TOKEN_TYPE,
+    expires_in: tokens.expiresIn,
+  };
+}
+
+/** Token answers must never be cached by anything between us and the client. */
+const NO_STORE = { "Cache-Control": "no-store" };
+
+export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) => {
+  const signedIn = await auth.register(c.var.ctx, c.req.valid("json"));
+  c.header("Location", `/api/v1/users/${signedIn.user.id}`);
+  return c.json(tokensBody(signedIn), 201, NO_STORE);
+};
+
+export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
+  const signedIn = await auth.login(c.var.ctx, c.req.valid("json"));
+  return c.json(tokensBody(signedIn), 200, NO_STORE);
+};
+
+export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) => {
+  const token = c.req.valid("json").refresh_token ?? c.req.valid("header")["x-refresh-token"];
+  const signedIn = await auth.refresh(c.var.ctx, token);
+  return c.json(tokensBody(signedIn), 200, NO_STORE);
+};
+
+export const logout: RouteHandler<typeof routes.logout, AppEnv> = async (c) => {
+  if (c.var.principal.kind === "api_key")
+    throw problems.forbidden("API keys have no session to sign out of.");
+  const token = c.req.valid("json").refresh_token ?? c.req.valid("header")["x-refresh-token"];
+  const signedOut = await auth.logout(c.var.ctx, token);
+  if (!signedOut) {
+    throw (
+      authenticationFailure(c) ??
+      problems.unauthorized("Send the access token or the refresh token to sign out.")
+    );
+  }
+  return c.body(null, 204);
+};
+
+export const logoutAll: RouteHandler<typeof routes.logoutAll, AppEnv> = async (c) => {
+  await auth.logoutAll(c.var.ctx);
+  return c.body(null, 204);
+};
+
+export const verifyToken: RouteHandler<typeof routes.verifyToken, AppEnv> = async (c) => {
+  const claims = await auth.verifyToken(c.var.ctx, c.req.valid("json").token);
+  return c.json({ valid: true as const, claims }, 200, NO_STORE);
+};
+
+export const changePassword: RouteHandler<typeof routes.changePassword, AppEnv> = async (c) => {
+  await auth.changePassword(c.var.ctx, c.req.valid("json"));
+  return c.body(null, 204);
+};
+
+export const jwks: RouteHandler<typeof routes.jwks, AppEnv> = async (c) => {
+  const keys = await auth.signingKeys(c.var.ctx);
+  return c.json(keys, 200, { "Cache-Control": "public, max-age=300" });
+};

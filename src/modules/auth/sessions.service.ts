@@ -1,0 +1,475 @@
+/**
+ * Sessions = logged-in devices. Each holds the SHA-256 of its current refresh
+ * token; access tokens carry the session id (`sid`), so revoking the session
+ * revokes every access token issued for it.
+ *
+ * Revocation is written in D1 (the truth, checked on refresh) and remembered in
+ * AUTH_KV under `revoked:session:<id>` for as long as the session's newest access
+ * token lives (the auth middleware checks it on every request), plus in a small
+ * per-isolate map so the isolate that revoked a session refuses its tokens at
+ * once, before KV has propagated anywhere.
+ */
+import { and, count, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import {
+  type NewSession,
+  type Session,
+  sessions,
+  spentRefreshTokens,
+  type User,
+  users,
+} from "../../db/schema";
+import type { ServiceContext } from "../../lib/context";
+import { randomToken, sha256Hex } from "../../lib/crypto";
+import { uuidv7 } from "../../lib/ids";
+import { getKeyRing, type SignedAccessToken, signAccessToken } from "../../lib/jwt";
+import type { SortTerm } from "../../lib/list-query";
+import { serializeError } from "../../lib/logger";
+import { keysetPage, type Page } from "../../lib/pagination";
+import { ProblemError, problems } from "../../lib/problem";
+import type { MaintenanceJob } from "../../scheduled";
+
+/**
+ * How long after a rotation the token it spent is answered 409 instead of being
+ * treated as stolen: two refreshes fired at once by one client both present the
+ * same token, and only one can win the conditional UPDATE.
+ */
+export const REFRESH_GRACE_MS = 10_000;
+/** KV refuses expirationTtl under 60 s. */
+export const KV_MIN_TTL_SECONDS = 60;
+/** Revoked sessions stay a day (refresh answers "revoked", not "unknown"); expired ones go at once. */
+export const REVOKED_SESSION_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+const REFRESH_TOKEN_PREFIX = "rt_";
+const REVOKED_KEY_PREFIX = "revoked:session:";
+/** Per-isolate memory of revocations; bounded so a burst of logouts cannot grow it without limit. */
+const LOCAL_REVOCATION_LIMIT = 10_000;
+
+export type RevocationReason =
+  | "logout"
+  | "logout_all"
+  | "session_revoked"
+  | "password_changed"
+  | "refresh_token_reused"
+  | "account_deleted"
+  | "account_disabled";
+
+export const revokedSessionKey = (sessionId: string) => `${REVOKED_KEY_PREFIX}${sessionId}`;
+
+// ---------------------------------------------------------------------------
+// Revocation memory (KV + this isolate)
+
+const localRevocations = new Map<string, number>();
+
+function rememberLocally(sessionId: string, untilMs: number, now: number): void {
+  if (localRevocations.size >= LOCAL_REVOCATION_LIMIT) {
+    for (const [id, until] of localRevocations) if (until <= now) localRevocations.delete(id);
+    // Still full: drop the oldest entries (Map keeps insertion order); KV still has them.
+    for (const id of localRevocations.keys()) {
+      if (localRevocations.size < LOCAL_REVOCATION_LIMIT) break;
+      localRevocations.delete(id);
+    }
+  }
+  localRevocations.set(sessionId, untilMs);
+}
+
+/** Test hook: forget this isolate's memory, so a check has to go to KV. */
+export function forgetLocalRevocations(): void {
+  localRevocations.clear();
+}
+
+/** Seconds the KV entry must live: the newest access token's remaining life, clamped to KV's minimum. */
+export function revocationTtlSeconds(accessExpiresAt: number, now: number): number | null {
+  const remainingMs = accessExpiresAt - now;
+  if (remainingMs <= 0) return null; // every access token of the session has already expired
+  return Math.max(KV_MIN_TTL_SECONDS, Math.ceil(remainingMs / 1000) + 5);
+}
+
+async function publishRevocations(
+  ctx: ServiceContext,
+  revoked: Array<{ id: string; accessExpiresAt: Date }>,
+  reason: RevocationReason,
+  now: number,
+): Promise<void> {
+  await Promise.all(
+    revoked.map(async (session) => {
+      const ttl = revocationTtlSeconds(session.accessExpiresAt.getTime(), now);
+      if (ttl === null) return;
+      rememberLocally(session.id, now + ttl * 1000, now);
+      try {
+        await ctx.env.AUTH_KV.put(revokedSessionKey(session.id), reason, { expirationTtl: ttl });
+      } catch (error) {
+        // D1 already says revoked (refresh is refused); only other isolates may accept the
+        // session's current access token until it expires. Loud, but not a failed logout.
+        ctx.logger.error("could not publish session revocation to AUTH_KV", {
+          session_id: session.id,
+          error: serializeError(error),
+        });
+      }
+    }),
+  );
+}
+
+/**
+ * True when the session was revoked while some of its access tokens may still be
+ * alive. A KV outage fails open (logged): refusing every token would log every
+ * user out for the outage, and refresh still checks D1.
+ */
+export async function isSessionRevoked(
+  ctx: ServiceContext,
+  sessionId: string,
+  now = Date.now(),
+): Promise<boolean> {
+  const until = localRevocations.get(sessionId);
+  if (until !== undefined) {
+    if (until > now) return true;
+    localRevocations.delete(sessionId);
+  }
+  try {
+    return (await ctx.env.AUTH_KV.get(revokedSessionKey(sessionId))) !== null;
+  } catch (error) {
+    ctx.logger.error("could not read session revocation from AUTH_KV", {
+      session_id: sessionId,
+      error: serializeError(error),
+    });
+    return false;
+  }
+}
+
+async function revokeWhere(
+  ctx: ServiceContext,
+  where: SQL | undefined,
+  reason: RevocationReason,
+  now: number,
+): Promise<Array<{ id: string }>> {
+  const revoked = await ctx.db
+    .update(sessions)
+    .set({ revokedAt: new Date(now), revokedReason: reason })
+    .where(and(where, isNull(sessions.revokedAt)))
+    .returning({ id: sessions.id, accessExpiresAt: sessions.accessExpiresAt });
+  await publishRevocations(ctx, revoked, reason, now);
+  return revoked;
+}
+
+/** Revokes one of `userId`'s live sessions; false when there is no such session (or it is someone else's). */
+export async function revokeSession(
+  ctx: ServiceContext,
+  input: { userId: string; sessionId: string; reason: RevocationReason },
+  now = Date.now(),
+): Promise<boolean> {
+  const revoked = await revokeWhere(
+    ctx,
+    and(
+      eq(sessions.id, input.sessionId),
+      eq(sessions.userId, input.userId),
+      gt(sessions.expiresAt, new Date(now)),
+    ),
+    input.reason,
+    now,
+  );
+  return revoked.length > 0;
+}
+
+/** Revokes every live session of a user, except `exceptSessionId` when given. Returns how many. */
+export async function revokeUserSessions(
+  ctx: ServiceContext,
+  input: { userId: string; reason: RevocationReason; exceptSessionId?: string },
+  now = Date.now(),
+): Promise<number> {
+  const revoked = await revokeWhere(
+    ctx,
+    and(
+      eq(sessions.userId, input.userId),
+      input.exceptSessionId ? ne(sessions.id, input.exceptSessionId) : undefined,
+    ),
+    input.reason,
+    now,
+  );
+  return revoked.length;
+}
+
+// ---------------------------------------------------------------------------
+// Opening sessions and issuing tokens
+
+export type TokenPair = {
+  access: SignedAccessToken;
+  refreshToken: string;
+  /** Seconds the access token lives. */
+  expiresIn: number;
+  sessionId: string;
+};
+
+function newRefreshToken(): string {
+  return `${REFRESH_TOKEN_PREFIX}${randomToken(32)}`;
+}
+
+export function hashRefreshToken(token: string): Promise<string> {
+  return sha256Hex(token);
+}
+
+/** `exp` of an access token signed at `now`, in ms (JWT times are whole seconds). */
+function accessExpiry(ctx: ServiceContext, now: number): number {
+  return (Math.floor(now / 1000) + ctx.config.ACCESS_TOKEN_TTL) * 1000;
+}
+
+export async function issueAccessToken(
+  ctx: ServiceContext,
+  subject: { userId: string; sessionId: string; isStaff: boolean },
+  now: number,
+): Promise<SignedAccessToken> {
+  const ring = await getKeyRing(ctx.config.JWT_PRIVATE_KEYS);
+  return signAccessToken(
+    ring,
+    {
+      issuer: ctx.config.JWT_ISSUER,
+      audience: ctx.config.JWT_AUDIENCE,
+      ttlSeconds: ctx.config.ACCESS_TOKEN_TTL,
+    },
+    subject,
+    now,
+  );
+}
+
+/**
+ * A new session row for `userId` (device facts from the context) and its
+ * refresh token. The caller inserts the row, in the same batch as whatever else
+ * the sign-in writes, then calls `issueTokens`.
+ */
+export async function prepareSession(
+  ctx: ServiceContext,
+  userId: string,
+  now: number,
+): Promise<{ row: NewSession & { id: string }; refreshToken: string }> {
+  const refreshToken = newRefreshToken();
+  const at = new Date(now);
+  return {
+    refreshToken,
+    row: {
+      id: uuidv7(now),
+      userId,
+      refreshTokenHash: await hashRefreshToken(refreshToken),
+      userAgent: ctx.client.userAgent ?? null,
+      ip: ctx.client.ip ?? null,
+      country: ctx.client.country ?? null,
+      city: ctx.client.city ?? null,
+      createdAt: at,
+      lastUsedAt: at,
+      refreshedAt: at,
+      expiresAt: new Date(now + ctx.config.REFRESH_TOKEN_TTL * 1000),
+      accessExpiresAt: new Date(accessExpiry(ctx, now)),
+    },
+  };
+}
+
+export async function issueTokens(
+  ctx: ServiceContext,
+  input: { user: Pick<User, "id" | "isStaff">; sessionId: string; refreshToken: string },
+  now: number,
+): Promise<TokenPair> {
+  const access = await issueAccessToken(
+    ctx,
+    { userId: input.user.id, sessionId: input.sessionId, isStaff: input.user.isStaff },
+    now,
+  );
+  return {
+    access,
+    refreshToken: input.refreshToken,
+    expiresIn: ctx.config.ACCESS_TOKEN_TTL,
+    sessionId: input.sessionId,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Refresh: rotation with reuse detection
+
+const invalidRefreshToken = () =>
+  problems.unauthorized("The refresh token is not valid, expired or revoked.", "invalid_refresh_token");
+
+/**
+ * Exchanges a refresh token for a new pair. Rules, in order:
+ * - the session's current token → rotated by a conditional UPDATE (only one of
+ *   two concurrent requests can win), the spent hash recorded in the same batch;
+ * - a spent token of a live session, presented within REFRESH_GRACE_MS of the
+ *   rotation that spent it, when it is the token that rotation spent and the
+ *   request comes from the session's user agent → 409 `refresh_token_superseded`:
+ *   nothing is issued and nothing is revoked (the concurrent request got the pair);
+ * - any other spent token → the whole session is revoked, 401 `refresh_token_reused`;
+ * - anything else (unknown, expired, revoked, disabled account) → 401 `invalid_refresh_token`.
+ */
+export async function refreshSession(
+  ctx: ServiceContext,
+  presented: string,
+  now = Date.now(),
+): Promise<{ user: User; tokens: TokenPair }> {
+  const hash = await hashRefreshToken(presented);
+  const current = await ctx.db
+    .select({ session: sessions, user: users })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.refreshTokenHash, hash))
+    .get();
+
+  if (current) {
+    const { session, user } = current;
+    if (session.revokedAt !== null || session.expiresAt.getTime() <= now) throw invalidRefreshToken();
+    if (!user.isActive) {
+      await revokeSession(ctx, { userId: user.id, sessionId: session.id, reason: "account_disabled" }, now);
+      throw invalidRefreshToken();
+    }
+    const refreshToken = newRefreshToken();
+    const nextHash = await hashRefreshToken(refreshToken);
+    const at = new Date(now);
+    const [rotated] = await ctx.db.batch([
+      ctx.db
+        .update(sessions)
+        .set({
+          refreshTokenHash: nextHash,
+          refreshedAt: at,
+          lastUsedAt: at,
+          expiresAt: new Date(now + ctx.config.REFRESH_TOKEN_TTL * 1000),
+          accessExpiresAt: new Date(accessExpiry(ctx, now)),
+          ip: ctx.client.ip ?? session.ip,
+          country: ctx.client.country ?? session.country,
+          city: ctx.client.city ?? session.city,
+        })
+        .where(
+          and(eq(sessions.id, session.id), eq(sessions.refreshTokenHash, hash), isNull(sessions.revokedAt)),
+        )
+        .returning({ id: sessions.id }),
+      // Recorded only if the UPDATE above won (the row now holds nextHash, which nobody else knows).
+      // Columns in table order: token_hash, session_id, spent_at.
+      ctx.db.insert(spentRefreshTokens).select(
+        sql`SELECT ${hash}, ${sessions.id}, ${now} FROM ${sessions}
+              WHERE ${sessions.id} = ${session.id} AND ${sessions.refreshTokenHash} = ${nextHash}`,
+      ),
+    ]);
+    if (rotated.length > 0) {
+      return { user, tokens: await issueTokens(ctx, { user, sessionId: session.id, refreshToken }, now) };
+    }
+    // Lost the race to a concurrent refresh of the same token: the token is spent now.
+  }
+
+  const spent = await ctx.db
+    .select({ spentAt: spentRefreshTokens.spentAt, session: sessions })
+    .from(spentRefreshTokens)
+    .innerJoin(sessions, eq(sessions.id, spentRefreshTokens.sessionId))
+    .where(eq(spentRefreshTokens.tokenHash, hash))
+    .get();
+  if (!spent || spent.session.revokedAt !== null || spent.session.expiresAt.getTime() <= now) {
+    throw invalidRefreshToken();
+  }
+  const { session, spentAt } = spent;
+  const spentByLatestRotation = spentAt.getTime() === session.refreshedAt.getTime();
+  const sameClient = session.userAgent === (ctx.client.userAgent ?? null);
+  if (spentByLatestRotation && sameClient && now - spentAt.getTime() <= REFRESH_GRACE_MS) {
+    throw new ProblemError({
+      status: 409,
+      code: "refresh_token_superseded",
+      detail:
+        "This refresh token was just rotated by a concurrent request; use the tokens that request received.",
+    });
+  }
+  await revokeSession(
+    ctx,
+    { userId: session.userId, sessionId: session.id, reason: "refresh_token_reused" },
+    now,
+  );
+  ctx.logger.warn("spent refresh token presented again; session revoked", {
+    session_id: session.id,
+    user_id: session.userId,
+  });
+  throw problems.unauthorized(
+    "This refresh token was already used. The session has been revoked; sign in again.",
+    "refresh_token_reused",
+  );
+}
+
+/** The live session a refresh token currently belongs to (for logout by refresh token), or null. */
+export async function findSessionByRefreshToken(
+  ctx: ServiceContext,
+  presented: string,
+  now = Date.now(),
+): Promise<Session | null> {
+  const session = await ctx.db
+    .select()
+    .from(sessions)
+    .where(eq(sessions.refreshTokenHash, await hashRefreshToken(presented)))
+    .get();
+  if (!session || session.revokedAt !== null || session.expiresAt.getTime() <= now) return null;
+  return session;
+}
+
+// ---------------------------------------------------------------------------
+// Devices
+
+export const SESSION_SORT_FIELDS = ["created_at", "last_used_at"] as const;
+
+export async function listSessions(
+  ctx: ServiceContext,
+  input: { userId: string; limit: number; cursor?: string; sort: SortTerm[] },
+  now = Date.now(),
+): Promise<Page<Session>> {
+  const page = keysetPage<Session>({
+    sort: input.sort,
+    columns: {
+      created_at: { column: sessions.createdAt, read: (row) => row.createdAt.getTime() },
+      last_used_at: { column: sessions.lastUsedAt, read: (row) => row.lastUsedAt.getTime() },
+    },
+    tiebreaker: { column: sessions.id, read: (row) => row.id },
+    limit: input.limit,
+    cursor: input.cursor,
+  });
+  const live = and(
+    eq(sessions.userId, input.userId),
+    isNull(sessions.revokedAt),
+    gt(sessions.expiresAt, new Date(now)),
+  );
+  const [rows, [total]] = await ctx.db.batch([
+    ctx.db
+      .select()
+      .from(sessions)
+      .where(and(live, page.where))
+      .orderBy(...page.orderBy)
+      .limit(page.take),
+    ctx.db.select({ value: count() }).from(sessions).where(live),
+  ]);
+  return page.finish(rows, total?.value ?? 0);
+}
+
+// ---------------------------------------------------------------------------
+// Maintenance
+
+const PURGE_BATCH = 500;
+const PURGE_MAX_ROUNDS = 20;
+
+/** Deletes expired sessions and sessions revoked more than a day ago (their spent tokens cascade). */
+export async function purgeSessions(ctx: ServiceContext, now = Date.now()): Promise<{ deleted: number }> {
+  const stale = or(
+    lt(sessions.expiresAt, new Date(now)),
+    lt(sessions.revokedAt, new Date(now - REVOKED_SESSION_RETENTION_MS)),
+  );
+  let deleted = 0;
+  for (let round = 0; round < PURGE_MAX_ROUNDS; round++) {
+    const ids = (await ctx.db.select({ id: sessions.id }).from(sessions).where(stale).limit(PURGE_BATCH)).map(
+      (row) => row.id,
+    );
+    if (ids.length === 0) break;
+    // D1 binds at most 100 parameters per statement.
+    for (let i = 0; i < ids.length; i += 90) {
+      const part = ids.slice(i, i + 90);
+      await ctx.db.batch([
+        ctx.db.delete(spentRefreshTokens).where(inArray(spentRefreshTokens.sessionId, part)),
+        ctx.db.delete(sessions).where(inArray(sessions.id, part)),
+      ]);
+    }
+    deleted += ids.length;
+    if (ids.length < PURGE_BATCH) break;
+  }
+  return { deleted };
+}
+
+/** Registered in src/scheduled.ts: hourly. */
+export const purgeSessionsJob: MaintenanceJob = {
+  name: "auth.purge_sessions",
+  everyMinutes: 60,
+  run: (ctx, now) => purgeSessions(ctx, now.getTime()),
+};

@@ -1,0 +1,52 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../../env";
+import { setLinkHeader } from "../../lib/pagination";
+import type * as routes from "./users.routes";
+import * as users from "./users.service";
+
+export const getMe: RouteHandler<typeof routes.getMe, AppEnv> = async (c) => {
+  const user = await users.getProfile(c.var.ctx);
+  return c.json(users.toUserDto(user), 200);
+};
+
+export const updateMe: RouteHandler<typeof routes.updateMe, AppEnv> = async (c) => {
+  const user = await users.updateProfile(c.var.ctx, c.req.valid("json"));
+  return c.json(users.toUserDto(user), 200);
+};
+
+export const deleteMe: RouteHandler<typeof routes.deleteMe, AppEnv> = async (c) => {
+  await users.deleteAccount(c.var.ctx);
+  return c.body(null, 204);
+};
+
+export const listMySessions: RouteHandler<typeof routes.listMySessions, AppEnv> = async (c) => {
+  const query = c.req.valid("query");
+  const page = await users.listMySessions(c.var.ctx, query);
+  setLinkHeader(c, page.meta);
+  return c.json(page, 200);
+};
+
+export const revokeMySession: RouteHandler<typeof routes.revokeMySession, AppEnv> = async (c) => {
+  await users.revokeMySession(c.var.ctx, c.req.valid("param").id);
+  return c.body(null, 204);
+};
+
+export const listUsers: RouteHandler<typeof routes.listUsers, AppEnv> = async (c) => {
+  const query = c.req.valid("query");
+  const page = await users.listUsers(c.var.ctx, {
+    limit: query.limit,
+    cursor: query.cursor,
+    sort: query.sort,
+    q: query.q,
+    isStaff: query["filter[is_staff]"],
+    isActive: query["filter[is_active]"],
+    emailVerified: query["filter[email_verified]"],
+  });
+  setLinkHeader(c, page.meta);
+  return c.json({ data: page.data.map(users.toUserDto), meta: page.meta }, 200);
+};
+
+export const getUser: RouteHandler<typeof routes.getUser, AppEnv> = async (c) => {
+  const user = await users.getUserForPrincipal(c.var.ctx, c.req.valid("param").id);
+  return c.json(users.toUserDto(user), 200);
+};
