@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { ServiceContext } from "./lib/context";
 import type { Logger } from "./lib/logger";
 import type { Principal } from "./lib/principal";
+import type { ProblemError } from "./lib/problem";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
 
 /** Bindings come from wrangler.toml through `npm run cf-typegen` (worker-configuration.d.ts). */
@@ -18,6 +19,8 @@ export type AppVariables = {
   logger: Logger;
   principal: Principal;
   ctx: ServiceContext;
+  /** Set by authenticate() when the request carried credentials that were refused. */
+  authFailure?: ProblemError;
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: AppVariables };

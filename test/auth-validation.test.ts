@@ -202,3 +202,24 @@ describe("other identity routes refuse bad input", () => {
     expect(pointers(await problemOf(res, 400)).sort()).toEqual(["/current_password", "/password_confirm"]);
   });
 });
+
+describe("optional JSON bodies", () => {
+  it("treat an empty body sent as application/json as no body", async () => {
+    const account = await createUser();
+    const tokens = await signIn(account.user);
+    const res = await api("POST", "/api/v1/auth/logout", {
+      token: tokens.accessToken,
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(204);
+  });
+
+  it("still answer a refused token with its specific reason", async () => {
+    const res = await api("POST", "/api/v1/auth/logout", {
+      headers: { "content-type": "application/json", authorization: "Bearer not-a-jwt" },
+    });
+    const problem = await problemOf(res, 401);
+    expect(problem.code).toBe("invalid_token");
+    expect(res.headers.get("www-authenticate")).toContain('error="invalid_token"');
+  });
+});

@@ -52,11 +52,13 @@ export const accessTokenResolver: CredentialResolver = {
  */
 export const credentialResolvers: CredentialResolver[] = [accessTokenResolver];
 
-/** Why the credentials of this request were refused, for the guards in require.ts to answer with. */
-const failures = new WeakMap<Request, ProblemError>();
-
+/**
+ * Why the credentials of this request were refused, for the guards in require.ts
+ * to answer with. Kept on the context, not keyed by the Request: body middleware
+ * may replace c.req.raw.
+ */
 export function authenticationFailure(c: Context<AppEnv>): ProblemError | undefined {
-  return failures.get(c.req.raw);
+  return c.get("authFailure");
 }
 
 export function readCredential(c: Context<AppEnv>): Credential | null | "malformed" {
@@ -84,15 +86,15 @@ export function authenticate(
   return async function authenticate(c, next) {
     const credential = readCredential(c);
     if (credential === "malformed") {
-      failures.set(
-        c.req.raw,
+      c.set(
+        "authFailure",
         problems.unauthorized("The Authorization header must be `Bearer <token>`.", "invalid_token"),
       );
     } else if (credential) {
       const resolver = resolvers.find((candidate) => candidate.accepts(credential));
       if (!resolver) {
-        failures.set(
-          c.req.raw,
+        c.set(
+          "authFailure",
           problems.unauthorized("This kind of credential is not accepted.", "invalid_token"),
         );
       } else {
@@ -102,7 +104,7 @@ export function authenticate(
           c.set("ctx", { ...c.var.ctx, principal });
         } catch (error) {
           if (!(error instanceof ProblemError) || error.status !== 401) throw error;
-          failures.set(c.req.raw, error);
+          c.set("authFailure", error);
         }
       }
     }

@@ -20,7 +20,11 @@ function isJsonMediaType(mediaType: string): boolean {
 export function requireJsonBody(acceptedTypes: string[], options: { required: boolean }): MiddlewareHandler {
   const accepted = acceptedTypes.map((type) => type.toLowerCase());
   return async function requireJsonBody(c, next) {
-    if (!options.required && c.req.raw.body !== null && (await c.req.raw.clone().text()).trim() === "") {
+    const emptyOptionalBody =
+      !options.required &&
+      c.req.header("content-type") !== undefined &&
+      (c.req.raw.body === null || (await c.req.raw.clone().text()).trim() === "");
+    if (emptyOptionalBody) {
       const headers = new Headers(c.req.raw.headers);
       headers.delete("content-type");
       headers.delete("content-length");
