@@ -1,0 +1,93 @@
+/**
+ * `npm run build:check`: bundles the Worker exactly as `npm run deploy` would
+ * (wrangler deploy --dry-run, production environment), reports the gzip size of
+ * the bundle against the budget, and lists the packages that weigh the most, so
+ * a heavy import shows up in review before it ships.
+ *
+ *   npm run build:check                 # fails when over budget
+ *   npm run build:check -- --json       # machine-readable (bench uses it)
+ */
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import { wranglerBin } from "./lib/wrangler.ts";
+
+/** Cloudflare's limit is 3 MiB (free) / 10 MiB (paid) compressed; ours is far tighter because size is startup time. */
+export const BUNDLE_BUDGET_GZIP_BYTES = 400 * 1024;
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outdir = join(root, ".generated/build");
+
+type Metafile = { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+
+export type BuildReport = {
+  gzipBytes: number;
+  rawBytes: number;
+  budgetBytes: number;
+  withinBudget: boolean;
+  heaviest: Array<{ source: string; bytes: number }>;
+};
+
+/** "node_modules/stripe/esm/foo.js" → "stripe"; our own files → "src". */
+function sourceOf(input: string): string {
+  const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  return match?.[1] ?? (input.includes("src/") ? "src (this project)" : input);
+}
+
+export function buildWorker(): BuildReport {
+  rmSync(outdir, { recursive: true, force: true });
+  const result = spawnSync(
+    wranglerBin(root),
+    ["deploy", "--dry-run", "--env", "production", "--outdir", outdir, "--metafile"],
+    { cwd: root, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
+  );
+  if (result.status !== 0)
+    throw new Error(`wrangler deploy --dry-run failed:\n${result.stdout}\n${result.stderr}`);
+
+  const bundles = readdirSync(outdir).filter((file) => file.endsWith(".js"));
+  let rawBytes = 0;
+  let gzipBytes = 0;
+  for (const file of bundles) {
+    const content = readFileSync(join(outdir, file));
+    rawBytes += content.length;
+    gzipBytes += gzipSync(content, { level: 9 }).length;
+  }
+
+  const meta = JSON.parse(readFileSync(join(outdir, "bundle-meta.json"), "utf8")) as Metafile;
+  const bySource = new Map<string, number>();
+  for (const output of Object.values(meta.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      bySource.set(sourceOf(input), (bySource.get(sourceOf(input)) ?? 0) + bytesInOutput);
+    }
+  }
+  const heaviest = [...bySource.entries()]
+    .map(([source, bytes]) => ({ source, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 12);
+  return {
+    gzipBytes,
+    rawBytes,
+    budgetBytes: BUNDLE_BUDGET_GZIP_BYTES,
+    withinBudget: gzipBytes <= BUNDLE_BUDGET_GZIP_BYTES,
+    heaviest,
+  };
+}
+
+const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const report = buildWorker();
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify(report));
+  } else {
+    console.log(`Worker bundle: ${kib(report.rawBytes)} raw, ${kib(report.gzipBytes)} gzip`);
+    console.log(
+      `Budget:        ${kib(report.budgetBytes)} gzip → ${report.withinBudget ? "within" : "OVER"}`,
+    );
+    console.log("\nHeaviest sources (bytes in the bundle, before gzip):");
+    for (const { source, bytes } of report.heaviest) console.log(`  ${kib(bytes).padStart(11)}  ${source}`);
+  }
+  if (!report.withinBudget) process.exit(1);
+}
