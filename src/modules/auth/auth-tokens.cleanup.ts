@@ -1,0 +1,54 @@
+/**
+ * The hourly clean-up of emailed secrets: verification links, reset links and
+ * magic codes past their expiry are deleted (used ones expire too, within a day at
+ * most, so nothing spent lingers). Registered in src/scheduled.ts.
+ */
+import { inArray, lt, sql } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import { emailVerificationTokens, magicCodes, passwordResetTokens } from "../../db/schema";
+import type { ServiceContext } from "../../lib/context";
+import type { MaintenanceJob } from "../../scheduled";
+
+/** Rows per DELETE (well under D1's 100 bound parameters per statement) and rounds per run. */
+const BATCH = 90;
+const MAX_ROUNDS = 50;
+
+async function purgeExpired(
+  ctx: ServiceContext,
+  table: SQLiteTable,
+  columns: { id: SQLiteColumn; expiresAt: SQLiteColumn },
+  now: number,
+): Promise<number> {
+  let deleted = 0;
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const ids = (
+      await ctx.db
+        .select({ id: sql<string>`${columns.id}` })
+        .from(table)
+        .where(lt(columns.expiresAt, new Date(now)))
+        .limit(BATCH)
+    ).map((row) => row.id);
+    if (ids.length === 0) break;
+    await ctx.db.delete(table).where(inArray(columns.id, ids));
+    deleted += ids.length;
+    if (ids.length < BATCH) break;
+  }
+  return deleted;
+}
+
+export async function purgeExpiredAuthTokens(
+  ctx: ServiceContext,
+  now = Date.now(),
+): Promise<{ email_verification_tokens: number; password_reset_tokens: number; magic_codes: number }> {
+  return {
+    email_verification_tokens: await purgeExpired(ctx, emailVerificationTokens, emailVerificationTokens, now),
+    password_reset_tokens: await purgeExpired(ctx, passwordResetTokens, passwordResetTokens, now),
+    magic_codes: await purgeExpired(ctx, magicCodes, magicCodes, now),
+  };
+}
+
+export const purgeAuthTokensJob: MaintenanceJob = {
+  name: "auth.purge_expired_tokens",
+  everyMinutes: 60,
+  run: (ctx, now) => purgeExpiredAuthTokens(ctx, now.getTime()),
+};

@@ -1,0 +1,22 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../../env";
+import type * as routes from "./email-verification.routes";
+import * as verification from "./email-verification.service";
+
+export const verifyEmail: RouteHandler<typeof routes.verifyEmail, AppEnv> = async (c) => {
+  const user = await verification.verifyEmail(c.var.ctx, c.req.valid("json").token);
+  return c.json(
+    {
+      user_id: user.id,
+      email: user.email,
+      email_verified: true as const,
+      email_verified_at: (user.emailVerifiedAt ?? new Date()).toISOString(),
+    },
+    200,
+  );
+};
+
+export const resendVerification: RouteHandler<typeof routes.resendVerification, AppEnv> = async (c) => {
+  const { expiresInSeconds } = await verification.resendVerificationEmail(c.var.ctx);
+  return c.json({ message: "A new verification email is on its way.", expires_in: expiresInSeconds }, 202);
+};

@@ -1,0 +1,144 @@
+/**
+ * New-device alerts. Every sign-in records the (device family, country) it came
+ * from; a sign-in to an account with history, from a device family or a country
+ * that history does not contain, marks its session as new and emails the
+ * `new_device` alert (device, place, time, and a link to sign that session out).
+ *
+ * The first device of an account is recorded without an alert: at registration
+ * (and magic-code sign-up), and for accounts that predate this feature, on their
+ * first sign-in. An unknown country (no Cloudflare geo data) is never "new".
+ */
+import { and, eq, inArray, or, sql } from "drizzle-orm";
+import { z } from "zod";
+import { newDeviceSessions, signInDevices, type User } from "../../db/schema";
+import { sendEmail } from "../../email/send-email";
+import type { ServiceContext } from "../../lib/context";
+import { serializeError } from "../../lib/logger";
+import { describeDevice } from "../../lib/user-agent";
+import type { RegistrationHook, SignInHook } from "./auth.service";
+import { emailName } from "./email-verification.service";
+import { SECURITY_SETTINGS_PATH } from "./security-events";
+
+type Origin = { device: string; country: string };
+
+function originOf(ctx: ServiceContext): Origin {
+  const country = ctx.client.country?.trim().toUpperCase() ?? "";
+  return { device: describeDevice(ctx.client.userAgent), country: /^[A-Z]{2}$/.test(country) ? country : "" };
+}
+
+async function remember(ctx: ServiceContext, userId: string, origin: Origin, now: number): Promise<void> {
+  const at = new Date(now);
+  await ctx.db
+    .insert(signInDevices)
+    .values({ userId, device: origin.device, country: origin.country, firstSeenAt: at, lastSeenAt: at })
+    .onConflictDoUpdate({
+      target: [signInDevices.userId, signInDevices.device, signInDevices.country],
+      set: { lastSeenAt: at },
+    });
+}
+
+/** "Lisbon, Portugal" from Cloudflare's city and country code; undefined when neither is known. */
+export function describePlace(city: string | undefined, country: string): string | undefined {
+  let countryName = country;
+  if (country) {
+    try {
+      countryName = new Intl.DisplayNames(["en"], { type: "region" }).of(country) ?? country;
+    } catch {
+      // An unexpected code keeps its two letters.
+    }
+  }
+  const place = [city?.replace(/\p{Cc}+/gu, " ").trim(), countryName].filter(Boolean).join(", ");
+  return place ? place.slice(0, 200) : undefined;
+}
+
+const ipAddress = z.union([z.ipv4(), z.ipv6()]);
+
+/**
+ * Decides whether the sign-in that opened `sessionId` is new for the account,
+ * records its origin, and when new marks the session and queues the alert.
+ * Returns whether it was new.
+ */
+export async function checkSignInOrigin(
+  ctx: ServiceContext,
+  input: { user: Pick<User, "id" | "email" | "firstName">; sessionId: string; at: number },
+): Promise<boolean> {
+  const origin = originOf(ctx);
+  const { user } = input;
+  const seen = await ctx.db
+    .select({ device: signInDevices.device, country: signInDevices.country })
+    .from(signInDevices)
+    .where(
+      and(
+        eq(signInDevices.userId, user.id),
+        or(eq(signInDevices.device, origin.device), eq(signInDevices.country, origin.country)),
+      ),
+    )
+    .all();
+  const hasHistory =
+    seen.length > 0 ||
+    (await ctx.db
+      .select({ one: sql<number>`1` })
+      .from(signInDevices)
+      .where(eq(signInDevices.userId, user.id))
+      .limit(1)
+      .get()) !== undefined;
+  const newDevice = !seen.some((row) => row.device === origin.device);
+  const newCountry = origin.country !== "" && !seen.some((row) => row.country === origin.country);
+  await remember(ctx, user.id, origin, input.at);
+  if (!hasHistory || !(newDevice || newCountry)) return false;
+
+  await ctx.db
+    .insert(newDeviceSessions)
+    .values({ sessionId: input.sessionId, userId: user.id, ...origin, createdAt: new Date(input.at) })
+    .onConflictDoNothing();
+  const place = describePlace(ctx.client.city, origin.country);
+  const ip = ipAddress.safeParse(ctx.client.ip).data;
+  const name = emailName(user);
+  const revokeUrl = new URL(`${ctx.config.APP_URL.replace(/\/+$/, "")}${SECURITY_SETTINGS_PATH}`);
+  revokeUrl.searchParams.set("revoke_session", input.sessionId);
+  await sendEmail(ctx, {
+    template: "new_device",
+    to: user.email,
+    data: {
+      ...(name ? { name } : {}),
+      device: origin.device,
+      ...(place ? { location: place } : {}),
+      ...(ip ? { ip } : {}),
+      signed_in_at: new Date(input.at).toISOString(),
+      revoke_url: revokeUrl.toString(),
+    },
+  });
+  return true;
+}
+
+/** Sign-in hook: never fails a sign-in; a lost alert is logged. */
+export const newDeviceSignInHook: SignInHook = async (ctx, signIn) => {
+  try {
+    await checkSignInOrigin(ctx, { user: signIn.user, sessionId: signIn.sessionId, at: signIn.at });
+  } catch (error) {
+    ctx.logger.error("new-device check failed", { user_id: signIn.user.id, error: serializeError(error) });
+  }
+};
+
+/** Registration hook: the device an account signs up from is its first known device (no alert). */
+export const firstDeviceRegistrationHook: RegistrationHook = async (ctx, user) => {
+  try {
+    await remember(ctx, user.id, originOf(ctx), Date.now());
+  } catch (error) {
+    ctx.logger.error("could not record the sign-up device", {
+      user_id: user.id,
+      error: serializeError(error),
+    });
+  }
+};
+
+/** Which of `sessionIds` (a page of one user's sessions, at most 100: D1's bound-parameter cap) were opened from a new device or country. */
+export async function newDeviceSessionIds(ctx: ServiceContext, sessionIds: string[]): Promise<Set<string>> {
+  if (sessionIds.length === 0) return new Set();
+  const rows = await ctx.db
+    .select({ id: newDeviceSessions.sessionId })
+    .from(newDeviceSessions)
+    .where(inArray(newDeviceSessions.sessionId, sessionIds))
+    .all();
+  return new Set(rows.map((row) => row.id));
+}
