@@ -1,0 +1,360 @@
+/**
+ * Invitations by email. The token (`inv_` + 32 random bytes) is emailed and
+ * only its SHA-256 stored; it lasts 7 days and works once. Accepting needs the
+ * signed-in user's VERIFIED email to be the invited address, so a forwarded or
+ * leaked link is useless to anyone else.
+ *
+ * Accepting is one D1 batch: a conditional UPDATE spends the invitation (only
+ * while it is unspent, unrevoked and unexpired), and the membership INSERT
+ * selects from the row that UPDATE just spent, ON CONFLICT DO NOTHING. Two
+ * accepts at once spend it once; the (organization, user) primary key makes a
+ * duplicate membership impossible whatever happens.
+ */
+import { and, count, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import { type Invitation, invitations, memberships, organizations, type User } from "../../db/schema";
+import { sendEmail } from "../../email/send-email";
+import type { ServiceContext } from "../../lib/context";
+import { randomToken, sha256Hex } from "../../lib/crypto";
+import { uuidv7 } from "../../lib/ids";
+import type { SortTerm } from "../../lib/list-query";
+import { serializeError } from "../../lib/logger";
+import { keysetPage, type Page } from "../../lib/pagination";
+import { ProblemError, problems } from "../../lib/problem";
+import { notify } from "../notifications/notifications.service";
+import { currentUser, findUserByEmail, findUserById } from "../users/users.service";
+import { memberByEmail } from "./members.service";
+import { memberActor, type OrgContext, ownedBy } from "./org-context";
+import type { CreateInvitationInput, InvitationDto, invitationStatuses, MembershipDto } from "./orgs.schemas";
+import { toOrgDto } from "./orgs.service";
+
+export const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const TOKEN_PREFIX = "inv_";
+
+type InvitationStatus = (typeof invitationStatuses)[number];
+
+export function invitationStatus(invitation: Invitation, now = Date.now()): InvitationStatus {
+  if (invitation.revokedAt) return "revoked";
+  if (invitation.acceptedAt) return "accepted";
+  if (invitation.expiresAt.getTime() <= now) return "expired";
+  return "pending";
+}
+
+function toInvitationDto(invitation: Invitation): InvitationDto {
+  return {
+    id: invitation.id,
+    email: invitation.email,
+    role: invitation.role,
+    status: invitationStatus(invitation),
+    invited_by: invitation.invitedBy,
+    created_at: invitation.createdAt.toISOString(),
+    expires_at: invitation.expiresAt.toISOString(),
+    accepted_at: invitation.acceptedAt?.toISOString() ?? null,
+    revoked_at: invitation.revokedAt?.toISOString() ?? null,
+  };
+}
+
+function statusCondition(status: InvitationStatus, now: Date): SQL | undefined {
+  switch (status) {
+    case "revoked":
+      return isNotNull(invitations.revokedAt);
+    case "accepted":
+      return and(isNull(invitations.revokedAt), isNotNull(invitations.acceptedAt));
+    case "expired":
+      return and(
+        isNull(invitations.revokedAt),
+        isNull(invitations.acceptedAt),
+        lte(invitations.expiresAt, now),
+      );
+    case "pending":
+      return and(
+        isNull(invitations.revokedAt),
+        isNull(invitations.acceptedAt),
+        gt(invitations.expiresAt, now),
+      );
+  }
+}
+
+function personName(user: User): string {
+  return `${user.firstName} ${user.lastName}`.trim() || user.username || user.email;
+}
+
+/** Where the email's button points: the app's accept page, which posts the token to POST /invitations/accept. */
+export function acceptUrl(ctx: ServiceContext, token: string): string {
+  const url = new URL("/invitations/accept", ctx.config.APP_URL);
+  url.searchParams.set("token", token);
+  return url.toString();
+}
+
+/**
+ * POST /orgs/{id}/invitations. Inviting an address that already has an open
+ * invitation replaces it (the old link stops working): that is how an invitation
+ * is re-sent. Only owners invite owners; members cannot be invited again.
+ */
+export async function createInvitation(
+  octx: OrgContext,
+  input: CreateInvitationInput,
+): Promise<{ invitation: InvitationDto; token: string }> {
+  const actor = memberActor(octx);
+  if (input.role === "owner" && actor.role !== "owner") {
+    throw problems.forbidden("Only an owner can invite an owner.");
+  }
+  if (await memberByEmail(octx, input.email)) {
+    throw new ProblemError({
+      status: 409,
+      code: "already_member",
+      detail: "This address belongs to a member of the organization already.",
+      errors: [{ pointer: "/email", detail: "Already a member." }],
+    });
+  }
+  const token = `${TOKEN_PREFIX}${randomToken(32)}`;
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + INVITATION_TTL_MS);
+  const [, [invitation]] = await octx.db.batch([
+    octx.db
+      .update(invitations)
+      .set({ revokedAt: now })
+      .where(
+        and(
+          ownedBy(octx, invitations.organizationId),
+          eq(invitations.email, input.email),
+          isNull(invitations.acceptedAt),
+          isNull(invitations.revokedAt),
+        ),
+      ),
+    octx.db
+      .insert(invitations)
+      .values({
+        id: uuidv7(now.getTime()),
+        organizationId: octx.organization.id,
+        email: input.email,
+        role: input.role,
+        tokenHash: await sha256Hex(token),
+        invitedBy: actor.userId,
+        createdAt: now,
+        expiresAt,
+      })
+      .returning(),
+  ]);
+  if (!invitation) throw new Error("createInvitation: the insert returned no row");
+
+  const inviter = await findUserById(octx, actor.userId);
+  const inviterName = inviter ? personName(inviter) : "A member";
+  const url = acceptUrl(octx, token);
+  await sendEmail(octx, {
+    template: "org_invitation",
+    to: input.email,
+    data: {
+      inviter_name: inviterName.slice(0, 120),
+      organization_name: octx.organization.name,
+      role: input.role,
+      accept_url: url,
+      expires_at: expiresAt.toISOString(),
+    },
+  });
+  await notifyInvitee(octx, { invitation, inviterName, url });
+  return { invitation: toInvitationDto(invitation), token };
+}
+
+/**
+ * The in-app notification, when the invited address already has an account. The
+ * link carries the token: it is only useful to the account whose verified email
+ * matches, which is the one receiving it. The email already went out, so a failure
+ * here is logged, not answered.
+ */
+async function notifyInvitee(
+  octx: OrgContext,
+  input: { invitation: Invitation; inviterName: string; url: string },
+): Promise<void> {
+  const invitee = await findUserByEmail(octx, input.invitation.email);
+  if (!invitee) return;
+  try {
+    await notify(octx, invitee.id, {
+      type: "org_invitation",
+      title: `Join ${octx.organization.name}`.slice(0, 200),
+      message: `${input.inviterName} invited you to join ${octx.organization.name} as ${input.invitation.role}.`,
+      target_url: input.url,
+      data: {
+        organization_id: octx.organization.id,
+        invitation_id: input.invitation.id,
+        role: input.invitation.role,
+        expires_at: input.invitation.expiresAt.toISOString(),
+      },
+    });
+  } catch (error) {
+    octx.logger.error("could not notify the invitee", {
+      invitation_id: input.invitation.id,
+      error: serializeError(error),
+    });
+  }
+}
+
+export async function listInvitations(
+  octx: OrgContext,
+  query: { limit: number; cursor?: string; sort: SortTerm[]; status?: InvitationStatus },
+): Promise<Page<InvitationDto>> {
+  const page = keysetPage<Invitation>({
+    sort: query.sort,
+    columns: { created_at: { column: invitations.createdAt, read: (row) => row.createdAt.getTime() } },
+    tiebreaker: { column: invitations.id, read: (row) => row.id },
+    limit: query.limit,
+    cursor: query.cursor,
+  });
+  const where = and(
+    ownedBy(octx, invitations.organizationId),
+    query.status ? statusCondition(query.status, new Date()) : undefined,
+  );
+  const [rows, [total]] = await octx.db.batch([
+    octx.db
+      .select()
+      .from(invitations)
+      .where(and(where, page.where))
+      .orderBy(...page.orderBy)
+      .limit(page.take),
+    octx.db.select({ value: count() }).from(invitations).where(where),
+  ]);
+  const result = page.finish(rows, total?.value ?? 0);
+  return { data: result.data.map(toInvitationDto), meta: result.meta };
+}
+
+async function findInvitation(octx: OrgContext, id: string): Promise<Invitation> {
+  const invitation = await octx.db
+    .select()
+    .from(invitations)
+    .where(and(ownedBy(octx, invitations.organizationId), eq(invitations.id, id)))
+    .get();
+  if (!invitation) throw problems.notFound("invitation");
+  return invitation;
+}
+
+export async function getInvitation(octx: OrgContext, id: string): Promise<InvitationDto> {
+  return toInvitationDto(await findInvitation(octx, id));
+}
+
+/** DELETE: the link stops working. Revoking twice is fine; an accepted invitation is history (409). */
+export async function revokeInvitation(octx: OrgContext, id: string): Promise<void> {
+  const invitation = await findInvitation(octx, id);
+  if (invitation.revokedAt) return;
+  if (invitation.acceptedAt) {
+    throw problems.conflict(
+      "invitation_not_pending",
+      "This invitation was accepted; remove the member instead.",
+    );
+  }
+  await octx.db
+    .update(invitations)
+    .set({ revokedAt: new Date() })
+    .where(
+      and(
+        ownedBy(octx, invitations.organizationId),
+        eq(invitations.id, id),
+        isNull(invitations.acceptedAt),
+        isNull(invitations.revokedAt),
+      ),
+    );
+}
+
+const invitationProblem = (code: string, detail: string) =>
+  new ProblemError({ status: 400, code, detail, errors: [{ pointer: "/token", detail }] });
+
+/** Why an invitation cannot be accepted (as of `now`), or null when it can. */
+function refusal(invitation: Invitation | undefined, now: number): ProblemError | null {
+  if (!invitation || invitation.revokedAt) {
+    return invitationProblem("invitation_invalid", "This invitation does not exist or was revoked.");
+  }
+  if (invitation.acceptedAt) return invitationProblem("invitation_used", "This invitation was already used.");
+  if (invitation.expiresAt.getTime() <= now) {
+    return invitationProblem("invitation_expired", "This invitation has expired; ask for a new one.");
+  }
+  return null;
+}
+
+/** POST /invitations/accept: the signed-in user, whose verified email is the invited one, joins. */
+export async function acceptInvitation(ctx: ServiceContext, token: string): Promise<MembershipDto> {
+  const me = currentUser(ctx);
+  const user = await findUserById(ctx, me.userId);
+  if (!user) throw problems.unauthorized("The account no longer exists.", "invalid_token");
+  if (user.emailVerifiedAt === null) {
+    throw problems.forbidden(
+      "Verify your email address before accepting an invitation.",
+      "email_not_verified",
+    );
+  }
+  const tokenHash = await sha256Hex(token);
+  const find = () => ctx.db.select().from(invitations).where(eq(invitations.tokenHash, tokenHash)).get();
+  const invitation = await find();
+  const now = Date.now();
+  const refused = refusal(invitation, now);
+  if (refused || !invitation) throw refused;
+  if (invitation.email !== user.email) {
+    throw problems.forbidden(
+      "This invitation was sent to another email address; sign in with that account to accept it.",
+      "invitation_email_mismatch",
+    );
+  }
+  const alreadyMember = await ctx.db
+    .select({ role: memberships.role })
+    .from(memberships)
+    .where(and(eq(memberships.organizationId, invitation.organizationId), eq(memberships.userId, user.id)))
+    .get();
+  if (alreadyMember) {
+    throw problems.conflict("already_member", "You are a member of this organization already.");
+  }
+
+  const acceptedAt = new Date(now);
+  const [spent] = await ctx.db.batch([
+    ctx.db
+      .update(invitations)
+      .set({ acceptedAt, acceptedBy: user.id })
+      .where(
+        and(
+          eq(invitations.id, invitation.id),
+          isNull(invitations.acceptedAt),
+          isNull(invitations.revokedAt),
+          gt(invitations.expiresAt, acceptedAt),
+        ),
+      )
+      .returning({ id: invitations.id }),
+    // Inserts only from the row the UPDATE above just spent for this user at this instant.
+    ctx.db
+      .insert(memberships)
+      .select(
+        sql`select ${invitations.organizationId}, ${invitations.acceptedBy}, ${invitations.role}, ${now}, ${now} from ${invitations} where ${invitations.id} = ${invitation.id} and ${invitations.acceptedBy} = ${user.id} and ${invitations.acceptedAt} = ${now}`,
+      )
+      .onConflictDoNothing(),
+  ]);
+  if (spent.length === 0) {
+    // Someone spent, revoked or outlived it between the read and the write.
+    throw (
+      refusal(await find(), Date.now()) ??
+      invitationProblem("invitation_used", "This invitation was already used.")
+    );
+  }
+  const joined = await ctx.db
+    .select({ organization: organizations, role: memberships.role, joinedAt: memberships.createdAt })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+    .where(and(eq(memberships.organizationId, invitation.organizationId), eq(memberships.userId, user.id)))
+    .get();
+  if (!joined) throw problems.notFound("organization");
+  return {
+    organization: toOrgDto(joined.organization, joined.role),
+    role: joined.role,
+    joined_at: joined.joinedAt.toISOString(),
+  };
+}
+
+/** Cron: forget invitations that ended (accepted, revoked or expired) more than 30 days ago. */
+export async function purgeOldInvitations(ctx: ServiceContext, now: Date): Promise<number> {
+  const cutoff = new Date(now.getTime() - 30 * 24 * 60 * 60 * 1000);
+  const removed = await ctx.db
+    .delete(invitations)
+    .where(
+      or(
+        lte(invitations.expiresAt, cutoff),
+        lte(invitations.acceptedAt, cutoff),
+        lte(invitations.revokedAt, cutoff),
+      ),
+    )
+    .returning({ id: invitations.id });
+  return removed.length;
+}
