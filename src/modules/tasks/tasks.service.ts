@@ -1,0 +1,267 @@
+/**
+ * Background tasks as the API sees them: create, list, read, cancel, delete, and
+ * the download of what a task produced. Running them is task-runner.ts; getting
+ * them onto the queue at the right time is task-scheduler.ts.
+ */
+import { z } from "@hono/zod-openapi";
+import { and, count, eq, inArray } from "drizzle-orm";
+import { finishedTaskStatuses, type Task, type TaskStatus, tasks } from "../../db/schema";
+import type { ServiceContext } from "../../lib/context";
+import { uuidv7 } from "../../lib/ids";
+import type { SortTerm } from "../../lib/list-query";
+import { keysetPage, type Page } from "../../lib/pagination";
+import { ProblemError, problems } from "../../lib/problem";
+import { toFieldErrors } from "../../lib/validation";
+import { peopleOnly } from "../orgs/org-context";
+import type { AccountErasureStep } from "../users/users.service";
+import { taskAccounting } from "./task-accounting";
+import { taskRuntime } from "./task-runtime";
+import { dispatchNewTask, withinQueueDelay } from "./task-scheduler";
+import { findTaskType, type TaskArtifact, taskTypeNames, taskTypes } from "./task-types";
+import { findScopedTask, type TaskScope, taskScope } from "./tasks.queries";
+import {
+  type CreateTaskInput,
+  DEFAULT_TASK_RETRIES,
+  MAX_SCHEDULE_AHEAD_DAYS,
+  type TaskTypeInfoSchema,
+} from "./tasks.schemas";
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+const isFinished = (status: TaskStatus) => (finishedTaskStatuses as readonly TaskStatus[]).includes(status);
+
+export const unknownTaskType = (type: string) =>
+  new ProblemError({
+    status: 400,
+    code: "unknown_task_type",
+    detail: `There is no task type "${type}". Known types: ${taskTypeNames.join(", ")}.`,
+    errors: [{ pointer: "/type", detail: `Must be one of: ${taskTypeNames.join(", ")}.` }],
+    extensions: { task_types: taskTypeNames },
+  });
+
+export const taskFinished = (status: TaskStatus) =>
+  new ProblemError({
+    status: 409,
+    code: "task_finished",
+    detail: `The task has already finished (${status}); there is nothing to cancel.`,
+    extensions: { task_status: status },
+  });
+
+export const taskNotFinished = (status: TaskStatus) =>
+  new ProblemError({
+    status: 409,
+    code: "task_not_finished",
+    detail: `The task is ${status}; only finished tasks (SUCCESS, FAILURE, REVOKED) can be deleted or downloaded. Cancel it first, or wait.`,
+    extensions: { task_status: status },
+  });
+
+function checkRunAt(runAt: Date, now: number): void {
+  const detail =
+    runAt.getTime() < now
+      ? "Must not be in the past; omit run_at to run the task now."
+      : runAt.getTime() > now + MAX_SCHEDULE_AHEAD_DAYS * DAY_MS
+        ? `Must be at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead.`
+        : null;
+  if (detail) throw problems.validation([{ pointer: "/run_at", detail }], `Invalid run_at: ${detail}`);
+}
+
+/**
+ * Creates a PENDING task owned by the caller (or the caller's organization, for an API
+ * key) and puts its message on the queue, delayed until `run_at` (see task-scheduler.ts).
+ */
+export async function createTask(ctx: ServiceContext, input: CreateTaskInput): Promise<Task> {
+  const scope = await taskScope(ctx);
+  const type = findTaskType(input.type);
+  if (!type) throw unknownTaskType(input.type);
+  if (type.requiresUser && ctx.principal.kind !== "user") throw peopleOnly();
+  const payload = type.payload.safeParse(input.payload);
+  if (!payload.success) {
+    const errors = toFieldErrors(payload.error.issues, "json").map((error) => ({
+      ...error,
+      pointer: `/payload${error.pointer ?? ""}`,
+    }));
+    throw problems.validation(errors, `The payload does not fit the ${input.type} task type.`);
+  }
+  const now = taskRuntime.now();
+  const runAt = input.run_at === undefined ? new Date(now) : new Date(input.run_at);
+  checkRunAt(runAt, now);
+
+  // Paid before it exists: short of credits is a 402 and no task (src/modules/tasks/task-accounting.ts).
+  const charged = { id: uuidv7(now), type: input.type, ...scope.owner };
+  await taskAccounting.chargeForNewTask(ctx, { task: charged, credits: type.creditCost });
+  let task: Task | undefined;
+  try {
+    [task] = await ctx.db
+      .insert(tasks)
+      .values({
+        ...charged,
+        payload: input.payload,
+        maxRetries: input.max_retries ?? DEFAULT_TASK_RETRIES,
+        runAt,
+        // The same clock as run_at, so a task without run_at has run_at = created_at exactly.
+        createdAt: new Date(now),
+        // Claimed here when the queue can hold the message until run_at; otherwise the cron sweep claims it.
+        enqueuedAt: withinQueueDelay(runAt, now) ? new Date(now) : null,
+      })
+      .returning();
+  } catch (error) {
+    await taskAccounting.refundUnstartedTask(ctx, charged);
+    throw error;
+  }
+  if (!task) throw new Error("createTask: INSERT returned no row");
+  await dispatchNewTask(ctx, task, now);
+  ctx.logger.info("task created", { task_id: task.id, type: task.type, run_at: runAt.toISOString() });
+  return task;
+}
+
+export type ListTasksInput = {
+  limit: number;
+  cursor?: string;
+  sort: SortTerm[];
+  statuses?: TaskStatus[];
+  types?: string[];
+};
+
+export async function listTasks(ctx: ServiceContext, input: ListTasksInput): Promise<Page<Task>> {
+  const scope = await taskScope(ctx);
+  const page = keysetPage<Task>({
+    sort: input.sort,
+    columns: {
+      created_at: { column: tasks.createdAt, read: (row) => row.createdAt.getTime() },
+      run_at: { column: tasks.runAt, read: (row) => row.runAt.getTime() },
+    },
+    tiebreaker: { column: tasks.id, read: (row) => row.id },
+    limit: input.limit,
+    cursor: input.cursor,
+  });
+  const where = and(
+    scope.where,
+    input.statuses ? inArray(tasks.status, input.statuses) : undefined,
+    input.types ? inArray(tasks.type, input.types) : undefined,
+  );
+  const [rows, [total]] = await ctx.db.batch([
+    ctx.db
+      .select()
+      .from(tasks)
+      .where(and(where, page.where))
+      .orderBy(...page.orderBy)
+      .limit(page.take),
+    ctx.db.select({ value: count() }).from(tasks).where(where),
+  ]);
+  return page.finish(rows, total?.value ?? 0);
+}
+
+export async function getTask(ctx: ServiceContext, id: string): Promise<Task> {
+  return findScopedTask(ctx, await taskScope(ctx), id);
+}
+
+/**
+ * PENDING or RETRY → REVOKED at once (a message still queued for it is skipped).
+ * STARTED → cancellation requested: the run stops at its next checkpoint and ends
+ * REVOKED; a handler that finishes without reaching one ends SUCCESS. Finished → 409.
+ * The loop covers a task that moves between the two conditional UPDATEs (a run
+ * failing from STARTED to RETRY, say): each try reads the state anew.
+ */
+export async function cancelTask(ctx: ServiceContext, id: string): Promise<Task> {
+  const scope = await taskScope(ctx);
+  const owned = and(eq(tasks.id, id), scope.where);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const now = new Date(taskRuntime.now());
+    const revoked = await ctx.db
+      .update(tasks)
+      .set({ status: "REVOKED", completedAt: now, leaseExpiresAt: null })
+      .where(and(owned, inArray(tasks.status, ["PENDING", "RETRY"])))
+      .returning()
+      .get();
+    if (revoked) {
+      ctx.logger.info("task cancelled", { task_id: id });
+      // Never started: whatever it was charged at creation goes back.
+      if (revoked.attempts === 0) await taskAccounting.refundUnstartedTask(ctx, revoked);
+      return revoked;
+    }
+    const current = await findScopedTask(ctx, scope, id);
+    if (isFinished(current.status)) throw taskFinished(current.status);
+    if (current.status !== "STARTED") continue;
+    if (current.cancelRequestedAt) return current;
+    const requested = await ctx.db
+      .update(tasks)
+      .set({ cancelRequestedAt: now })
+      .where(and(owned, eq(tasks.status, "STARTED")))
+      .returning()
+      .get();
+    if (requested) {
+      ctx.logger.info("task cancellation requested", { task_id: id });
+      return requested;
+    }
+  }
+  throw problems.conflict("conflict", "The task changed state while it was being cancelled; try again.");
+}
+
+/** Finished tasks only; the task's artifact (an export file) goes with it. */
+export async function deleteTask(ctx: ServiceContext, id: string): Promise<void> {
+  const scope = await taskScope(ctx);
+  const deleted = await ctx.db
+    .delete(tasks)
+    .where(and(eq(tasks.id, id), scope.where, inArray(tasks.status, [...finishedTaskStatuses])))
+    .returning()
+    .get();
+  if (!deleted) throw taskNotFinished((await findScopedTask(ctx, scope, id)).status);
+  const artifact = findTaskType(deleted.type)?.artifact;
+  if (artifact) await ctx.env.FILES.delete(artifact.key(deleted));
+  ctx.logger.info("task deleted", { task_id: id });
+}
+
+/**
+ * What a SUCCESS task produced (its type's artifact), for its owner only. With the
+ * request's conditional headers (If-None-Match …), R2 answers an object without a
+ * body when the client's copy is current.
+ */
+export async function openTaskArtifact(
+  ctx: ServiceContext,
+  id: string,
+  conditions?: Headers,
+): Promise<{ task: Task; artifact: TaskArtifact; object: R2Object | R2ObjectBody }> {
+  const scope: TaskScope = await taskScope(ctx);
+  const task = await findScopedTask(ctx, scope, id);
+  const artifact = findTaskType(task.type)?.artifact;
+  if (!artifact) throw problems.notFound("download (this task type produces no file)");
+  if (!isFinished(task.status)) throw taskNotFinished(task.status);
+  const object =
+    task.status === "SUCCESS" ? await ctx.env.FILES.get(artifact.key(task), { onlyIf: conditions }) : null;
+  if (!object) throw problems.notFound("download");
+  return { task, artifact, object };
+}
+
+type TaskTypeInfo = z.infer<typeof TaskTypeInfoSchema>;
+let typeCatalog: TaskTypeInfo[] | undefined;
+
+/** The registered types with their JSON Schemas, built once per isolate. */
+export function describeTaskTypes(): TaskTypeInfo[] {
+  typeCatalog ??= Object.entries(taskTypes).map(([name, type]) => ({
+    type: name,
+    description: type.description,
+    credit_cost: type.creditCost,
+    time_limit_seconds: type.timeLimitSeconds,
+    requires_user: type.requiresUser,
+    payload_schema: z.toJSONSchema(type.payload, { io: "input", unrepresentable: "any" }),
+    result_schema: z.toJSONSchema(type.result, { io: "output", unrepresentable: "any" }),
+    example_payload: type.example,
+  }));
+  return typeCatalog;
+}
+
+/** Account erasure: the user's tasks, and every file their tasks wrote to R2. */
+export const eraseUserTasks: AccountErasureStep = async (ctx, userId) => {
+  const prefixes = new Set(
+    Object.values(taskTypes).flatMap((type) => (type.artifact ? [type.artifact.userPrefix(userId)] : [])),
+  );
+  for (const prefix of prefixes) {
+    let cursor: string | undefined;
+    do {
+      const listing = await ctx.env.FILES.list({ prefix, cursor, limit: 1000 });
+      if (listing.objects.length > 0) await ctx.env.FILES.delete(listing.objects.map((object) => object.key));
+      cursor = listing.truncated ? listing.cursor : undefined;
+    } while (cursor);
+  }
+  return [ctx.db.delete(tasks).where(eq(tasks.ownerUserId, userId))];
+};

@@ -1,0 +1,115 @@
+/**
+ * Driving background tasks from tests. JOBS_QUEUE sends are held (recorded, not
+ * delivered), so the real local queue's consumer never races a test; each test then
+ * delivers the recorded `task.run` message to the Worker's queue handler itself
+ * (createMessageBatch), as delivery number `attempts`, and reads the ack or retry.
+ * Time is the tasks module's clock (`taskRuntime`), moved explicitly.
+ */
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  getQueueResult,
+} from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { expect, vi } from "vitest";
+import { getDb } from "../../src/db/client";
+import { type Task, tasks } from "../../src/db/schema";
+import worker from "../../src/index";
+import { taskRuntime } from "../../src/modules/tasks/task-runtime";
+import type { TaskDto } from "../../src/modules/tasks/tasks.schemas";
+import { runScheduled } from "../../src/scheduled";
+import { as, jsonOf } from "./http";
+
+export const JOBS_QUEUE = "edge-api-jobs";
+
+export type HeldMessage = { body: unknown; delaySeconds?: number };
+
+/** Records every JOBS_QUEUE send instead of delivering it. Restored by vi.restoreAllMocks(). */
+export function holdJobsQueue() {
+  const held: HeldMessage[] = [];
+  vi.spyOn(env.JOBS_QUEUE, "send").mockImplementation(async (body, options) => {
+    held.push({ body, delaySeconds: options?.delaySeconds });
+    return { metadata: { metrics: { backlogCount: held.length, backlogBytes: 0 } } };
+  });
+  return {
+    held,
+    /** The `task.run` messages sent for one task, in order. */
+    forTask: (taskId: string) =>
+      held.filter((message) => (message.body as { task_id?: string }).task_id === taskId),
+  };
+}
+
+/** The task module's clock, pinned to `ms` (and movable with the returned setter). */
+export function pinClock(ms: number) {
+  let now = ms;
+  vi.spyOn(taskRuntime, "now").mockImplementation(() => now);
+  return {
+    get now() {
+      return now;
+    },
+    set: (value: number) => {
+      now = value;
+    },
+    advance: (by: number) => {
+      now += by;
+    },
+  };
+}
+
+let sequence = 0;
+
+/**
+ * Delivers `task.run` for `taskId` to the Worker's queue handler, as the queue's delivery
+ * number `attempts` (on JOBS_QUEUE unless `queue` names another, e.g. its dead-letter queue).
+ */
+export async function deliver(taskId: string, options: { attempts?: number; queue?: string } = {}) {
+  const id = `task-msg-${++sequence}`;
+  const batch = createMessageBatch(options.queue ?? JOBS_QUEUE, [
+    {
+      id,
+      timestamp: new Date(),
+      attempts: options.attempts ?? 1,
+      body: { type: "task.run", task_id: taskId },
+    },
+  ]);
+  const [message] = batch.messages;
+  if (!message) throw new Error("createMessageBatch returned no message");
+  // getQueueResult says whether a message was retried, not with which delay: watch retry() for that.
+  const retry = vi.spyOn(message, "retry");
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env, ctx);
+  const result = await getQueueResult(batch, ctx);
+  return {
+    acked: result.explicitAcks.includes(id),
+    retried: result.retryMessages.some((retried) => retried.msgId === id),
+    retryDelaySeconds: retry.mock.calls[0]?.[0]?.delaySeconds,
+  };
+}
+
+/** Runs the cron handler (every due maintenance job) as if fired at `scheduledTime`. */
+export async function runCron(scheduledTime: number) {
+  return runScheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env);
+}
+
+export function taskRow(id: string): Promise<Task | undefined> {
+  return getDb(env).select().from(tasks).where(eq(tasks.id, id)).get();
+}
+
+/** A client bound to `token` with task helpers that assert the status they expect. */
+export function taskClient(token: string) {
+  const client = as(token);
+  return {
+    ...client,
+    async create(body: Record<string, unknown>): Promise<TaskDto> {
+      const res = await client.post("/api/v1/tasks", { body });
+      const task = await jsonOf<TaskDto>(res, 202);
+      expect(res.headers.get("location")).toBe(`/api/v1/tasks/${task.id}`);
+      return task;
+    },
+    async read(id: string): Promise<TaskDto> {
+      return jsonOf<TaskDto>(await client.get(`/api/v1/tasks/${id}`), 200);
+    },
+  };
+}
