@@ -1,0 +1,40 @@
+import type { RouteHandler } from "@hono/zod-openapi";
+import type { AppEnv } from "../../env";
+import { setLinkHeader } from "../../lib/pagination";
+import * as accounts from "../users/users.service";
+import type * as routes from "./admin-users.routes";
+import * as admin from "./admin-users.service";
+
+export const listUsers: RouteHandler<typeof routes.listUsers, AppEnv> = async (c) => {
+  const query = c.req.valid("query");
+  const page = await accounts.listUsers(c.var.ctx, {
+    limit: query.limit,
+    cursor: query.cursor,
+    sort: query.sort,
+    q: query.q,
+    isStaff: query["filter[is_staff]"],
+    isActive: query["filter[is_active]"],
+    emailVerified: query["filter[email_verified]"],
+  });
+  setLinkHeader(c, page.meta);
+  return c.json({ data: page.data.map(accounts.toUserDto), meta: page.meta }, 200);
+};
+
+export const getUser: RouteHandler<typeof routes.getUser, AppEnv> = async (c) => {
+  return c.json(await admin.getUserDetails(c.var.ctx, c.req.valid("param").id), 200);
+};
+
+export const updateUser: RouteHandler<typeof routes.updateUser, AppEnv> = async (c) => {
+  const user = await admin.updateUserAccess(c.var.ctx, c.req.valid("param").id, c.req.valid("json"));
+  return c.json(accounts.toUserDto(user), 200);
+};
+
+export const revokeUserSessions: RouteHandler<typeof routes.revokeUserSessions, AppEnv> = async (c) => {
+  const revoked = await admin.revokeAllSessions(c.var.ctx, c.req.valid("param").id);
+  return c.json({ revoked_sessions: revoked }, 200);
+};
+
+export const deleteUser: RouteHandler<typeof routes.deleteUser, AppEnv> = async (c) => {
+  await admin.deleteUser(c.var.ctx, c.req.valid("param").id);
+  return c.body(null, 204);
+};

@@ -1,0 +1,148 @@
+/**
+ * Staff actions on accounts. Writes go through the identity services (sessions,
+ * account erasure) with their audit row in the same D1 batch; a staff member cannot
+ * disable, demote or delete their own account here (they would lock themselves out
+ * mid-action, and it takes a second staff member to do that to anyone). Reads across
+ * tenants (a user's memberships) are plain queries: the owning modules' verbs are
+ * scoped to one caller, and staff see every tenant by definition.
+ */
+import { asc, eq } from "drizzle-orm";
+import { memberships, organizations, type User, users } from "../../db/schema";
+import type { ServiceContext } from "../../lib/context";
+import { ProblemError, problems } from "../../lib/problem";
+import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
+import { listSessions, revokeUserSessions } from "../auth/sessions.service";
+import { eraseAccount, findUserById, toUserDto } from "../users/users.service";
+import type { AdminUserDto, UpdateUserAccessInput } from "./admin-users.schemas";
+
+export const selfModification = (what: string) =>
+  new ProblemError({
+    status: 403,
+    code: "self_modification",
+    detail: `Staff cannot ${what} their own account through the admin API; ask another staff member.`,
+  });
+
+async function findUser(ctx: ServiceContext, id: string): Promise<User> {
+  const user = await findUserById(ctx, id);
+  if (!user) throw problems.notFound("user");
+  return user;
+}
+
+const actorId = (ctx: ServiceContext) => (ctx.principal.kind === "user" ? ctx.principal.userId : null);
+
+async function liveSessionCount(ctx: ServiceContext, userId: string): Promise<number> {
+  const page = await listSessions(ctx, {
+    userId,
+    limit: 1,
+    sort: [{ field: "created_at", direction: "desc" }],
+  });
+  return page.meta.total;
+}
+
+/** The account with its live session count and memberships (staff read across tenants). */
+export async function getUserDetails(ctx: ServiceContext, id: string): Promise<AdminUserDto> {
+  const user = await findUser(ctx, id);
+  const [activeSessions, orgs] = await Promise.all([
+    liveSessionCount(ctx, id),
+    ctx.db
+      .select({
+        id: organizations.id,
+        name: organizations.name,
+        slug: organizations.slug,
+        role: memberships.role,
+      })
+      .from(memberships)
+      .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+      .where(eq(memberships.userId, id))
+      .orderBy(asc(memberships.createdAt))
+      .limit(100),
+  ]);
+  return { ...toUserDto(user), active_sessions: activeSessions, organizations: orgs };
+}
+
+/**
+ * PATCH is_active / is_staff. The change and its audit row are one batch; then every
+ * session of the account is revoked, because `is_staff` travels in the access token
+ * and a disabled account must stop at once. Sending the current values changes nothing
+ * and records nothing.
+ */
+export async function updateUserAccess(
+  ctx: ServiceContext,
+  id: string,
+  input: UpdateUserAccessInput,
+): Promise<User> {
+  if (id === actorId(ctx) && (input.is_active === false || input.is_staff === false)) {
+    throw selfModification(input.is_active === false ? "disable" : "remove staff from");
+  }
+  const user = await findUser(ctx, id);
+  const changes: Partial<Pick<User, "isActive" | "isStaff">> = {};
+  if (input.is_active !== undefined && input.is_active !== user.isActive) changes.isActive = input.is_active;
+  if (input.is_staff !== undefined && input.is_staff !== user.isStaff) changes.isStaff = input.is_staff;
+  if (Object.keys(changes).length === 0) return user;
+
+  const before = { is_active: user.isActive, is_staff: user.isStaff };
+  const after = { is_active: changes.isActive ?? user.isActive, is_staff: changes.isStaff ?? user.isStaff };
+  const [[updated]] = await ctx.db.batch([
+    ctx.db
+      .update(users)
+      .set({ ...changes, updatedAt: new Date() })
+      .where(eq(users.id, id))
+      .returning(),
+    auditStatement(
+      ctx,
+      { action: "user.update", target: { type: "user", id }, before, after },
+      { when: AFTER_CHANGE },
+    ),
+  ]);
+  if (!updated) throw problems.notFound("user");
+  await revokeUserSessions(ctx, {
+    userId: id,
+    reason: changes.isActive === false ? "account_disabled" : "session_revoked",
+  });
+  ctx.logger.info("account access changed by staff", { user_id: id, before, after });
+  return updated;
+}
+
+/** Signs the account out everywhere; the revocation and its audit row are one batch. */
+export async function revokeAllSessions(ctx: ServiceContext, id: string): Promise<number> {
+  await findUser(ctx, id);
+  const live = await liveSessionCount(ctx, id);
+  return revokeUserSessions(ctx, {
+    userId: id,
+    reason: "session_revoked",
+    alsoInBatch: [
+      auditStatement(ctx, {
+        action: "user.sessions_revoke",
+        target: { type: "user", id },
+        before: { active_sessions: live },
+        after: { active_sessions: 0 },
+      }),
+    ],
+  });
+}
+
+/**
+ * Erases the account as DELETE /users/me would. The audit row keeps no personal data
+ * of the erased person (no email or names): only the id and account facts.
+ */
+export async function deleteUser(ctx: ServiceContext, id: string): Promise<void> {
+  if (id === actorId(ctx)) throw selfModification("delete");
+  const user = await findUser(ctx, id);
+  const dto = toUserDto(user);
+  await eraseAccount(ctx, id, [
+    auditStatement(ctx, {
+      action: "user.delete",
+      target: { type: "user", id },
+      before: {
+        id: dto.id,
+        is_active: dto.is_active,
+        is_staff: dto.is_staff,
+        email_verified: dto.email_verified,
+        created_at: dto.created_at,
+        last_login_at: dto.last_login_at,
+      },
+      after: null,
+    }),
+  ]);
+  ctx.logger.info("account erased by staff", { user_id: id });
+}

@@ -1,0 +1,40 @@
+/**
+ * Every action the audit log records, with what it means. A closed list, so
+ * `filter[action]` can be validated and documented, and a typo in a call site is
+ * a type error rather than a row nobody finds.
+ */
+export const AUDIT_ACTIONS = {
+  // Admin API writes (actor: a staff user)
+  "user.update": "Staff changed `is_active` and/or `is_staff` of an account.",
+  "user.sessions_revoke": "Staff signed an account out of every device.",
+  "user.delete": "Staff erased an account.",
+  "task.retry": "Staff sent a FAILURE task back to the queue.",
+  "task.cancel": "Staff cancelled a task (or asked a running one to stop).",
+  "notification.broadcast": "Staff queued a system notification to many users.",
+  "feature_flag.create": "Staff created a feature flag.",
+  "feature_flag.update": "Staff changed a feature flag.",
+  "feature_flag.delete": "Staff deleted a feature flag.",
+  // Security events
+  "auth.lockout": "Failed password checks locked an account (or a client IP) out of signing in.",
+  "auth.password_reset": "A password was set through an emailed reset link; every session was revoked.",
+  "auth.refresh_token_reuse": "A spent refresh token was presented again; its session was revoked.",
+  "api_key.create": "A member created an organization API key.",
+  "api_key.revoke": "A member revoked an organization API key.",
+  "member.role_change": "A member's role in an organization changed.",
+} as const;
+
+export type AuditAction = keyof typeof AUDIT_ACTIONS;
+export const auditActionNames = Object.keys(AUDIT_ACTIONS) as [AuditAction, ...AuditAction[]];
+
+/** What an audit row is about. */
+export const auditTargetTypes = [
+  "user",
+  "task",
+  "broadcast",
+  "feature_flag",
+  "api_key",
+  "membership",
+  "login_identifier",
+  "ip",
+] as const;
+export type AuditTargetType = (typeof auditTargetTypes)[number];
