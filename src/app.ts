@@ -2,32 +2,40 @@
  * createApp(): the middleware chain every request goes through, the feature
  * modules, the docs routes and the one error handler.
  *
- * request context (id, logger) → secure headers → CORS → authentication → 405 detection → rate limit →
- * [route: body limit → content type → validation → handler] → problem+json on any error
+ * request context (id, logger) → request metrics → secure headers → CORS → authentication →
+ * 405 detection → rate limit →
+ * [route: body limit → content type → route guards → Idempotency-Key (POST/PATCH) → validation → handler]
+ * → problem+json on any error
  */
+import type { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
+import type { AppEnv } from "./env";
 import { createRouter } from "./lib/create-router";
 import { authenticate } from "./middleware/authenticate";
 import { corsFromConfig } from "./middleware/cors";
 import { handleError, handleNotFound, methodNotAllowedProblem } from "./middleware/error-handler";
 import { globalRateLimit } from "./middleware/rate-limit";
 import { requestContext } from "./middleware/request-context";
+import { requestMetrics } from "./middleware/request-metrics";
 import { securityHeaders } from "./middleware/security-headers";
 import { mountDocs } from "./modules/docs/docs.index";
-import { modules } from "./modules/index";
+import { type ModulesSchema, modules } from "./modules/index";
 
 export function createApp() {
   const app = createRouter();
 
   app.use(requestContext());
+  // Counts every answered request (route pattern, status class, latency) for GET /metrics.
+  app.use(requestMetrics());
   app.use(securityHeaders());
   app.use(corsFromConfig());
-  // Bearer JWT (and, later, API key) → c.var.principal; bad credentials are kept for requireUser() to answer.
+  // Bearer JWT or API key → c.var.principal; bad credentials are kept for requireUser() to answer.
   app.use(authenticate());
   app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedProblem }));
   // Rate limit by principal (api_key / user / anonymous per IP). Must come after authentication, so a
   // rejected token is never counted as the user it names; /admin, /health/live and preflights are exempt.
-  app.use(globalRateLimit());
+  // An API key with its own limit (api_keys.rate_limit) is held to that instead of the `api_key` policy.
+  app.use(globalRateLimit({ limitFor: (p) => (p.kind === "api_key" ? p.rateLimit : undefined) }));
 
   for (const { path, router } of modules) app.route(path, router);
   mountDocs(app);
@@ -38,3 +46,11 @@ export function createApp() {
 }
 
 export type App = ReturnType<typeof createApp>;
+
+/**
+ * The API as types, for a typed client with no code generation:
+ * `hc<AppType>("https://api.example.com")` from hono/client. createApp() mounts the
+ * modules in a loop, which keeps no route types, so this is built from the same
+ * module list (src/modules/index.ts); the docs routes are left out.
+ */
+export type AppType = Hono<AppEnv, ModulesSchema, "/">;

@@ -10,6 +10,7 @@ import type { Logger } from "./lib/logger";
 import type { Principal } from "./lib/principal";
 import type { ProblemError } from "./lib/problem";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
+import { billingPlansSchema, EMPTY_CATALOG } from "./modules/billing/billing.plans";
 
 /** Bindings come from wrangler.toml through `npm run cf-typegen` (worker-configuration.d.ts). */
 export type Bindings = Cloudflare.Env;
@@ -38,6 +39,9 @@ const csv = z.string().transform((value) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0),
 );
+
+/** An absolute http(s) URL. */
+const httpUrl = z.url({ protocol: /^https?$/ });
 
 /** `addr@example.com` or `Display Name <addr@example.com>`: the two forms a From header (and Resend) accepts. */
 const mailbox = z.string().refine((value) => {
@@ -68,6 +72,32 @@ export const configSchema = z.object({
   EMAIL_FROM: mailbox.default("Edge API Platform <no-reply@example.com>"),
   /** Required when EMAIL_PROVIDER=resend; checked when an email is delivered, not here (see src/email/providers). */
   RESEND_API_KEY: z.string().optional(),
+  /**
+   * The page of the client app that signs in from a magic link: the emailed link is this URL plus
+   * `?token=…`. Required outside tests (src/modules/auth/magic-code.service.ts says so when missing).
+   */
+  MAGIC_LINK_VERIFY_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Echo the magic code as `debug_token` in POST /auth/magic/request's answer (local testing; refused in production). */
+  MAGIC_LINK_DEBUG_ECHO_TOKEN: booleanString.default(false),
+  /** Stripe API key (`sk_…` or a restricted `rk_…`); billing routes answer 503 `billing_not_configured` without it. */
+  STRIPE_SECRET_KEY: z
+    .string()
+    .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]+$/, "must be a Stripe secret or restricted key (sk_… / rk_…)")
+    .optional(),
+  /** Signing secret of the webhook endpoint (`whsec_…`); POST /api/v1/webhooks/stripe answers 503 without it. */
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_\S+$/, "must be a Stripe webhook signing secret (whsec_…)")
+    .optional(),
+  /** Plans and credit packs as JSON (src/modules/billing/billing.plans.ts). */
+  BILLING_PLANS: billingPlansSchema.default(EMPTY_CATALOG),
+  /** Where Stripe Checkout sends the customer back; `{CHECKOUT_SESSION_ID}` and `{ORGANIZATION_ID}` are filled in. */
+  BILLING_SUCCESS_URL: httpUrl.optional(),
+  BILLING_CANCEL_URL: httpUrl.optional(),
+  /** The app's billing page: the billing portal's return URL and the link in billing alerts. */
+  BILLING_PORTAL_RETURN_URL: httpUrl.optional(),
+  /** Owners and billing members are alerted when a debit takes the balance below this (0: never). */
+  BILLING_LOW_CREDITS_THRESHOLD: z.coerce.number().int().min(0).max(100_000_000).default(10),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
@@ -106,6 +136,10 @@ export function getConfig(env: Bindings): Config {
   if (isProduction && parsed.data.EMAIL_PROVIDER === "console") {
     // The console provider writes reset links and sign-in codes into the logs.
     throw new ConfigError(["EMAIL_PROVIDER: `console` is refused in production; use `resend`"]);
+  }
+  if (isProduction && parsed.data.MAGIC_LINK_DEBUG_ECHO_TOKEN) {
+    // It would hand every sign-in code to whoever asks for it.
+    throw new ConfigError(["MAGIC_LINK_DEBUG_ECHO_TOKEN: `true` is refused in production"]);
   }
   const config: Config = {
     ...parsed.data,

@@ -4,6 +4,7 @@
 import { createApp } from "./app";
 import type { Bindings } from "./env";
 import { handleQueueBatch } from "./jobs/consumer";
+import { flushMetrics } from "./modules/metrics/metrics.recorder";
 import { runScheduled } from "./scheduled";
 
 export { RateLimiter } from "./lib/rate-limit/rate-limiter.do";
@@ -14,8 +15,10 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
-  async queue(batch, env, _ctx) {
+  async queue(batch, env, ctx) {
     await handleQueueBatch(batch, env);
+    // Task runs and email deliveries counted during the batch; a queue-only isolate may see no request to flush them.
+    ctx.waitUntil(flushMetrics(env));
   },
   async scheduled(controller, env, ctx) {
     ctx.waitUntil(runScheduled(controller, env));

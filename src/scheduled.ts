@@ -9,7 +9,11 @@ import { createServiceContext, type ServiceContext } from "./lib/context";
 import { uuidv7 } from "./lib/ids";
 import { createLogger, serializeError } from "./lib/logger";
 import { systemPrincipal } from "./lib/principal";
+import { purgeIdempotencyRecordsJob } from "./middleware/idempotency";
+import { purgeAuthTokensJob } from "./modules/auth/auth-tokens.cleanup";
 import { purgeSessionsJob } from "./modules/auth/sessions.service";
+import { purgeNotificationsJob } from "./modules/notifications/notifications.maintenance";
+import { enqueueScheduledTasksJob } from "./modules/tasks/task-scheduler";
 
 export type MaintenanceJob = {
   name: string;
@@ -19,7 +23,13 @@ export type MaintenanceJob = {
 };
 
 /** Other modules register their clean-ups here, one line each. */
-export const maintenanceJobs: MaintenanceJob[] = [purgeSessionsJob];
+export const maintenanceJobs: MaintenanceJob[] = [
+  purgeSessionsJob,
+  purgeNotificationsJob,
+  purgeAuthTokensJob,
+  enqueueScheduledTasksJob,
+  purgeIdempotencyRecordsJob,
+];
 
 export function dueJobs(jobs: MaintenanceJob[], scheduledTime: number): MaintenanceJob[] {
   const minute = Math.floor(scheduledTime / 60_000);

@@ -87,6 +87,29 @@ const samples: { [T in EmailTemplateName]: { data: EmailTemplateInput<T>; link: 
       link: "https://app.example.com/settings/sessions/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/revoke",
       subject: /^New sign-in to your Edge API Platform account$/,
     },
+    notification: {
+      data: {
+        name: "Ada",
+        type: "task_failed",
+        title: "Task failed",
+        message: "Your process_data task failed after 3 attempts: upstream timed out.",
+        action_url: "https://app.example.com/tasks/0193a1f0-2b3c-7d4e-9f5a-6b7c8d9e0f1a?tab=log&src=email",
+      },
+      link: "https://app.example.com/tasks/0193a1f0-2b3c-7d4e-9f5a-6b7c8d9e0f1a?tab=log&src=email",
+      subject: /^Task failed$/,
+    },
+    security_alert: {
+      data: {
+        name: "Ada",
+        event: "refresh_token_reused",
+        device: "Firefox on Windows",
+        ip: "203.0.113.7",
+        occurred_at: "2026-11-20T22:05:00Z",
+        manage_url: "https://app.example.com/settings/security?src=email&tab=devices",
+      },
+      link: "https://app.example.com/settings/security?src=email&tab=devices",
+      subject: /^Security alert: a device was signed out of your Edge API Platform account$/,
+    },
   };
 
 function render<T extends EmailTemplateName>(template: T, data: EmailTemplateInput<T>) {

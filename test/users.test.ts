@@ -95,7 +95,7 @@ describe("PATCH /users/me", () => {
         last_name: "Johnson",
         phone_number: "+14155550123",
         birth_date: "1918-08-26",
-        notification_preferences: { "task.completed": { in_app: true, email: false } },
+        notification_preferences: { task_completed: { in_app: true, email: false } },
       }),
       200,
     );
@@ -105,17 +105,18 @@ describe("PATCH /users/me", () => {
       last_name: "Johnson",
       phone_number: "+14155550123",
       birth_date: "1918-08-26",
-      notification_preferences: { "task.completed": { in_app: true, email: false } },
+      notification_preferences: { task_completed: { in_app: true, email: false } },
     });
     const second = await jsonOf<UserDto>(
       await patch({
-        notification_preferences: { "task.completed": { email: true }, "org.invitation": { in_app: false } },
+        notification_preferences: { task_completed: { email: true }, org_invitation: { in_app: false } },
       }),
       200,
     );
+    // org_invitation was never set: the channel left out keeps its default (no email).
     expect(second.notification_preferences).toEqual({
-      "task.completed": { in_app: true, email: true },
-      "org.invitation": { in_app: false, email: true },
+      task_completed: { in_app: true, email: true },
+      org_invitation: { in_app: false, email: false },
     });
     expect(second.first_name).toBe("Katherine");
     const cleared = await jsonOf<UserDto>(await patch({ phone_number: null, username: null }), 200);
@@ -138,19 +139,19 @@ describe("PATCH /users/me", () => {
     ["a password", { password: "sneaky new password" }, "/password"],
     ["a first name as a number", { first_name: 42 }, "/first_name"],
     [
-      "a preference type with spaces",
-      { notification_preferences: { "Task Done": { email: true } } },
-      "/notification_preferences/Task Done",
+      "a notification type that does not exist",
+      { notification_preferences: { "task.done": { email: true } } },
+      "/notification_preferences/task.done",
     ],
     [
       "a preference with a string flag",
-      { notification_preferences: { "task.done": { email: "yes" } } },
-      "/notification_preferences/task.done/email",
+      { notification_preferences: { task_failed: { email: "yes" } } },
+      "/notification_preferences/task_failed/email",
     ],
     [
       "an unknown channel",
-      { notification_preferences: { "task.done": { sms: true } } },
-      "/notification_preferences/task.done/sms",
+      { notification_preferences: { task_failed: { sms: true } } },
+      "/notification_preferences/task_failed/sms",
     ],
   ])("refuses %s with 400 naming the field", async (_label, body, pointer) => {
     const problem = await problemOf(await patch(body), 400);

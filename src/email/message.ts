@@ -28,6 +28,8 @@ export const emailSendMessage = z.discriminatedUnion("template", [
   sendOption("org_invitation"),
   sendOption("billing_alert"),
   sendOption("new_device"),
+  sendOption("notification"),
+  sendOption("security_alert"),
 ]);
 
 export type EmailSendMessage = z.infer<typeof emailSendMessage>;

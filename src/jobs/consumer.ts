@@ -8,6 +8,10 @@ import type { Bindings } from "../env";
 import { getConfig } from "../env";
 import { uuidv7 } from "../lib/ids";
 import { createLogger, type Logger, serializeError } from "../lib/logger";
+import { deliverCreditsLowAlert } from "../modules/billing/billing.alerts";
+import { processStripeEventMessage } from "../modules/billing/stripe-events.job";
+import { deliverBroadcast } from "../modules/notifications/notifications.broadcast";
+import { runTaskMessage } from "../modules/tasks/task-runner";
 import { type QueueMessage, queueMessage, redactForLog } from "./messages";
 
 export type QueueHandlerDeps = {
@@ -25,6 +29,10 @@ type Handler<M extends QueueMessage> = (message: M, deps: QueueHandlerDeps) => P
 const handlers: { [T in QueueMessage["type"]]: Handler<Extract<QueueMessage, { type: T }>> } = {
   "health.ping": async () => {},
   "email.send": deliverEmail,
+  "notifications.broadcast": deliverBroadcast,
+  "task.run": runTaskMessage,
+  "billing.stripe_event": processStripeEventMessage,
+  "billing.credits_low": deliverCreditsLowAlert,
 };
 
 /** Exponential backoff for retried messages: 2, 4, 8 … seconds, capped at 5 minutes. */
@@ -74,37 +82,46 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Bindin
   }
 
   const maxAttempts = maxRetriesFor(batch.queue) + 1;
-  for (const message of batch.messages) {
-    const parsed = queueMessage.safeParse(message.body);
-    if (!parsed.success) {
-      // A message no handler can ever accept would fail the same way on every retry.
-      logger.error("queue message rejected", { message_id: message.id, issues: parsed.error.issues });
-      message.ack();
-      continue;
+  // Messages are independent (each is acked or retried on its own), so they run side by side:
+  // a long task (a 10-minute `sleep`) must not hold back the emails or tasks batched with it.
+  await Promise.all(batch.messages.map((message) => handleMessage(message, env, logger, maxAttempts)));
+}
+
+async function handleMessage(
+  message: Message<unknown>,
+  env: Bindings,
+  logger: Logger,
+  maxAttempts: number,
+): Promise<void> {
+  const parsed = queueMessage.safeParse(message.body);
+  if (!parsed.success) {
+    // A message no handler can ever accept would fail the same way on every retry.
+    logger.error("queue message rejected", { message_id: message.id, issues: parsed.error.issues });
+    message.ack();
+    return;
+  }
+  const handler = handlers[parsed.data.type] as Handler<QueueMessage>;
+  try {
+    await handler(parsed.data, {
+      env,
+      logger: logger.child({ message_id: message.id, type: parsed.data.type }),
+      attempts: message.attempts,
+      lastAttempt: message.attempts >= maxAttempts,
+    });
+    message.ack();
+  } catch (error) {
+    const failure = {
+      message_id: message.id,
+      type: parsed.data.type,
+      attempts: message.attempts,
+      error: serializeError(error),
+    };
+    // Retrying on the last attempt is what hands the message to the dead-letter queue.
+    if (message.attempts >= maxAttempts) {
+      logger.error("queue message failed on its last attempt; dead-lettering", failure);
+    } else {
+      logger.warn("queue message failed; will retry", failure);
     }
-    const handler = handlers[parsed.data.type] as Handler<QueueMessage>;
-    try {
-      await handler(parsed.data, {
-        env,
-        logger: logger.child({ message_id: message.id, type: parsed.data.type }),
-        attempts: message.attempts,
-        lastAttempt: message.attempts >= maxAttempts,
-      });
-      message.ack();
-    } catch (error) {
-      const failure = {
-        message_id: message.id,
-        type: parsed.data.type,
-        attempts: message.attempts,
-        error: serializeError(error),
-      };
-      // Retrying on the last attempt is what hands the message to the dead-letter queue.
-      if (message.attempts >= maxAttempts) {
-        logger.error("queue message failed on its last attempt; dead-lettering", failure);
-      } else {
-        logger.warn("queue message failed; will retry", failure);
-      }
-      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-    }
+    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
 }

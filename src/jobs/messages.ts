@@ -5,6 +5,9 @@
  */
 import { z } from "zod";
 import { emailSendMessage } from "../email/message";
+import { creditsLowMessage, stripeEventMessage } from "../modules/billing/billing.messages";
+import { notificationsBroadcastMessage } from "../modules/notifications/notifications.broadcast-message";
+import { taskRunMessage } from "../modules/tasks/task-message";
 
 /** Sent by GET /health to prove a producer binding works; consumers acknowledge and drop it. */
 export const healthPingMessage = z.object({
@@ -14,7 +17,14 @@ export const healthPingMessage = z.object({
 });
 
 /** `email.send` is itself a union by `template` (src/email/message.ts): each email's data is checked against its template. */
-export const queueMessage = z.discriminatedUnion("type", [healthPingMessage, emailSendMessage]);
+export const queueMessage = z.discriminatedUnion("type", [
+  healthPingMessage,
+  emailSendMessage,
+  notificationsBroadcastMessage,
+  taskRunMessage,
+  stripeEventMessage,
+  creditsLowMessage,
+]);
 
 export type QueueMessage = z.infer<typeof queueMessage>;
 export type QueueMessageType = QueueMessage["type"];

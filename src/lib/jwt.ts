@@ -1,5 +1,6 @@
 /**
- * Access tokens: ES256 JWTs (jose) with a `kid` header and `typ: at+jwt`.
+ * Access tokens: ES256 JWTs (jose) with a `kid` header and `typ: at+jwt`, for
+ * people (a session) and for API-key clients (OAuth client credentials).
  *
  * Keys come from JWT_PRIVATE_KEYS, a JSON array of private EC P-256 JWKs, each
  * with a `kid`. The first key signs; every key verifies, so a rotation is "put
@@ -195,19 +196,19 @@ const claimsSchema = z.object({
 });
 
 /**
- * Verifies signature, algorithm, `typ`, issuer, audience, time claims and the
- * presence of every claim. Revocation is the caller's concern (sessions service).
+ * Signature, algorithm, `typ`, issuer, audience, time claims and the presence of
+ * `requiredClaims`: the checks every token kind shares. Returns the raw payload.
  */
-export async function verifyAccessToken(
+async function verifySignedToken(
   ring: KeyRing,
   settings: Pick<TokenSettings, "issuer" | "audience">,
   token: string,
-  now: number = Date.now(),
-): Promise<AccessTokenClaims> {
+  requiredClaims: string[],
+  now: number,
+): Promise<JWTPayload> {
   if (token.length > MAX_TOKEN_LENGTH || token.split(".").length !== 3) {
     throw new InvalidTokenError("malformed", "The access token is malformed.");
   }
-  let payload: JWTPayload;
   try {
     const result = await jwtVerify(
       token,
@@ -222,12 +223,12 @@ export async function verifyAccessToken(
         issuer: settings.issuer,
         audience: settings.audience,
         typ: ACCESS_TOKEN_TYPE,
-        requiredClaims: REQUIRED_CLAIMS,
+        requiredClaims,
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
         currentDate: new Date(now),
       },
     );
-    payload = result.payload;
+    return result.payload;
   } catch (error) {
     if (error instanceof InvalidTokenError) throw error;
     if (error instanceof errors.JWTExpired)
@@ -237,7 +238,123 @@ export async function verifyAccessToken(
     }
     throw new InvalidTokenError("invalid", "The access token is not valid.");
   }
+}
+
+/**
+ * Verifies signature, algorithm, `typ`, issuer, audience, time claims and the
+ * presence of every claim. Revocation is the caller's concern (sessions service).
+ */
+export async function verifyAccessToken(
+  ring: KeyRing,
+  settings: Pick<TokenSettings, "issuer" | "audience">,
+  token: string,
+  now: number = Date.now(),
+): Promise<AccessTokenClaims> {
+  const payload = await verifySignedToken(ring, settings, token, REQUIRED_CLAIMS, now);
   const claims = claimsSchema.safeParse(payload);
+  if (!claims.success) throw new InvalidTokenError("invalid", "The access token is not valid.");
+  return claims.data;
+}
+
+// ---------------------------------------------------------------------------
+// Client-credentials access tokens (POST /oauth/token, RFC 6749 §4.4)
+//
+// Same key ring, algorithm, `typ` (RFC 9068 `at+jwt`), issuer and audience as a
+// person's token, but a different claim set: `sub` and `client_id` are the API
+// key's id, `org_id` its organization, `scope` the granted scopes, and there is
+// no `sid`. The two kinds cannot be mistaken for each other (RFC 8725 §3.11,
+// mutually exclusive validation rules): a person's token requires `sid`, and a
+// client token requires `client_id` and refuses `sid`.
+
+const CLIENT_REQUIRED_CLAIMS = [
+  "iss",
+  "aud",
+  "sub",
+  "client_id",
+  "org_id",
+  "scope",
+  "jti",
+  "iat",
+  "nbf",
+  "exp",
+];
+
+export type ClientAccessTokenClaims = {
+  iss: string;
+  aud: string;
+  /** The API key id (the OAuth client). */
+  sub: string;
+  client_id: string;
+  org_id: string;
+  /** Space-separated scopes (RFC 8693 §4.2). */
+  scope: string;
+  jti: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+};
+
+const clientClaimsSchema = z
+  .object({
+    iss: z.string(),
+    aud: z.string(),
+    sub: z.string().min(1).max(64),
+    client_id: z.string().min(1).max(64),
+    org_id: z.string().min(1).max(64),
+    scope: z.string().max(2000),
+    jti: z.string().min(1).max(64),
+    iat: z.number(),
+    nbf: z.number(),
+    exp: z.number(),
+    /** A session id would make it a person's token: refused. */
+    sid: z.never().optional(),
+  })
+  .refine((claims) => claims.sub === claims.client_id);
+
+export type SignedClientAccessToken = { token: string; expiresAt: number; claims: ClientAccessTokenClaims };
+
+/** Signs a client-credentials access token living `settings.ttlSeconds`. */
+export async function signClientAccessToken(
+  ring: KeyRing,
+  settings: TokenSettings,
+  client: { clientId: string; organizationId: string; scopes: readonly string[] },
+  now: number = Date.now(),
+): Promise<SignedClientAccessToken> {
+  const iat = Math.floor(now / 1000);
+  const claims: ClientAccessTokenClaims = {
+    iss: settings.issuer,
+    aud: settings.audience,
+    sub: client.clientId,
+    client_id: client.clientId,
+    org_id: client.organizationId,
+    scope: client.scopes.join(" "),
+    jti: uuidv7(now),
+    iat,
+    nbf: iat,
+    exp: iat + settings.ttlSeconds,
+  };
+  const token = await new SignJWT({ client_id: claims.client_id, org_id: claims.org_id, scope: claims.scope })
+    .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(claims.iss)
+    .setAudience(claims.aud)
+    .setSubject(claims.sub)
+    .setJti(claims.jti)
+    .setIssuedAt(claims.iat)
+    .setNotBefore(claims.nbf)
+    .setExpirationTime(claims.exp)
+    .sign(ring.signing.key);
+  return { token, expiresAt: claims.exp * 1000, claims };
+}
+
+/** Like verifyAccessToken(), for client-credentials tokens; whether the key still works is the caller's concern. */
+export async function verifyClientAccessToken(
+  ring: KeyRing,
+  settings: Pick<TokenSettings, "issuer" | "audience">,
+  token: string,
+  now: number = Date.now(),
+): Promise<ClientAccessTokenClaims> {
+  const payload = await verifySignedToken(ring, settings, token, CLIENT_REQUIRED_CLAIMS, now);
+  const claims = clientClaimsSchema.safeParse(payload);
   if (!claims.success) throw new InvalidTokenError("invalid", "The access token is not valid.");
   return claims.data;
 }

@@ -7,6 +7,12 @@
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { limitBody } from "../middleware/body-limit";
+import {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENCY_TTL_MS,
+  IDEMPOTENT_REPLAYED_HEADER,
+  idempotency,
+} from "../middleware/idempotency";
 import { requireJsonBody } from "../middleware/json-body";
 import { statusTitle } from "./problem";
 
@@ -65,7 +71,19 @@ const PROBLEM_EXAMPLES: Record<number, { code: string; detail: string; errors?: 
 
 /** One documented problem response, with a realistic example. */
 export function problemResponse(status: number, description?: string) {
-  const example = PROBLEM_EXAMPLES[status] ?? { code: "error", detail: statusTitle(status) };
+  return problemExampleResponse(
+    status,
+    description,
+    PROBLEM_EXAMPLES[status] ?? { code: "error", detail: statusTitle(status) },
+  );
+}
+
+/** A problem response whose example shows a given code. */
+function problemExampleResponse(
+  status: number,
+  description: string | undefined,
+  example: { code: string; detail: string; errors?: unknown[] },
+) {
   return {
     description: description ?? statusTitle(status),
     content: {
@@ -132,32 +150,89 @@ type BodyOptions = {
   bodyLimit?: number;
 };
 
+type Responses = RouteConfig["responses"];
+type Parameter = NonNullable<RouteConfig["parameters"]>[number];
+
+/** The Idempotency-Key header, documented on every POST and PATCH (src/middleware/idempotency.ts). */
+export const IDEMPOTENCY_KEY_PARAMETER: Parameter = {
+  name: IDEMPOTENCY_KEY_HEADER,
+  in: "header",
+  required: false,
+  description: `Makes a retry safe: the first response of a request that reached its handler is stored for ${IDEMPOTENCY_TTL_MS / 3_600_000} h under your credentials, this route and this key, and replayed to any retry with \`${IDEMPOTENT_REPLAYED_HEADER}: true\`. 1–255 printable ASCII characters (otherwise a 400 naming the header); use a random UUID per operation. The same key with another body is a 422; while the first request still runs, a 409. 5xx and 429 answers, validation failures and responses marked \`Cache-Control: no-store\` are not stored.`,
+  schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x20-\\x7E]+$" },
+  example: "8e0f8d52-6f3c-4a7e-9b1d-2c5a4e7f9b30",
+};
+
+const IN_PROGRESS_DESCRIPTION =
+  "A request with the same `Idempotency-Key` is still running (`idempotency_request_in_progress`); retry after `Retry-After`.";
+
+/** The 409 and 422 an Idempotency-Key can cause, merged into a route's own 409 when it has one. */
+function withIdempotencyResponses(responses: Responses): Responses {
+  const own409 = responses[409];
+  const conflict =
+    own409 && "description" in own409
+      ? { ...own409, description: `${own409.description} ${IN_PROGRESS_DESCRIPTION}` }
+      : problemExampleResponse(409, IN_PROGRESS_DESCRIPTION, {
+          code: "idempotency_request_in_progress",
+          detail: "A request with this Idempotency-Key is still being processed.",
+        });
+  return {
+    ...problemResponses(400, 413),
+    ...responses,
+    409: conflict,
+    422:
+      responses[422] ??
+      problemResponse(
+        422,
+        "The `Idempotency-Key` was already used with a different request (`idempotency_key_reused`).",
+      ),
+  };
+}
+
+const IDEMPOTENT_METHODS = new Set(["post", "patch"]);
+
 /**
  * createRoute() plus the conventions: a declared JSON body is required (unless
  * the route says `required: false`), limited to 1 MiB (413) and must be sent as
  * application/json (415), and malformed JSON is a 400 `malformed_json` — before
  * any validation runs. The 400/413/415 answers are documented on every such route.
+ * POST and PATCH routes also honour `Idempotency-Key` (documented, with its 409/422):
+ * the idempotency middleware goes last, after the route's own guards, so only a
+ * request that reaches validation and the handler claims a key.
  */
 export function defineRoute<const R extends RouteConfig>(route: R & BodyOptions): R {
   const { bodyLimit, ...config } = route;
   const body = config.request?.body;
   const jsonTypes = body ? Object.keys(body.content).filter((type) => /json/i.test(type)) : [];
-  if (!body || jsonTypes.length === 0) return createRoute(config as R);
+  const hasJsonBody = body !== undefined && jsonTypes.length > 0;
+  const idempotent = IDEMPOTENT_METHODS.has(config.method);
+  if (!hasJsonBody && !idempotent) return createRoute(config as R);
 
-  const required = body.required ?? true;
-  const guards: MiddlewareHandler[] = [
-    limitBody(bodyLimit ?? DEFAULT_JSON_BODY_LIMIT),
-    requireJsonBody(Object.keys(body.content), { required }),
-  ];
+  const required = body?.required ?? true;
+  const guards: MiddlewareHandler[] =
+    body && hasJsonBody
+      ? [
+          limitBody(bodyLimit ?? DEFAULT_JSON_BODY_LIMIT),
+          requireJsonBody(Object.keys(body.content), { required }),
+        ]
+      : [];
   const existing = config.middleware
     ? Array.isArray(config.middleware)
       ? config.middleware
       : [config.middleware]
     : [];
+  const responses = hasJsonBody
+    ? { ...problemResponses(400, 413, 415), ...config.responses }
+    : config.responses;
   return createRoute({
     ...config,
-    request: { ...config.request, body: { ...body, required } },
-    middleware: [...guards, ...existing],
-    responses: { ...problemResponses(400, 413, 415), ...config.responses },
+    ...(body && hasJsonBody ? { request: { ...config.request, body: { ...body, required } } } : {}),
+    ...(idempotent ? { parameters: [IDEMPOTENCY_KEY_PARAMETER, ...(config.parameters ?? [])] } : {}),
+    middleware: [
+      ...guards,
+      ...existing,
+      ...(idempotent ? [idempotency({ maxBodyBytes: bodyLimit ?? DEFAULT_JSON_BODY_LIMIT })] : []),
+    ],
+    responses: idempotent ? withIdempotencyResponses(responses) : responses,
   } as unknown as R);
 }

@@ -3,6 +3,7 @@
  * these; queue consumers and cron run as `system`. Services decide on the
  * principal, never on raw headers.
  */
+import type { PolicyLimit } from "./rate-limit/policies";
 
 export type AnonymousPrincipal = { kind: "anonymous" };
 
@@ -21,6 +22,8 @@ export type ApiKeyPrincipal = {
   keyId: string;
   organizationId: string;
   scopes: string[];
+  /** The key's own rate limit, when it has one (instead of the `api_key` policy). */
+  rateLimit?: PolicyLimit;
 };
 
 export type SystemPrincipal = { kind: "system"; reason: string };

@@ -187,4 +187,166 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     description:
       "Too many failed password attempts for this account or from this address; see `Retry-After`.",
   },
+  // Tenancy and integrators (organizations, invitations, API keys)
+  insufficient_scope: {
+    status: 403,
+    description:
+      "The API key (or its access token) lacks a scope the route needs; `required_scopes` lists them (RFC 6750).",
+  },
+  email_not_verified: {
+    status: 403,
+    description: "This needs a verified email address; verify yours first.",
+  },
+  slug_taken: { status: 409, description: "Another organization uses this slug." },
+  last_owner: {
+    status: 409,
+    description:
+      "The organization's last owner cannot leave or be demoted; make another member an owner first.",
+  },
+  personal_organization: {
+    status: 409,
+    description: "A personal organization cannot be deleted on its own; it goes with its account.",
+  },
+  already_member: {
+    status: 409,
+    description: "The address or account is a member of the organization already.",
+  },
+  invitation_invalid: {
+    status: 400,
+    description: "The invitation token is unknown, or the invitation was revoked.",
+  },
+  invitation_used: { status: 400, description: "The invitation was already accepted; it works once." },
+  invitation_expired: {
+    status: 400,
+    description: "The invitation is more than 7 days old; ask for a new one.",
+  },
+  invitation_email_mismatch: {
+    status: 403,
+    description: "The invitation was sent to another address than the signed-in account's verified email.",
+  },
+  invitation_not_pending: {
+    status: 409,
+    description: "The invitation was accepted, so it cannot be revoked.",
+  },
+  scope_not_allowed: {
+    status: 403,
+    description: "Your role may not give a key one of these scopes; `scopes_not_allowed` lists them.",
+  },
+  rate_limit_above_policy: {
+    status: 403,
+    description:
+      "A key's own rate limit may not exceed the deployment's `api_key` policy unless staff set it.",
+  },
+  api_key_revoked: { status: 409, description: "The API key is revoked; it cannot be changed or rotated." },
+  // Email flows and avatars
+  invalid_or_expired: {
+    status: 400,
+    description:
+      "The verification link, reset link, sign-in code or sign-in link is unknown, expired, already used, or (a code) was guessed wrong too often.",
+  },
+  email_already_verified: { status: 409, description: "The account's email address is already verified." },
+  email_resend_too_soon: {
+    status: 429,
+    description: "A verification email was sent less than a minute ago; see `Retry-After`.",
+  },
+  invalid_image: {
+    status: 400,
+    description:
+      "The upload is empty, cut short inside its image header, or has an impossible header (no pixels, too many pixels).",
+  },
+  media_type_mismatch: {
+    status: 415,
+    description: "The image's content (its magic bytes) is not the type its Content-Type declares.",
+  },
+  // Notifications
+  invalid_ws_ticket: {
+    status: 401,
+    description:
+      "The WebSocket ticket is malformed, unknown, expired (30 s), already used, issued to another account, or its session was revoked.",
+  },
+  upgrade_required: {
+    status: 426,
+    description: "GET /api/v1/notifications/ws only accepts WebSocket upgrades (`Upgrade: websocket`).",
+  },
+  // Background tasks
+  unknown_task_type: {
+    status: 400,
+    description:
+      "POST /api/v1/tasks named a task type that is not registered; `task_types` lists the known ones.",
+  },
+  task_finished: {
+    status: 409,
+    description: "The task already finished (SUCCESS, FAILURE or REVOKED), so it cannot be cancelled.",
+  },
+  task_not_finished: {
+    status: 409,
+    description:
+      "The task is still PENDING, STARTED or RETRY: it cannot be deleted (cancel it first) and has no file to download yet.",
+  },
+  // Admin API
+  task_not_failed: {
+    status: 409,
+    description: "Only FAILURE tasks can be retried; `task_status` says what the task is now.",
+  },
+  self_modification: {
+    status: 403,
+    description:
+      "Staff cannot disable, remove staff from or delete their own account through the admin API; another staff member must.",
+  },
+  // Idempotency keys
+  idempotency_key_reused: {
+    status: 422,
+    description:
+      "The Idempotency-Key was already used with a different request (method, path, query or body); use a new key.",
+  },
+  idempotency_request_in_progress: {
+    status: 409,
+    description:
+      "A request with the same Idempotency-Key is still running; retry after `Retry-After` to get its response.",
+  },
+  // Catalog
+  category_name_taken: { status: 409, description: "Another category has this name, in any letter case." },
+  category_slug_taken: { status: 409, description: "Another category has this slug." },
+  category_in_use: {
+    status: 409,
+    description: "The category still has products (`product_count`); move or delete them first.",
+  },
+  // Billing
+  insufficient_credits: {
+    status: 402,
+    description:
+      "The organization's credits do not cover the cost (`required`, `balance`, `organization_id`); buy a credit pack or subscribe.",
+  },
+  plan_required: {
+    status: 402,
+    description:
+      "The feature needs an active subscription (to one of `required_plans`); `current_plan` and `subscription_status` say what the organization has.",
+  },
+  unknown_price: {
+    status: 400,
+    description:
+      "`price_id` is not a plan or credit pack of GET /api/v1/billing/plans; `price_ids` lists them.",
+  },
+  subscription_exists: {
+    status: 409,
+    description: "The organization already has a subscription; change or cancel it in the billing portal.",
+  },
+  invalid_signature: {
+    status: 400,
+    description:
+      "A Stripe webhook whose Stripe-Signature is missing or does not match the body (wrong secret, altered body, timestamp over 5 minutes old).",
+  },
+  invalid_event: { status: 400, description: "A correctly signed webhook whose body is not a Stripe event." },
+  billing_not_configured: {
+    status: 503,
+    description: "The server has no Stripe credentials or billing URLs configured; billing is unavailable.",
+  },
+  payment_provider_unavailable: {
+    status: 503,
+    description: "Stripe could not be reached or is overloaded; retry after `Retry-After`.",
+  },
+  payment_provider_error: {
+    status: 502,
+    description: "Stripe refused a request this API made; quote `request_id` when reporting it.",
+  },
 };

@@ -46,9 +46,10 @@ export const accessTokenResolver: CredentialResolver = {
 
 /**
  * The resolvers tried in order; the first whose `accepts` is true decides.
- * API keys (`sk_live_…` / `sk_test_…`, as a Bearer token or in X-API-Key) plug
- * in here with one `credentialResolvers.unshift(apiKeyResolver)`; until then
- * such a credential is refused as unknown.
+ * Modules plug theirs in with one `credentialResolvers.unshift(…)` from their
+ * *.index.ts: API keys (`sk_live_…` / `sk_test_…`, as a Bearer token or in
+ * X-API-Key; src/modules/api-keys) and client-credentials access tokens
+ * (src/modules/oauth), both ahead of people's access tokens.
  */
 export const credentialResolvers: CredentialResolver[] = [accessTokenResolver];
 

@@ -79,7 +79,11 @@ export type RouteRateLimitOptions = RateLimitOptions & {
 
 export const DEFAULT_STORE_TIMEOUT_MS = 1_500;
 
-/** Not counted by the global limiter: preflights, the liveness probe, and the staff-only admin API. */
+/**
+ * Not counted by the global limiter: preflights, the liveness probe, the staff-only admin API, and
+ * signed provider webhooks (/api/v1/webhooks/…: Stripe sends bursts from a few addresses, retries what
+ * we refuse, and each delivery is checked against its signature before any work).
+ */
 export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
   const path = c.req.path;
   return (
@@ -87,6 +91,7 @@ export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
     path === "/health/live" ||
     path === "/admin" ||
     path.startsWith("/admin/") ||
+    path.startsWith("/api/v1/webhooks/") ||
     // Library files of the docs pages: one page load fetches several, none reaches our data.
     path.startsWith("/api/docs/assets/")
   );

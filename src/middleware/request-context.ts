@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import type { AppEnv } from "../env";
 import { getConfig } from "../env";
@@ -14,6 +14,33 @@ export function resolveRequestId(header: string | undefined): string {
   return header && SANE_REQUEST_ID.test(header) ? header : uuidv7();
 }
 
+/** When each request started (performance.now()), and what requestTiming() measured once it ended. */
+const timings = new WeakMap<Context, { started: number; measured?: RequestTiming }>();
+
+export type RequestTiming = {
+  /** The matched route pattern (e.g. /api/v1/tasks/:id), or "(unmatched)": never the raw path. */
+  route: string;
+  durationMs: number;
+};
+
+/**
+ * The route pattern and duration of a finished request, measured once: the first
+ * caller after the response (the request metrics) fixes the numbers, and the access
+ * log reports the same ones.
+ */
+export function requestTiming(c: Context): RequestTiming {
+  const timing = timings.get(c) ?? { started: performance.now() };
+  if (!timing.measured) {
+    const route = routePath(c, -1);
+    timing.measured = {
+      route: route && route !== "/*" && route !== "*" ? route : "(unmatched)",
+      durationMs: Math.round((performance.now() - timing.started) * 100) / 100,
+    };
+    timings.set(c, timing);
+  }
+  return timing.measured;
+}
+
 /**
  * First middleware of every request: the request id (echoed in X-Request-Id), a
  * logger bound to it, the anonymous principal until authentication says
@@ -21,7 +48,7 @@ export function resolveRequestId(header: string | undefined): string {
  */
 export function requestContext(): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
-    const started = performance.now();
+    timings.set(c, { started: performance.now() });
     const requestId = resolveRequestId(c.req.header("x-request-id"));
     c.set("requestId", requestId);
     c.header("X-Request-Id", requestId);
@@ -64,13 +91,13 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
 
     await next();
 
-    const route = routePath(c, -1);
+    const { route, durationMs } = requestTiming(c);
     logger.info("request", {
       method: c.req.method,
-      route: route && route !== "/*" && route !== "*" ? route : "(unmatched)",
+      route,
       path: c.req.path,
       status: c.res.status,
-      duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      duration_ms: durationMs,
       principal: describePrincipal(c.get("principal")),
       ip: client.ip,
     });

@@ -1,4 +1,16 @@
 /** Every table, one file per domain. drizzle-kit reads this folder to generate migrations. */
 
+export * from "./api-keys";
+export * from "./audit";
+export * from "./auth-tokens";
+export * from "./billing";
+export * from "./catalog";
+export * from "./feature-flags";
+export * from "./idempotency";
+export * from "./notifications";
+export * from "./orgs";
+export * from "./pre-registrations";
 export * from "./sessions";
+export * from "./sign-in-devices";
+export * from "./tasks";
 export * from "./users";

@@ -7,8 +7,10 @@ import type { z } from "zod";
 import { billingAlert } from "./billing-alert";
 import { magicCode } from "./magic-code";
 import { newDevice } from "./new-device";
+import { notification } from "./notification";
 import { orgInvitation } from "./org-invitation";
 import { passwordReset } from "./password-reset";
+import { securityAlert } from "./security-alert";
 import type { EmailTemplate } from "./types";
 import { verifyEmail } from "./verify-email";
 import { welcome } from "./welcome";
@@ -21,6 +23,8 @@ const definitions = {
   org_invitation: orgInvitation,
   billing_alert: billingAlert,
   new_device: newDevice,
+  notification,
+  security_alert: securityAlert,
 };
 
 type Definitions = typeof definitions;

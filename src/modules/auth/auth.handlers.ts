@@ -7,7 +7,7 @@ import type * as routes from "./auth.routes";
 import { TOKEN_TYPE } from "./auth.schemas";
 import * as auth from "./auth.service";
 
-function tokensBody({ user, tokens }: auth.SignedIn) {
+export function tokensBody({ user, tokens }: auth.SignedIn) {
   return {
     user: toUserDto(user),
     access_token: tokens.access.token,
@@ -18,7 +18,7 @@ function tokensBody({ user, tokens }: auth.SignedIn) {
 }
 
 /** Token answers must never be cached by anything between us and the client. */
-const NO_STORE = { "Cache-Control": "no-store" };
+export const NO_STORE = { "Cache-Control": "no-store" };
 
 export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) => {
   const signedIn = await auth.register(c.var.ctx, c.req.valid("json"));

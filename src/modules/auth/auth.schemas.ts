@@ -3,7 +3,7 @@ import { EmailSchema, NameSchema, UsernameSchema, UserSchema, userExample } from
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, passwordLengthProblem } from "./password-policy";
 
 /** Upper bound for any password-like field before it is looked at: stops megabytes early, with a field name. */
-const PASSWORD_FIELD_MAX_UNITS = PASSWORD_MAX_LENGTH * 4;
+export const PASSWORD_FIELD_MAX_UNITS = PASSWORD_MAX_LENGTH * 4;
 
 /** A new password: 8–128 characters (code points); the account-aware rules run in the service. */
 export const NewPasswordSchema = z
@@ -29,7 +29,10 @@ const CurrentPasswordSchema = z
   .max(PASSWORD_FIELD_MAX_UNITS)
   .openapi({ format: "password", example: "correct horse battery staple" });
 
-const confirmationMatches = (value: { password: string; password_confirm: string }, ctx: z.RefinementCtx) => {
+export const confirmationMatches = (
+  value: { password: string; password_confirm: string },
+  ctx: z.RefinementCtx,
+) => {
   if (value.password !== value.password_confirm) {
     ctx.addIssue({ code: "custom", path: ["password_confirm"], message: "Does not match the password." });
   }

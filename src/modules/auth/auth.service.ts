@@ -49,6 +49,16 @@ export type SignedIn = { user: User; tokens: TokenPair };
 export type RegistrationHook = (ctx: ServiceContext, user: User) => Promise<void>;
 export const registrationHooks: RegistrationHook[] = [];
 
+/**
+ * Work that follows a sign-in to an existing account (password or magic code) once its
+ * session is written, e.g. the new-device alert. Registration is not a sign-in here.
+ */
+export type SignInHook = (
+  ctx: ServiceContext,
+  signIn: { user: User; sessionId: string; method: "password" | "magic_code"; at: number },
+) => Promise<void>;
+export const signInHooks: SignInHook[] = [];
+
 const invalidCredentials = () =>
   new ProblemError({
     status: 401,
@@ -144,6 +154,8 @@ export async function login(ctx: ServiceContext, input: LoginInput): Promise<Sig
     ctx.db.update(users).set(changes).where(eq(users.id, user.id)).returning(),
   ]);
   const signedIn = updated ?? user;
+  for (const hook of signInHooks)
+    await hook(ctx, { user: signedIn, sessionId: row.id, method: "password", at: now });
   return {
     user: signedIn,
     tokens: await issueTokens(ctx, { user: signedIn, sessionId: row.id, refreshToken }, now),

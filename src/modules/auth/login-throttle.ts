@@ -18,6 +18,7 @@ import type { ServiceContext } from "../../lib/context";
 import { sha256Hex } from "../../lib/crypto";
 import { serializeError } from "../../lib/logger";
 import { ProblemError } from "../../lib/problem";
+import { audit } from "../audit/audit.service";
 
 export const LOGIN_THROTTLE = {
   windowSeconds: 15 * 60,
@@ -37,7 +38,12 @@ export type FailureCounter = {
   lockedUntil: number;
 };
 
-export type ThrottleKey = { key: string; limit: number };
+export type ThrottleKey = {
+  key: string;
+  limit: number;
+  /** What a lockout of this counter is recorded against in the audit log. */
+  target: { type: "user" | "login_identifier" | "ip"; id: string };
+};
 
 /** Lock length after `failures` failures against `limit`: 0 below it, then base · 2^(over), capped. */
 export function lockoutSeconds(failures: number, limit: number): number {
@@ -67,12 +73,21 @@ export async function throttleKeys(
   ctx: ServiceContext,
   account: { userId: string } | { identifier: string },
 ): Promise<ThrottleKey[]> {
-  const accountKey =
+  const accountTarget: ThrottleKey["target"] =
     "userId" in account
-      ? `login:user:${account.userId}`
-      : `login:id:${await sha256Hex(account.identifier.trim().toLowerCase())}`;
-  const keys: ThrottleKey[] = [{ key: accountKey, limit: LOGIN_THROTTLE.accountLimit }];
-  if (ctx.client.ip) keys.push({ key: `login:ip:${ctx.client.ip}`, limit: LOGIN_THROTTLE.ipLimit });
+      ? { type: "user", id: account.userId }
+      : { type: "login_identifier", id: await sha256Hex(account.identifier.trim().toLowerCase()) };
+  const accountKey = `login:${accountTarget.type === "user" ? "user" : "id"}:${accountTarget.id}`;
+  const keys: ThrottleKey[] = [
+    { key: accountKey, limit: LOGIN_THROTTLE.accountLimit, target: accountTarget },
+  ];
+  if (ctx.client.ip) {
+    keys.push({
+      key: `login:ip:${ctx.client.ip}`,
+      limit: LOGIN_THROTTLE.ipLimit,
+      target: { type: "ip", id: ctx.client.ip },
+    });
+  }
   return keys;
 }
 
@@ -113,7 +128,7 @@ export async function assertNotLocked(
   }
 }
 
-/** Counts one failure against every key. */
+/** Counts one failure against every key; a counter this failure locks is a security event (audit log). */
 export async function recordFailure(
   ctx: ServiceContext,
   keys: ThrottleKey[],
@@ -122,6 +137,17 @@ export async function recordFailure(
   await Promise.all(
     keys.map(async (entry) => {
       const next = addFailure(await readCounter(ctx, entry.key), entry.limit, now);
+      if (next.lockedUntil > 0) {
+        await audit(ctx, {
+          action: "auth.lockout",
+          target: entry.target,
+          after: {
+            failures: next.failures,
+            locked_until: new Date(next.lockedUntil).toISOString(),
+            retry_after_seconds: Math.ceil((next.lockedUntil - now) / 1000),
+          },
+        });
+      }
       const forgetAt = Math.max(next.lockedUntil, next.lastFailureAt + LOGIN_THROTTLE.windowSeconds * 1000);
       const ttl = Math.max(KV_MIN_TTL_SECONDS, Math.ceil((forgetAt - now) / 1000));
       try {

@@ -10,6 +10,7 @@
  * once, before KV has propagated anywhere.
  */
 import { and, count, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import {
   type NewSession,
   type Session,
@@ -27,6 +28,7 @@ import { serializeError } from "../../lib/logger";
 import { keysetPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import type { MaintenanceJob } from "../../scheduled";
+import { reportRefreshTokenReuse } from "./security-events";
 
 /**
  * How long after a rotation the token it spent is answered 409 instead of being
@@ -135,18 +137,52 @@ export async function isSessionRevoked(
   }
 }
 
+/**
+ * Called after sessions are revoked, with the revoked sessions grouped by user (e.g. the
+ * notifications module closes their WebSockets). Registered one line each from a module's
+ * *.index.ts. A failing hook is logged and never undoes or fails the revocation.
+ */
+export type SessionRevocationHook = (
+  ctx: ServiceContext,
+  revoked: { userId: string; sessionIds: string[]; reason: RevocationReason },
+) => Promise<void>;
+export const sessionRevocationHooks: SessionRevocationHook[] = [];
+
+async function runRevocationHooks(
+  ctx: ServiceContext,
+  revoked: Array<{ id: string; userId: string }>,
+  reason: RevocationReason,
+): Promise<void> {
+  if (revoked.length === 0 || sessionRevocationHooks.length === 0) return;
+  const byUser = new Map<string, string[]>();
+  for (const session of revoked)
+    byUser.set(session.userId, [...(byUser.get(session.userId) ?? []), session.id]);
+  for (const hook of sessionRevocationHooks) {
+    for (const [userId, sessionIds] of byUser) {
+      try {
+        await hook(ctx, { userId, sessionIds, reason });
+      } catch (error) {
+        ctx.logger.error("session revocation hook failed", { user_id: userId, error: serializeError(error) });
+      }
+    }
+  }
+}
+
 async function revokeWhere(
   ctx: ServiceContext,
   where: SQL | undefined,
   reason: RevocationReason,
   now: number,
+  alsoInBatch: BatchItem<"sqlite">[] = [],
 ): Promise<Array<{ id: string }>> {
-  const revoked = await ctx.db
+  const update = ctx.db
     .update(sessions)
     .set({ revokedAt: new Date(now), revokedReason: reason })
     .where(and(where, isNull(sessions.revokedAt)))
-    .returning({ id: sessions.id, accessExpiresAt: sessions.accessExpiresAt });
+    .returning({ id: sessions.id, userId: sessions.userId, accessExpiresAt: sessions.accessExpiresAt });
+  const [revoked] = await ctx.db.batch([update, ...alsoInBatch]);
   await publishRevocations(ctx, revoked, reason, now);
+  await runRevocationHooks(ctx, revoked, reason);
   return revoked;
 }
 
@@ -169,10 +205,18 @@ export async function revokeSession(
   return revoked.length > 0;
 }
 
-/** Revokes every live session of a user, except `exceptSessionId` when given. Returns how many. */
+/**
+ * Revokes every live session of a user, except `exceptSessionId` when given. Returns how many.
+ * `alsoInBatch` is written in the same D1 batch as the revocation (e.g. its audit row).
+ */
 export async function revokeUserSessions(
   ctx: ServiceContext,
-  input: { userId: string; reason: RevocationReason; exceptSessionId?: string },
+  input: {
+    userId: string;
+    reason: RevocationReason;
+    exceptSessionId?: string;
+    alsoInBatch?: BatchItem<"sqlite">[];
+  },
   now = Date.now(),
 ): Promise<number> {
   const revoked = await revokeWhere(
@@ -183,6 +227,7 @@ export async function revokeUserSessions(
     ),
     input.reason,
     now,
+    input.alsoInBatch,
   );
   return revoked.length;
 }
@@ -368,7 +413,7 @@ export async function refreshSession(
         "This refresh token was just rotated by a concurrent request; use the tokens that request received.",
     });
   }
-  await revokeSession(
+  const revoked = await revokeSession(
     ctx,
     { userId: session.userId, sessionId: session.id, reason: "refresh_token_reused" },
     now,
@@ -377,6 +422,8 @@ export async function refreshSession(
     session_id: session.id,
     user_id: session.userId,
   });
+  // Only the request that actually revoked it tells the user (a replayed attack is told once).
+  if (revoked) await reportRefreshTokenReuse(ctx, session, now);
   throw problems.unauthorized(
     "This refresh token was already used. The session has been revoked; sign in again.",
     "refresh_token_reused",

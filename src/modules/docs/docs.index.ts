@@ -22,6 +22,36 @@ const TAGS = [
     description: "Accounts, tokens, sessions, email verification, password reset, magic codes.",
   },
   { name: "Users", description: "Profiles, avatars, devices (sessions)." },
+  { name: "Organizations", description: "Tenants: organizations, members and their roles." },
+  { name: "Invitations", description: "Inviting people to an organization by email, and accepting." },
+  {
+    name: "API keys",
+    description:
+      "An organization's keys for integrators: sk_live_/sk_test_ secrets with scopes, rotation, expiry.",
+  },
+  {
+    name: "OAuth",
+    description: "RFC 6749 client credentials: an API key exchanged for a short-lived access token.",
+  },
+  {
+    name: "Catalog",
+    description:
+      "Categories and products: public reads, full-text search, filters, sorting and cursor pages; the reference resource.",
+  },
+  {
+    name: "Billing",
+    description:
+      "Stripe: plans and credit packs, checkout and the billing portal, an organization's subscription and credits, and the Stripe webhook.",
+  },
+  {
+    name: "Feature flags",
+    description: "The caller's evaluated feature flags (staff manage them under Admin).",
+  },
+  {
+    name: "Admin",
+    description:
+      "Staff only (/admin/v1): users, organizations, tasks, waitlist, broadcasts, the platform summary, the audit log and feature flags. Every write is audited.",
+  },
   { name: "Docs", description: "Problem types referenced by error responses." },
 ];
 

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { notificationTypes } from "../../db/schema";
 import { booleanFilter, listQuery } from "../../lib/list-query";
 import { pageSchema } from "../../lib/pagination";
 
@@ -41,21 +42,21 @@ export const BirthDateSchema = z.iso
   .refine((value) => value <= today(), "The birth date must not be in the future.")
   .openapi({ example: "1990-12-10" });
 
-export const NOTIFICATION_TYPE_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
-export const MAX_NOTIFICATION_TYPES = 50;
+/** The notification types (src/db/schema/notifications.ts) are the only keys preferences may use. */
+const PreferenceTypeSchema = z.enum(notificationTypes);
 
 export const NotificationChannelsSchema = z
   .object({ in_app: z.boolean(), email: z.boolean() })
   .openapi("NotificationChannels", { example: { in_app: true, email: false } });
 
 export const NotificationPreferencesSchema = z
-  .record(z.string(), NotificationChannelsSchema)
+  .partialRecord(PreferenceTypeSchema, NotificationChannelsSchema)
   .openapi("NotificationPreferences", {
     description:
-      "Per notification type: whether it is delivered in the app and by email. Types not listed get both.",
+      "Per notification type: whether it is delivered in the app and by email. Types not listed use the defaults: shown in the app, emailed only for `task_failed`. `system` notifications are always shown in the app.",
     example: {
-      "task.completed": { in_app: true, email: false },
-      "org.invitation": { in_app: true, email: true },
+      task_completed: { in_app: true, email: true },
+      new_comment: { in_app: false, email: false },
     },
   });
 
@@ -71,7 +72,7 @@ export const userExample = {
   email_verified: true,
   is_active: true,
   is_staff: false,
-  notification_preferences: { "task.completed": { in_app: true, email: false } },
+  notification_preferences: { task_completed: { in_app: true, email: true } },
   created_at: "2026-11-01T09:30:00.000Z",
   updated_at: "2026-11-20T17:02:11.000Z",
   last_login_at: "2026-11-21T08:15:42.000Z",
@@ -107,19 +108,15 @@ export const UpdateProfileSchema = z
     phone_number: PhoneNumberSchema.nullable().optional(),
     birth_date: BirthDateSchema.nullable().optional(),
     notification_preferences: z
-      .record(
-        z
-          .string()
-          .regex(NOTIFICATION_TYPE_PATTERN, "Notification types are lower-case words like task.completed."),
+      .partialRecord(
+        PreferenceTypeSchema,
         z.strictObject({ in_app: z.boolean().optional(), email: z.boolean().optional() }),
       )
-      .refine((value) => Object.keys(value).length <= MAX_NOTIFICATION_TYPES, {
-        message: `At most ${MAX_NOTIFICATION_TYPES} notification types.`,
-      })
       .optional()
       .openapi({
-        description: "Merged into the stored preferences, type by type and channel by channel.",
-        example: { "task.completed": { email: true } },
+        description:
+          "Merged into the stored preferences, type by type and channel by channel; a channel left out keeps its current (or default) value.",
+        example: { task_completed: { email: true } },
       }),
   })
   .openapi("UpdateProfileRequest", {
@@ -172,6 +169,10 @@ export const SessionSchema = z
     created_at: z.iso.datetime(),
     last_used_at: z.iso.datetime(),
     current: z.boolean().openapi({ description: "True for the session of the token making this request." }),
+    new_device: z.boolean().openapi({
+      description:
+        "True when this sign-in came from a device or country the account had not used before (a security email was sent).",
+    }),
   })
   .openapi("Session", {
     example: {
@@ -183,6 +184,7 @@ export const SessionSchema = z
       created_at: "2026-11-20T08:00:00.000Z",
       last_used_at: "2026-11-21T08:15:42.000Z",
       current: true,
+      new_device: false,
     },
   });
 

@@ -6,6 +6,7 @@ import { and, count, eq, isNotNull, isNull, or, type SQL, sql } from "drizzle-or
 import type { BatchItem } from "drizzle-orm/batch";
 import {
   type NotificationPreferences,
+  type NotificationType,
   sessions,
   spentRefreshTokens,
   type User,
@@ -16,9 +17,10 @@ import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, type Page } from "../../lib/pagination";
 import type { UserPrincipal } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
+import { newDeviceSessionIds } from "../auth/new-device.service";
 import { listSessions, revokeSession, revokeUserSessions } from "../auth/sessions.service";
+import { channelsFor } from "../notifications/notification-preferences";
 import type { SessionDto, UpdateProfileInput, UserDto } from "./users.schemas";
-import { MAX_NOTIFICATION_TYPES } from "./users.schemas";
 
 export function avatarUrl(user: Pick<User, "id" | "avatarKey">): string | null {
   return user.avatarKey ? `/api/v1/users/${user.id}/avatar` : null;
@@ -105,20 +107,13 @@ function mergePreferences(
   patch: NonNullable<UpdateProfileInput["notification_preferences"]>,
 ): NotificationPreferences {
   const merged: NotificationPreferences = { ...stored };
-  for (const [type, channels] of Object.entries(patch)) {
-    const before = merged[type] ?? { in_app: true, email: true };
+  for (const [type, channels] of Object.entries(patch) as Array<
+    [NotificationType, (typeof patch)[NotificationType]]
+  >) {
+    if (!channels) continue;
+    // A channel left out keeps what the user gets today: their stored choice, else the default.
+    const before = channelsFor(stored, type);
     merged[type] = { in_app: channels.in_app ?? before.in_app, email: channels.email ?? before.email };
-  }
-  if (Object.keys(merged).length > MAX_NOTIFICATION_TYPES) {
-    throw problems.validation(
-      [
-        {
-          pointer: "/notification_preferences",
-          detail: `At most ${MAX_NOTIFICATION_TYPES} notification types.`,
-        },
-      ],
-      "Too many notification types.",
-    );
   }
   return merged;
 }
@@ -168,7 +163,18 @@ export const accountErasureSteps: AccountErasureStep[] = [];
 
 /** Erases the caller's account: every session is revoked (tokens refused at once), then all rows go in one batch. */
 export async function deleteAccount(ctx: ServiceContext): Promise<void> {
-  const { userId } = currentUser(ctx);
+  await eraseAccount(ctx, currentUser(ctx).userId);
+}
+
+/**
+ * Erases any account (the caller's own, or one staff delete). `alsoInBatch` rides in
+ * the erasure batch, e.g. the audit row of a staff deletion.
+ */
+export async function eraseAccount(
+  ctx: ServiceContext,
+  userId: string,
+  alsoInBatch: BatchItem<"sqlite">[] = [],
+): Promise<void> {
   await revokeUserSessions(ctx, { userId, reason: "account_deleted" });
   const extra: BatchItem<"sqlite">[] = [];
   for (const step of accountErasureSteps) extra.push(...(await step(ctx, userId)));
@@ -181,6 +187,7 @@ export async function deleteAccount(ctx: ServiceContext): Promise<void> {
     ctx.db.delete(sessions).where(eq(sessions.userId, userId)),
     ...extra,
     ctx.db.delete(users).where(eq(users.id, userId)),
+    ...alsoInBatch,
   ]);
 }
 
@@ -193,6 +200,10 @@ export async function listMySessions(
 ): Promise<Page<SessionDto>> {
   const me = currentUser(ctx);
   const page = await listSessions(ctx, { userId: me.userId, ...query });
+  const fromNewDevice = await newDeviceSessionIds(
+    ctx,
+    page.data.map((session) => session.id),
+  );
   return {
     data: page.data.map((session) => ({
       id: session.id,
@@ -203,6 +214,7 @@ export async function listMySessions(
       created_at: session.createdAt.toISOString(),
       last_used_at: session.lastUsedAt.toISOString(),
       current: session.id === me.sessionId,
+      new_device: fromNewDevice.has(session.id),
     })),
     meta: page.meta,
   };
