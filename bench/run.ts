@@ -6,23 +6,43 @@
  *   npm run bench -- --no-write                     # print only: no results file, README untouched
  *   npm run bench -- --var LOG_LEVEL:warn           # a wrangler.toml var overridden (recorded in the results)
  *
+ * The worker runs from a copy of the tree taken at start (`--in-place` to run the tree itself):
+ * wrangler dev reloads on every edit under src/, which would drop sockets and skew the figures.
  * For each scenario (baseline first, always): setup → one probe request (status must be
  * the expected one) → warm-up → measured run with autocannon in this process. Reported:
  * requests/s, p50/p99 latency, errors (wrong status, socket errors, timeouts) and CPU
  * microseconds per request, i.e. utime+stime of the worker's process tree (wrangler,
  * both workerd, esbuild; from /proc) over the run divided by the responses served; the
  * same plus this process (the load generator) is reported beside it. Ratios are to the
- * baseline of the same run. Writes bench/results/<UTC date>.json and the table in
- * bench/README.md between its bench:latest markers. See bench/README.md.
+ * baseline of the same run, and the budgets of issue 11 are checked against them. The
+ * bundle's gzip size comes from `npm run build:check` on the same copy. Writes
+ * bench/results/<UTC date>.json and the tables in bench/README.md between its
+ * bench:latest markers. See bench/README.md.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, loadavg, platform, release, totalmem } from "node:os";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
-import { type LocalWorker, sleep, startLocalWorker } from "../scripts/lib/local-worker.ts";
-import { clockTicksPerSecond, cpuTicks, readCmdline } from "../scripts/lib/proc.ts";
+import { type BuildReport, buildWorker } from "../scripts/build-check.ts";
+import { type LocalWorker, startLocalWorker } from "../scripts/lib/local-worker.ts";
+import { clockTicksPerSecond } from "../scripts/lib/proc.ts";
+import { runWrangler } from "../scripts/lib/wrangler.ts";
+import { cpuPerRequest, settle, withCpuUsage, workerdWorkerPid } from "./cpu.ts";
+import { perfUnavailable, profileWhile } from "./profile.ts";
+import {
+  addRatios,
+  checkBudgets,
+  renderBudgets,
+  renderBundle,
+  renderCpuSplit,
+  renderOwnWorkers,
+  renderProfiles,
+  renderTable,
+  round,
+  type ScenarioResult,
+} from "./report.ts";
 import {
   BASELINE,
   type BenchRequest,
@@ -34,9 +54,6 @@ import {
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const benchDir = join(root, "bench");
-const IDLE_WINDOW_MS = 500;
-const SETTLE_MAX_MS = 15_000;
-const DRAIN_MAX_MS = 15_000;
 
 // ---------------------------------------------------------------------------- options
 
@@ -47,19 +64,32 @@ const { values: flags } = parseArgs({
     warmup: { type: "string", default: "2" },
     scenarios: { type: "string" },
     var: { type: "string", multiple: true, default: [] },
+    "in-place": { type: "boolean", default: false },
+    "single-baseline": { type: "boolean", default: false },
+    "skip-build-check": { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
+    label: { type: "string" },
     "no-write": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (flags.help) {
-  console.log(`npm run bench -- [--duration S] [--connections N] [--warmup S] [--scenarios a,b] [--no-write]
-  --duration     seconds measured per scenario (default 10, 1..600)
-  --connections  concurrent connections (default 50, 1..1000)
-  --warmup       seconds of unmeasured load before each scenario (default 2, 0..60)
-  --scenarios    comma-separated subset; ${BASELINE} always runs first
-  --var K:V      override a wrangler.toml var (repeatable), e.g. --var LOG_LEVEL:warn; the
-                 defaults in bench/scenarios.ts WORKER_VARS lift the global rate limits
-  --no-write     print only: no bench/results file, bench/README.md untouched
+  console.log(`npm run bench -- [--duration S] [--connections N] [--warmup S] [--scenarios a,b] [--var K:V] [--no-write]
+  --duration          seconds measured per scenario (default 10, 1..600)
+  --connections       concurrent connections (default 50, 1..1000; a scenario may use fewer)
+  --warmup            seconds of unmeasured load before each scenario (default 2, 0..60)
+  --scenarios         comma-separated subset; ${BASELINE} always runs first
+  --var K:V           override a wrangler.toml var (repeatable), e.g. --var LOG_LEVEL:warn; the
+                      defaults in bench/scenarios.ts WORKER_VARS lift the rate limits
+  --in-place          run the worker in the working tree instead of a snapshot copy (edits reload it)
+  --single-baseline   compare every scenario with the one baseline measured first, instead of a
+                      baseline measured again right before each scenario (faster, less robust)
+  --skip-build-check  do not measure the bundle (npm run build:check)
+  --profile           also split the worker workerd's CPU by kind of work with Linux perf (bench/profile.ts),
+                      in a phase of its own between the warm-up and the measured run
+  --label NAME        write bench/results/<date>-NAME.json and leave the README's latest table alone
+                      (a variant such as --var LOG_LEVEL:warn, kept beside the default run)
+  --no-write          print only: no bench/results file, bench/README.md untouched
 scenarios: ${scenarios.map((scenario) => scenario.name).join(", ")}`);
   process.exit(0);
 }
@@ -76,7 +106,16 @@ const options = {
   duration: integerFlag("duration", flags.duration, 1, 600),
   connections: integerFlag("connections", flags.connections, 1, 1000),
   warmup: integerFlag("warmup", flags.warmup, 0, 60),
+  snapshot: !flags["in-place"],
+  pairedBaseline: !flags["single-baseline"],
+  profile: flags.profile,
 };
+/** Seconds of load profiled per scenario with --profile. */
+const PROFILE_SECONDS = 5;
+if (options.profile && perfUnavailable()) {
+  console.error(`bench: --profile needs Linux perf: ${perfUnavailable()}`);
+  process.exit(2);
+}
 const wanted = flags.scenarios
   ?.split(",")
   .map((name) => name.trim())
@@ -97,45 +136,14 @@ for (const pair of flags.var) {
   }
   vars[pair.slice(0, colon)] = pair.slice(colon + 1);
 }
+if (flags.label !== undefined && !/^[a-z0-9][a-z0-9-]{0,40}$/.test(flags.label)) {
+  console.error(`bench: --label takes lower-case letters, digits and dashes, got "${flags.label}"`);
+  process.exit(2);
+}
 const selected = scenarios.filter(
   (scenario) => scenario.name === BASELINE || !wanted || wanted.includes(scenario.name),
 );
-
-// ---------------------------------------------------------------------------- types
-
-type ProcessRole = "wrangler_node" | "workerd_proxy" | "workerd_worker" | "other";
-
-interface ScenarioResult {
-  name: string;
-  description: string;
-  expectedStatus: number;
-  requests: string[];
-  /** Set when the scenario could not be measured (setup or probe failed). */
-  error?: string;
-  durationSeconds?: number;
-  responses?: number;
-  rps?: number;
-  latencyMs?: { p50: number; p99: number; average: number; max: number };
-  statusCounts?: Record<string, number>;
-  /** Responses with another status than expected, plus socket errors and timeouts. */
-  errors?: number;
-  socketErrors?: number;
-  /** How long the worker stayed busy after the load stopped (its CPU is counted). */
-  drainMs?: number;
-  timeouts?: number;
-  cpu?: {
-    /** utime+stime of the worker's process tree, µs per response: the figure to compare with Cloudflare's CPU time. */
-    workerUsPerRequest: number;
-    /** The same plus this process (autocannon), µs per response. */
-    withLoadGeneratorUsPerRequest: number;
-    loadGeneratorUsPerRequest: number;
-    byProcessUsPerRequest: Record<ProcessRole, number>;
-    /** Share of the machine's cores the worker tree used during the run. */
-    workerCoresBusy: number;
-  };
-  loadAverageBefore?: number;
-  vsBaseline?: { rps: number; cpu: number; cpuExtraUs: number };
-}
+const baselineScenario = scenarios.find((scenario) => scenario.name === BASELINE) as Scenario;
 
 // ---------------------------------------------------------------------------- run
 
@@ -151,7 +159,6 @@ if (machine.loadAverageAtStart > 0.5 * machine.cores) {
     `bench: load average is ${machine.loadAverageAtStart.toFixed(2)} on ${machine.cores} cores: other work on this machine will lower requests/s (CPU µs/request is less affected)`,
   );
 }
-
 console.log(
   `bench: worker vars ${Object.entries(vars)
     .map(([key, value]) => `${key}=${value}`)
@@ -160,13 +167,27 @@ console.log(
 
 const startedAt = new Date();
 const results: ScenarioResult[] = [];
+let bundle: BuildReport | undefined;
 let worker: LocalWorker | undefined;
 try {
-  worker = await startLocalWorker({ vars });
-  console.log(`bench: worker at ${worker.url} (wrangler dev, temporary state in ${worker.persistTo})`);
+  worker = await startLocalWorker({ vars, snapshot: options.snapshot });
+  console.log(
+    `bench: worker at ${worker.url} (wrangler dev${options.snapshot ? `, from a snapshot of the tree in ${worker.root}` : ", in the working tree"}, temporary state in ${worker.persistTo})`,
+  );
+  if (!flags["skip-build-check"]) {
+    bundle = buildWorker(worker.root);
+    console.log(`bench: ${renderBundle(bundle)}`);
+  }
   const ctx = createContext(worker);
   for (const scenario of selected) {
-    results.push(await runScenario(worker, ctx, scenario));
+    if (scenario.vars) {
+      results.push(await runOnOwnWorker(scenario, { ...vars, ...scenario.vars }));
+      continue;
+    }
+    const result = await runScenario(worker, ctx, scenario, {
+      pairWithBaseline: options.pairedBaseline && scenario.name !== BASELINE,
+    });
+    results.push(result);
   }
 } catch (error) {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
@@ -178,9 +199,20 @@ try {
 
 if (results.length > 0) {
   addRatios(results);
-  const table = renderTable(results);
-  const split = renderCpuSplit(results);
-  console.log(`\n${table}\n\nCPU µs per request by process:\n\n${split}\n`);
+  checkBudgets(results, scenarios);
+  const tables = {
+    main: renderTable(results),
+    budgets: renderBudgets(results),
+    split: renderCpuSplit(results),
+    ownWorkers: renderOwnWorkers(results),
+    profiles: renderProfiles(results),
+    bundle: renderBundle(bundle),
+  };
+  console.log(`\n${tables.main}\n\nBudgets:\n\n${tables.budgets}\n\n${tables.bundle}`);
+  if (tables.ownWorkers) console.log(`\n${tables.ownWorkers}`);
+  console.log(`\nCPU µs per request by process:\n\n${tables.split}\n`);
+  if (tables.profiles)
+    console.log(`Worker workerd CPU µs per request by kind of work (perf):\n\n${tables.profiles}\n`);
   for (const result of results) {
     if (result.error) console.log(`✗ ${result.name}: ${result.error}`);
     else if (result.errors)
@@ -188,16 +220,53 @@ if (results.length > 0) {
         `✗ ${result.name}: ${result.errors} errors, statuses ${JSON.stringify(result.statusCounts)}`,
       );
   }
-  if (!flags["no-write"]) writeResults(results, table, split);
+  if (!flags["no-write"]) writeResults(results, tables);
+  // A missed budget is a finding to report, not a failed run; a scenario that could not run is.
   if (results.some((result) => result.error || result.errors)) process.exitCode = 1;
 }
 
 // ---------------------------------------------------------------------------- scenario
 
+/**
+ * A scenario with vars of its own (e.g. a strict rate limit) on a worker started for it, compared
+ * with a baseline measured on that same worker right before it (whatever --single-baseline says).
+ */
+async function runOnOwnWorker(scenario: Scenario, ownVars: Record<string, string>): Promise<ScenarioResult> {
+  console.log(
+    `\n▶ ${scenario.name}: starting a worker of its own (${Object.keys(scenario.vars ?? {}).join(", ")})`,
+  );
+  let own: LocalWorker | undefined;
+  try {
+    own = await startLocalWorker({ vars: ownVars, snapshot: options.snapshot });
+    const result = await runScenario(own, createContext(own), scenario, { pairWithBaseline: true });
+    result.ownWorker = { vars: scenario.vars ?? {} };
+    return result;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.log(`  skipped: ${message}`);
+    return {
+      name: scenario.name,
+      description: scenario.description,
+      expectedStatus: scenario.expectedStatus,
+      requests: [],
+      error: message,
+    };
+  } finally {
+    await own?.stop();
+  }
+}
+
+/**
+ * Setup, probe, warm-up and the measured run of one scenario. With `pairWithBaseline`, the
+ * baseline is measured again once the scenario is set up, right before its warm-up, and the
+ * scenario's ratios are taken against that: on a machine shared with other work, the capacity
+ * left to the worker drifts over the minutes a whole run takes.
+ */
 async function runScenario(
   worker: LocalWorker,
   ctx: ScenarioContext,
   scenario: Scenario,
+  how: { pairWithBaseline?: boolean; profile?: boolean } = {},
 ): Promise<ScenarioResult> {
   const result: ScenarioResult = {
     name: scenario.name,
@@ -206,6 +275,23 @@ async function runScenario(
     requests: [],
   };
   console.log(`\n▶ ${scenario.name}: ${scenario.description}`);
+  const pair = async () => {
+    if (!how.pairWithBaseline) return;
+    console.log(`  ▷ paired ${BASELINE}, right before ${scenario.name}`);
+    const base = await runScenario(worker, ctx, baselineScenario, { profile: false });
+    if (base.rps && base.cpu) {
+      result.pairedBaseline = {
+        rps: base.rps,
+        cpuUsPerRequest: base.cpu.workerUsPerRequest,
+        workerdWorkerUsPerRequest: base.cpu.byProcessUsPerRequest.workerd_worker,
+      };
+    }
+  };
+  const profile = how.profile ?? options.profile;
+  if (scenario.measure) {
+    await pair();
+    return runMeasuredScenario(worker, ctx, scenario.measure, result, profile);
+  }
   let requests: BenchRequest[];
   try {
     const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
@@ -231,64 +317,40 @@ async function runScenario(
     return result;
   }
 
+  await pair();
+  const connections = Math.min(options.connections, scenario.maxConnections ?? options.connections);
+  result.connections = connections;
   const load = (duration: number) =>
     autocannon({
       url: worker.url,
-      connections: options.connections,
+      connections,
       duration,
       timeout: 10,
       requests: requests.map((request) => ({ ...request, method: request.method ?? "GET" })),
     });
 
   // Background work a scenario leaves (queue consumers, waitUntil) must not be charged to the next:
-  // wait for the worker to go idle before the warm-up and again before measuring.
-  await settle(worker, SETTLE_MAX_MS);
+  // start from an idle worker, warm up (JIT, caches, connections), and idle again before measuring.
+  await settle(worker);
   if (options.warmup > 0) {
     console.log(`  warm-up ${options.warmup} s`);
     await load(options.warmup);
-    await settle(worker, SETTLE_MAX_MS);
+    await settle(worker);
+  }
+  if (profile) {
+    await profileScenario(worker, result, async () => (await load(PROFILE_SECONDS)).requests.total);
+    await settle(worker);
   }
 
   result.loadAverageBefore = round(loadavg()[0] ?? 0, 2);
-  const port = new URL(worker.url).port;
-  const pidsBefore = worker.processTreePids();
-  const ticksBefore = cpuTicks(pidsBefore);
-  const ownBefore = process.cpuUsage();
-  const wallStarted = performance.now();
-  console.log(`  measuring ${options.duration} s`);
-  const run = await load(options.duration);
-  const own = process.cpuUsage(ownBefore);
-  // ...and the background work this run caused is charged to it: CPU is read once the worker is idle again.
-  const drainMs = await settle(worker, DRAIN_MAX_MS);
-  const wallSeconds = (performance.now() - wallStarted) / 1000;
-  // Processes that started during the run are charged in full; ones that ended are lost (reported).
-  const pidsAfter = worker.processTreePids();
-  const ticksAfter = cpuTicks([...new Set([...pidsBefore, ...pidsAfter])]);
-  const vanished = pidsBefore.filter((pid) => !ticksAfter.has(pid));
-  if (vanished.length > 0)
-    console.warn(`  note: worker processes ${vanished.join(", ")} ended during the run`);
-
-  const microsPerTick = 1_000_000 / clockTicksPerSecond();
-  const byProcess: Record<ProcessRole, number> = {
-    wrangler_node: 0,
-    workerd_proxy: 0,
-    workerd_worker: 0,
-    other: 0,
-  };
-  let workerMicros = 0;
-  for (const [pid, after] of ticksAfter) {
-    const micros = (after - (ticksBefore.get(pid) ?? 0)) * microsPerTick;
-    workerMicros += micros;
-    byProcess[processRole(pid, port)] += micros;
-  }
+  console.log(`  measuring ${options.duration} s at ${connections} connections`);
+  const { value: run, usage } = await withCpuUsage(worker, () => load(options.duration));
 
   const responses = run.requests.total;
-  const perRequest = (micros: number) => (responses > 0 ? round(micros / responses, 0) : 0);
   const statusCounts = Object.fromEntries(
     Object.entries(run.statusCodeStats).map(([status, { count }]) => [status, count]),
   );
   const expected = statusCounts[String(scenario.expectedStatus)] ?? 0;
-  const ownMicros = own.user + own.system;
 
   Object.assign(result, {
     durationSeconds: run.duration,
@@ -303,20 +365,9 @@ async function runScenario(
     statusCounts,
     errors: responses - expected + run.errors,
     socketErrors: run.errors - run.timeouts,
-    drainMs,
+    drainMs: usage.drainMs,
     timeouts: run.timeouts,
-    cpu: {
-      workerUsPerRequest: perRequest(workerMicros),
-      withLoadGeneratorUsPerRequest: perRequest(workerMicros + ownMicros),
-      loadGeneratorUsPerRequest: perRequest(ownMicros),
-      byProcessUsPerRequest: {
-        wrangler_node: perRequest(byProcess.wrangler_node),
-        workerd_proxy: perRequest(byProcess.workerd_proxy),
-        workerd_worker: perRequest(byProcess.workerd_worker),
-        other: perRequest(byProcess.other),
-      },
-      workerCoresBusy: round(workerMicros / 1_000_000 / wallSeconds, 2),
-    },
+    cpu: cpuPerRequest(usage, responses),
   } satisfies Partial<ScenarioResult>);
   console.log(
     `  ${result.rps} req/s, p50 ${run.latency.p50} ms, p99 ${run.latency.p99} ms, ${result.errors} errors, ${result.cpu?.workerUsPerRequest} µs CPU/request (worker)`,
@@ -325,34 +376,99 @@ async function runScenario(
 }
 
 /**
- * Waits until the worker's process tree is idle: under IDLE_TICKS of CPU in one IDLE_WINDOW_MS
- * window (about 3 % of a core). Bounded by maxMs; returns how long it waited.
+ * A scenario that drives the worker itself (`measure`, e.g. WebSocket fan-out): it gets the
+ * same settle / warm-up / CPU accounting, and its samples take the place of responses.
  */
-async function settle(worker: LocalWorker, maxMs: number): Promise<number> {
-  const started = performance.now();
-  while (performance.now() - started < maxMs) {
-    const pids = worker.processTreePids();
-    const before = cpuTicks(pids);
-    await sleep(IDLE_WINDOW_MS);
-    let used = 0;
-    for (const [pid, ticks] of cpuTicks(pids)) used += ticks - (before.get(pid) ?? ticks);
-    if (used * (1000 / clockTicksPerSecond()) <= IDLE_WINDOW_MS * 0.03) break;
+async function runMeasuredScenario(
+  worker: LocalWorker,
+  ctx: ScenarioContext,
+  measure: NonNullable<Scenario["measure"]>,
+  result: ScenarioResult,
+  profile: boolean,
+): Promise<ScenarioResult> {
+  try {
+    await settle(worker);
+    if (options.warmup > 0) {
+      console.log(`  warm-up ${options.warmup} s`);
+      await measure(ctx, { durationSeconds: options.warmup, phase: "warmup" });
+      await settle(worker);
+    }
+    if (profile) {
+      // "warmup": the scenario keeps its sockets open for the measured run that follows.
+      const profiled = () => measure(ctx, { durationSeconds: PROFILE_SECONDS, phase: "warmup" });
+      await profileScenario(worker, result, async () => (await profiled()).latenciesMs.length);
+      await settle(worker);
+    }
+    result.loadAverageBefore = round(loadavg()[0] ?? 0, 2);
+    console.log(`  measuring ${options.duration} s`);
+    const started = performance.now();
+    const { value: measured, usage } = await withCpuUsage(worker, () =>
+      measure(ctx, { durationSeconds: options.duration, phase: "measure" }),
+    );
+    const seconds = round((measured.elapsedMs ?? performance.now() - started) / 1000, 2);
+    const latencies = [...measured.latenciesMs].sort((a, b) => a - b);
+    const samples = latencies.length;
+    Object.assign(result, {
+      requests: measured.requests,
+      durationSeconds: seconds,
+      responses: samples,
+      rps: round(samples / seconds, 0),
+      latencyMs: {
+        p50: round(percentile(latencies, 0.5), 1),
+        p99: round(percentile(latencies, 0.99), 1),
+        average: round(latencies.reduce((sum, value) => sum + value, 0) / Math.max(1, samples), 2),
+        max: round(latencies.at(-1) ?? 0, 1),
+      },
+      statusCounts: {},
+      errors: measured.errors,
+      socketErrors: 0,
+      drainMs: usage.drainMs,
+      timeouts: 0,
+      cpu: cpuPerRequest(usage, samples),
+      details: measured.details,
+    } satisfies Partial<ScenarioResult>);
+    console.log(
+      `  ${samples} samples, p50 ${result.latencyMs?.p50} ms, p99 ${result.latencyMs?.p99} ms, ${measured.errors} errors, ${result.cpu?.workerUsPerRequest} µs CPU/sample (worker)`,
+    );
+  } catch (error) {
+    result.error = error instanceof Error ? error.message : String(error);
+    console.log(`  skipped: ${result.error}`);
   }
-  const waited = Math.round(performance.now() - started);
-  if (waited >= maxMs) console.warn(`  note: the worker was still busy after ${maxMs} ms`);
-  return waited;
+  return result;
 }
 
-/** Which part of `wrangler dev` a process is: the proxy workerd is the one listening on our port. */
-function processRole(pid: number, port: string): ProcessRole {
-  const cmdline = readCmdline(pid);
-  if (cmdline.includes("workerd")) {
-    return cmdline.includes(`entry=127.0.0.1:${port} `) || cmdline.endsWith(`entry=127.0.0.1:${port}`)
-      ? "workerd_proxy"
-      : "workerd_worker";
+/** Runs `load` (which returns how many requests it completed) under perf; see bench/profile.ts. */
+async function profileScenario(
+  worker: LocalWorker,
+  result: ScenarioResult,
+  load: () => Promise<number>,
+): Promise<void> {
+  console.log(`  profiling ${PROFILE_SECONDS} s (perf, worker workerd)`);
+  const pid = workerdWorkerPid(worker);
+  if (pid === undefined) {
+    console.warn("  profile skipped: no worker workerd process found");
+    return;
   }
-  if (/\bnode\b|wrangler/.test(cmdline)) return "wrangler_node";
-  return "other";
+  const dataFile = join(tmpdir(), `edge-api-bench-${process.pid}-${result.name}.perf.data`);
+  try {
+    const summary = await profileWhile(pid, dataFile, load);
+    result.profile = summary;
+    const split = Object.entries(summary.categoriesUsPerRequest)
+      .filter(([, us]) => us > 0)
+      .map(([category, us]) => `${category} ${us}`)
+      .join(", ");
+    console.log(`  worker workerd ${summary.workerdUsPerRequest} µs/request: ${split}`);
+  } catch (error) {
+    console.warn(`  profile failed: ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    rmSync(dataFile, { force: true });
+  }
+}
+
+/** Nearest-rank percentile of sorted values. */
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
 }
 
 function createContext(worker: LocalWorker): ScenarioContext {
@@ -385,128 +501,55 @@ function createContext(worker: LocalWorker): ScenarioContext {
       }
       return value as Promise<T>;
     },
+    d1(sql) {
+      const out = runWrangler(
+        worker.root,
+        ["d1", "execute", "DB", "--local", "--persist-to", worker.persistTo, "--json", "--command", sql],
+        { quiet: true },
+      );
+      const statements = JSON.parse(out) as Array<{ results?: Array<Record<string, unknown>> }>;
+      return statements.flatMap((statement) => statement.results ?? []);
+    },
   };
-}
-
-function addRatios(results: ScenarioResult[]): void {
-  const baseline = results.find((result) => result.name === BASELINE);
-  if (!baseline?.rps || !baseline.cpu) return;
-  for (const result of results) {
-    if (!result.rps || !result.cpu) continue;
-    result.vsBaseline = {
-      rps: round(result.rps / baseline.rps, 2),
-      cpu: round(result.cpu.workerUsPerRequest / baseline.cpu.workerUsPerRequest, 2),
-      cpuExtraUs: result.cpu.workerUsPerRequest - baseline.cpu.workerUsPerRequest,
-    };
-  }
 }
 
 // ---------------------------------------------------------------------------- output
 
-function markdownTable(
-  header: string[],
-  rows: string[][],
-  rightAligned: (column: number) => boolean,
-): string {
-  const widths = header.map((cell, column) =>
-    Math.max(cell.length, ...rows.map((row) => (row[column] ?? "").length)),
-  );
-  const line = (cells: string[]) =>
-    `| ${cells
-      .map((cell, column) =>
-        rightAligned(column) ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
-      )
-      .join(" | ")} |`;
-  const rule = `|${widths.map((width, column) => (rightAligned(column) ? `${"-".repeat(width + 1)}:` : "-".repeat(width + 2))).join("|")}|`;
-  return [line(header), rule, ...rows.map(line)].join("\n");
-}
-
-function renderTable(results: ScenarioResult[]): string {
-  const header = [
-    "scenario",
-    "expect",
-    "req/s",
-    "× base",
-    "p50 ms",
-    "p99 ms",
-    "errors",
-    "CPU µs/req",
-    "× base",
-    "+µs vs base",
-    "CPU µs/req incl. load gen",
-  ];
-  const rows = results.map((result) => {
-    if (result.error || !result.cpu || !result.latencyMs) {
-      return [result.name, String(result.expectedStatus), "skipped", "", "", "", "", "", "", "", ""];
-    }
-    return [
-      result.name,
-      String(result.expectedStatus),
-      String(result.rps),
-      result.vsBaseline ? result.vsBaseline.rps.toFixed(2) : "",
-      String(result.latencyMs.p50),
-      String(result.latencyMs.p99),
-      String(result.errors),
-      String(result.cpu.workerUsPerRequest),
-      result.vsBaseline ? result.vsBaseline.cpu.toFixed(2) : "",
-      result.vsBaseline ? signed(result.vsBaseline.cpuExtraUs) : "",
-      String(result.cpu.withLoadGeneratorUsPerRequest),
-    ];
-  });
-  return markdownTable(header, rows, (column) => column >= 1);
-}
-
-function renderCpuSplit(results: ScenarioResult[]): string {
-  const header = [
-    "scenario",
-    "wrangler (node)",
-    "workerd dev proxy",
-    "workerd worker",
-    "other",
-    "worker tree",
-    "load gen",
-  ];
-  const rows = results
-    .filter((result) => result.cpu)
-    .map((result) => {
-      const cpu = result.cpu as NonNullable<ScenarioResult["cpu"]>;
-      const split = cpu.byProcessUsPerRequest;
-      return [
-        result.name,
-        String(split.wrangler_node),
-        String(split.workerd_proxy),
-        String(split.workerd_worker),
-        String(split.other),
-        String(cpu.workerUsPerRequest),
-        String(cpu.loadGeneratorUsPerRequest),
-      ];
-    });
-  return markdownTable(header, rows, (column) => column >= 1);
-}
-
-function writeResults(results: ScenarioResult[], table: string, split: string): void {
+function writeResults(
+  results: ScenarioResult[],
+  tables: {
+    main: string;
+    budgets: string;
+    split: string;
+    ownWorkers?: string;
+    profiles?: string;
+    bundle: string;
+  },
+): void {
   const date = startedAt.toISOString().slice(0, 10);
   const resultsDir = join(benchDir, "results");
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `${date}.json`);
+  const file = join(resultsDir, `${date}${flags.label ? `-${flags.label}` : ""}.json`);
   const document = {
     date,
+    label: flags.label ?? null,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     options: { ...options, vars },
     machine,
     method: {
-      target: "wrangler dev (proxy workerd → worker workerd), local D1/KV/R2/Queues/DOs, temporary state",
+      target: `wrangler dev (proxy workerd → worker workerd), local D1/KV/R2/Queues/DOs, temporary state, ${options.snapshot ? "from a snapshot copy of the tree" : "in the working tree"}`,
       loadGenerator: "autocannon (programmatic) in the bench process, not in the worker's process tree",
       cpu: "utime+stime from /proc/<pid>/stat over the worker's process tree, per response served",
     },
+    bundle,
     results,
   };
   writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
   console.log(`bench: wrote ${relative(root, file)}`);
 
   const readmePath = join(benchDir, "README.md");
-  if (!existsSync(readmePath)) return;
+  if (flags.label || !existsSync(readmePath)) return;
   const readme = readFileSync(readmePath, "utf8");
   const start = "<!-- bench:latest:start -->";
   const end = "<!-- bench:latest:end -->";
@@ -516,15 +559,28 @@ function writeResults(results: ScenarioResult[], table: string, split: string): 
     console.warn(`bench: ${relative(root, readmePath)} has no ${start} … ${end} markers; table not updated`);
     return;
   }
+  const overridden = Object.entries(vars)
+    .filter(([key]) => !(key in WORKER_VARS))
+    .map(([key, value]) => `\`${key}=${value}\``);
   const section = [
     start,
-    `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.duration} s per scenario at ${options.connections} connections after ${options.warmup} s warm-up, on ${machine.cpuModel} × ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, wrangler ${machine.wrangler}, load average ${machine.loadAverageAtStart.toFixed(2)} at start ([results/${date}.json](results/${date}.json)).`,
+    `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.duration} s per scenario at ${options.connections} connections after ${options.warmup} s warm-up, on ${machine.cpuModel} × ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, wrangler ${machine.wrangler}, load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${options.snapshot ? "from a snapshot of the tree" : "in the working tree"}${overridden.length > 0 ? `, with ${overridden.join(", ")}` : ""} ([results/${relative(resultsDir, file)}](results/${relative(resultsDir, file)})).`,
     "",
-    table,
+    tables.main,
+    "",
+    "Budgets:",
+    "",
+    tables.budgets,
+    "",
+    tables.bundle,
+    ...(tables.ownWorkers ? ["", tables.ownWorkers] : []),
     "",
     "CPU µs per request by process:",
     "",
-    split,
+    tables.split,
+    ...(tables.profiles
+      ? ["", "Worker workerd CPU µs per request by kind of work (`--profile`, perf):", "", tables.profiles]
+      : []),
     end,
   ].join("\n");
   writeFileSync(readmePath, readme.slice(0, from) + section + readme.slice(to + end.length));
@@ -559,13 +615,4 @@ function packageVersion(candidates: string[]): string {
     if (existsSync(path)) return (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version;
   }
   return "unknown";
-}
-
-function round(value: number, digits: number): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}
-
-function signed(value: number): string {
-  return value > 0 ? `+${value}` : String(value);
 }

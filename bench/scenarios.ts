@@ -5,15 +5,17 @@
  *
  * A scenario that needs data seeds it in `setup` through the public API (ctx.api), so it
  * exercises the same paths a client would, and shares anything reusable through
- * ctx.once(): for example the identity scenarios will sign up one user once and reuse
- * its access token and API key:
+ * ctx.once() (bench/seed.ts: one user, its token and API keys, the catalog):
  *
- *   const me = await ctx.once("user", async () => {
- *     const login = await ctx.api("POST", "/api/v1/auth/login", { email, password }, 200);
- *     return { token: login.body.access_token as string };
- *   });
- *   return { method: "GET", path: "/api/v1/users/me", headers: { authorization: `Bearer ${me.token}` } };
+ *   const user = await benchUser(ctx);
+ *   return { path: "/api/v1/users/me", headers: bearer(user.accessToken) };
+ *
+ * `budgets` are the performance budgets of issue 11, checked against the baseline of the
+ * same run and printed PASS / MISS (bench/README.md explains each one).
  */
+
+import { notifyFanoutScenarios } from "./notify-fanout.ts";
+import { bearer, benchApiKey, benchUser, registerUser, seedCatalog } from "./seed.ts";
 
 export interface BenchRequest {
   method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
@@ -46,8 +48,38 @@ export interface ScenarioContext {
     expect?: number,
     headers?: Record<string, string>,
   ): Promise<ApiResponse>;
-  /** Runs `create` once per benchmark run and returns the same value to every scenario that asks for `key`. */
+  /** Runs `create` once per worker and returns the same value to every scenario that asks for `key`. */
   once<T>(key: string, create: () => Promise<T>): Promise<T>;
+  /**
+   * One SQL statement on the worker's local D1 (`wrangler d1 execute --local --persist-to`), for
+   * the few things no public route may do (granting staff); returns the rows.
+   */
+  d1(sql: string): Array<Record<string, unknown>>;
+}
+
+/**
+ * A budget of issue 11, relative to the baseline of the same run:
+ * - `rps`: requests/s at least `min` × the baseline's;
+ * - `cpu_extra`: CPU µs per request (worker process tree) at most `maxUs` above the baseline's;
+ * - `p99`: p99 latency under `maxMs`;
+ * - `report_cpu_ms`: no limit, the CPU milliseconds per request are reported (login).
+ */
+export type Budget =
+  | { kind: "rps"; min: number }
+  | { kind: "cpu_extra"; maxUs: number }
+  | { kind: "p99"; maxMs: number }
+  | { kind: "report_cpu_ms" };
+
+/** What a `measure` scenario reports: one latency per sample (e.g. per notification delivered). */
+export interface Measurement {
+  latenciesMs: number[];
+  errors: number;
+  /** What was driven, for the results file, e.g. "POST /api/v1/notifications/test". */
+  requests: string[];
+  /** Wall time of the measured part; the whole call when omitted. */
+  elapsedMs?: number;
+  /** Figures particular to the scenario, recorded in the results file. */
+  details?: Record<string, unknown>;
 }
 
 export interface Scenario {
@@ -65,20 +97,63 @@ export interface Scenario {
   setup?: (ctx: ScenarioContext) => Promise<BenchRequest | BenchRequest[]>;
   /** The request(s) when no setup is needed. */
   request?: BenchRequest | BenchRequest[];
+  /**
+   * For what autocannon cannot drive (WebSockets): the scenario runs the load itself for
+   * `durationSeconds` and reports its samples. Called once for the warm-up and once for the
+   * measured run (`phase`); CPU is accounted the same way as for request scenarios.
+   */
+  measure?: (
+    ctx: ScenarioContext,
+    run: { durationSeconds: number; phase: "warmup" | "measure" },
+  ) => Promise<Measurement>;
+  /** Checked after the run; see Budget. */
+  budgets?: Budget[];
+  /** At most this many connections (the run's --connections otherwise), for requests that take long by design. */
+  maxConnections?: number;
+  /**
+   * wrangler.toml vars this scenario needs on top of the run's. The scenario then gets a worker
+   * of its own, started for it with these vars and stopped after it, and the baseline is also
+   * measured on that worker (recorded in the results beside the run's baseline).
+   */
+  vars?: Record<string, string>;
 }
 
 export const BASELINE = "baseline";
 
+/** The global per-principal policies and `login`, lifted so far that no scenario reaches them. */
+const LIFTED_POLICIES = {
+  anonymous: "1000000/60",
+  user: "1000000/60",
+  api_key: "1000000/60",
+  login: "1000000/60",
+};
+
 /**
  * wrangler.toml vars every benchmark run overrides (`--var` on the command line wins).
- * The global per-principal rate limits are lifted to their maximum so that scenarios
- * measure their own work rather than the 429 path; the counters are still read and
- * written on every request, as in production. Route policies (login, ...) keep their
- * defaults, so a 429-storm scenario can still drive one client far over its limit.
+ *
+ * Rate limits are lifted so that each scenario measures its own work rather than the 429 path:
+ * the global policies (`anonymous`, `user`, `api_key`: every request in the benchmark comes
+ * from 127.0.0.1, and one user or key sends thousands of requests a minute) and `login` (the
+ * login scenario signs one account in many times a second). The counters are still read and
+ * written on every request, exactly as in production; only the numbers they are compared with
+ * are higher. The 429 storm scenarios put a limit back for themselves: `rate_limited` on a
+ * worker of its own with a strict `anonymous` policy, `rate_limited_api_key` with a key whose
+ * own limit is 1 per hour.
  */
 export const WORKER_VARS: Record<string, string> = {
-  RATE_LIMIT_POLICIES: JSON.stringify({ anonymous: "1000000/60", user: "1000000/60", api_key: "1000000/60" }),
+  RATE_LIMIT_POLICIES: JSON.stringify(LIFTED_POLICIES),
 };
+
+/** The probe must see the limit already spent: sends `request` until it answers 429. */
+async function exhaust(ctx: ScenarioContext, request: BenchRequest, atMost: number): Promise<void> {
+  for (let i = 0; i < atMost; i++) {
+    const res = await ctx.api(request.method ?? "GET", request.path, undefined, undefined, request.headers);
+    if (res.status === 429) return;
+  }
+  throw new Error(`${request.path} never answered 429 in ${atMost} requests: is the limit in place?`);
+}
+
+const PRODUCT_LIST_QUERY = "limit=20&filter[price][gte]=50&sort=-price";
 
 export const scenarios: Scenario[] = [
   {
@@ -99,5 +174,109 @@ export const scenarios: Scenario[] = [
     description: "GET /health: a D1 query, two KV reads, an R2 head and two queue sends per request",
     expectedStatus: 200,
     request: { path: "/health" },
+  },
+  {
+    name: "me_jwt",
+    description:
+      "GET /api/v1/users/me with an access JWT: ES256 verify, revocation check (KV), rate-limit counter, one D1 read",
+    expectedStatus: 200,
+    budgets: [
+      { kind: "rps", min: 0.7 },
+      { kind: "cpu_extra", maxUs: 400 },
+    ],
+    async setup(ctx) {
+      const user = await benchUser(ctx);
+      return { path: "/api/v1/users/me", headers: bearer(user.accessToken) };
+    },
+  },
+  {
+    name: "me_api_key",
+    description:
+      "GET /api/v1/orgs/{org_id} with an API key (org:read): checksum, SHA-256, cached key lookup (KV), rate-limit counter, one D1 read. /users/me answers API keys 403 by contract, so the key reads its own organization",
+    expectedStatus: 200,
+    budgets: [
+      { kind: "rps", min: 0.7 },
+      { kind: "cpu_extra", maxUs: 400 },
+    ],
+    async setup(ctx) {
+      const { key, orgId } = await benchApiKey(ctx, "reader", ["org:read"]);
+      return { path: `/api/v1/orgs/${orgId}`, headers: bearer(key) };
+    },
+  },
+  {
+    name: "login",
+    description:
+      "POST /api/v1/auth/login: one scrypt (N=16384, r=8, p=5) per sign-in, a new session and a token pair; 4 connections",
+    expectedStatus: 200,
+    // Each sign-in is ~100 ms of CPU by design: 50 connections would only measure queueing.
+    maxConnections: 4,
+    budgets: [{ kind: "report_cpu_ms" }],
+    async setup(ctx) {
+      const account = await registerUser(ctx, "login");
+      return {
+        method: "POST",
+        path: "/api/v1/auth/login",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email: account.email, password: account.password }),
+      };
+    },
+  },
+  {
+    name: "products_list",
+    description: `GET /api/v1/products?${PRODUCT_LIST_QUERY}&filter[category_id]=… over 10,000 products in 8 categories (seeded through the API)`,
+    expectedStatus: 200,
+    budgets: [{ kind: "rps", min: 0.5 }],
+    async setup(ctx) {
+      const catalog = await seedCatalog(ctx);
+      return catalog.categoryIds.map((id) => ({
+        path: `/api/v1/products?${PRODUCT_LIST_QUERY}&filter[category_id]=${id}`,
+      }));
+    },
+  },
+  {
+    name: "tasks_create",
+    description:
+      "POST /api/v1/tasks (add) with an access JWT: insert, queue send, 202; the consumer that runs each task afterwards is charged too",
+    expectedStatus: 202,
+    budgets: [{ kind: "rps", min: 0.5 }],
+    async setup(ctx) {
+      const user = await benchUser(ctx);
+      return {
+        method: "POST",
+        path: "/api/v1/tasks",
+        headers: { ...bearer(user.accessToken), "content-type": "application/json" },
+        body: JSON.stringify({ type: "add", payload: { x: 2, y: 3 } }),
+      };
+    },
+  },
+  ...notifyFanoutScenarios,
+  {
+    name: "rate_limited",
+    description:
+      "429 storm: one anonymous client far over its limit (`anonymous` at 10 per hour on a worker of its own), GET /",
+    expectedStatus: 429,
+    budgets: [{ kind: "rps", min: 0.85 }],
+    vars: { RATE_LIMIT_POLICIES: JSON.stringify({ ...LIFTED_POLICIES, anonymous: "10/1h" }) },
+    async setup(ctx) {
+      const request: BenchRequest = { path: "/" };
+      await exhaust(ctx, request, 20);
+      return request;
+    },
+  },
+  {
+    name: "rate_limited_api_key",
+    description:
+      "429 storm: an API key far over its own limit (1 per hour), GET /api/v1/orgs/{org_id}: key lookup, then the refusal",
+    expectedStatus: 429,
+    budgets: [{ kind: "rps", min: 0.85 }],
+    async setup(ctx) {
+      const { key, orgId } = await benchApiKey(ctx, "limited", ["org:read"], {
+        limit: 1,
+        window_seconds: 3600,
+      });
+      const request: BenchRequest = { path: `/api/v1/orgs/${orgId}`, headers: bearer(key) };
+      await exhaust(ctx, request, 5);
+      return request;
+    },
   },
 ];

@@ -17,12 +17,13 @@ import { wranglerBin } from "./lib/wrangler.ts";
 /** Cloudflare's limit is 3 MiB (free) / 10 MiB (paid) compressed; ours is far tighter because size is startup time. */
 export const BUNDLE_BUDGET_GZIP_BYTES = 400 * 1024;
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const outdir = join(root, ".generated/build");
+const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
 type Metafile = { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
 
 export type BuildReport = {
+  /** wrangler.toml sets `minify = true` (identifiers shortened; function names kept by keep_names). */
+  minified: boolean;
   gzipBytes: number;
   rawBytes: number;
   budgetBytes: number;
@@ -36,7 +37,9 @@ function sourceOf(input: string): string {
   return match?.[1] ?? (input.includes("src/") ? "src (this project)" : input);
 }
 
-export function buildWorker(): BuildReport {
+/** Bundles the tree at `root` (this project, or a copy of it such as the benchmark's snapshot). */
+export function buildWorker(root: string = projectRoot): BuildReport {
+  const outdir = join(root, ".generated/build");
   rmSync(outdir, { recursive: true, force: true });
   const result = spawnSync(
     wranglerBin(root),
@@ -67,12 +70,24 @@ export function buildWorker(): BuildReport {
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, 12);
   return {
+    minified: minifiedInProduction(readFileSync(join(root, "wrangler.toml"), "utf8")),
     gzipBytes,
     rawBytes,
     budgetBytes: BUNDLE_BUDGET_GZIP_BYTES,
     withinBudget: gzipBytes <= BUNDLE_BUDGET_GZIP_BYTES,
     heaviest,
   };
+}
+
+/**
+ * `minify = true` in the keys production reads: the top level (before the first table) or the
+ * [env.production] table itself (before its sub-tables).
+ */
+function minifiedInProduction(toml: string): boolean {
+  const minify = /^\s*minify\s*=\s*true\b/m;
+  const topLevel = toml.split(/^\[/m)[0] ?? "";
+  const production = /^\[env\.production\]\s*$([\s\S]*?)(?=^\[)/m.exec(toml)?.[1] ?? "";
+  return minify.test(topLevel) || minify.test(production);
 }
 
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(1)} KiB`;
@@ -82,7 +97,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   if (process.argv.includes("--json")) {
     console.log(JSON.stringify(report));
   } else {
-    console.log(`Worker bundle: ${kib(report.rawBytes)} raw, ${kib(report.gzipBytes)} gzip`);
+    console.log(
+      `Worker bundle: ${kib(report.rawBytes)} raw, ${kib(report.gzipBytes)} gzip${report.minified ? " (minified)" : ""}`,
+    );
     console.log(
       `Budget:        ${kib(report.budgetBytes)} gzip → ${report.withinBudget ? "within" : "OVER"}`,
     );

@@ -9,12 +9,26 @@
  * (migrations applied there), so a check never touches the developer's .wrangler
  * state or a `npm run dev` already listening on :8787. stop() ends the whole process
  * tree: wrangler starts workerd (twice: the dev proxy and the worker) and esbuild.
+ *
+ * `snapshot: true` runs it from a copy of the tree taken now (node_modules linked, not
+ * copied): `wrangler dev` reloads the Worker whenever a watched file changes, which drops
+ * every open socket and charges a rebuild to whatever is being measured, so a benchmark
+ * taken while someone edits src/ needs the copy.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import {
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { delimiter, dirname, join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensureDevVars } from "./dev-vars.ts";
 import { isAlive, processTree } from "./proc.ts";
@@ -33,6 +47,8 @@ export interface LocalWorkerOptions {
   startTimeoutMs?: number;
   /** Keep the temporary directory (state and wrangler.log) after stop(), for debugging. */
   keepTemp?: boolean;
+  /** Run from a copy of the tree taken at start (see the top of this file); removed on stop(). */
+  snapshot?: boolean;
 }
 
 export interface LocalWorker {
@@ -40,9 +56,13 @@ export interface LocalWorker {
   url: string;
   /** The `wrangler dev` process (leader of its own process group). */
   pid: number;
+  /** The tree wrangler runs in: the project, or its snapshot copy. */
+  root: string;
   persistTo: string;
   /** wrangler dev's stdout and stderr (the worker's console lines included). */
   logPath: string;
+  /** wrangler's DevTools inspector (Chrome DevTools Protocol) for the Worker's isolate. */
+  inspectorPort: number;
   /** The last `lines` lines of logPath. */
   logTail(lines?: number): string;
   /** wrangler and every process it started (workerd, esbuild), parents first. */
@@ -62,6 +82,7 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
   ensureDevVars(root);
 
   const tempDir = mkdtempSync(join(tmpdir(), "edge-api-worker-"));
+  const workerRoot = options.snapshot ? snapshotTree(join(tempDir, "tree")) : root;
   const persistTo = options.persistTo ?? join(tempDir, "state");
   const logPath = join(tempDir, "wrangler.log");
   const env = wranglerEnv();
@@ -70,10 +91,10 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
   };
 
   const migrate = spawnSync(
-    wranglerBin(root),
+    wranglerBin(workerRoot),
     ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],
     {
-      cwd: root,
+      cwd: workerRoot,
       env,
       encoding: "utf8",
       stdio: ["ignore", "pipe", "pipe"],
@@ -105,8 +126,8 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
   // Output goes to a file, not a pipe: nothing in this process has to read the per-request
   // log lines (the benchmark's load generator runs here and must not be charged for them).
   const logFd = openSync(logPath, "a");
-  const child = spawn(wranglerBin(root), args, {
-    cwd: root,
+  const child = spawn(wranglerBin(workerRoot), args, {
+    cwd: workerRoot,
     env,
     detached: true,
     stdio: ["ignore", logFd, logFd],
@@ -114,7 +135,7 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
   closeSync(logFd);
   if (child.pid === undefined) {
     removeTemp();
-    throw new Error(`could not start ${wranglerBin(root)}`);
+    throw new Error(`could not start ${wranglerBin(workerRoot)}`);
   }
   const pid = child.pid;
   let exited = false;
@@ -129,8 +150,10 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
   const worker: LocalWorker = {
     url: `http://127.0.0.1:${port}`,
     pid,
+    root: workerRoot,
     persistTo,
     logPath,
+    inspectorPort,
     logTail,
     processTreePids: () => processTree(pid),
     stop() {
@@ -169,6 +192,26 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
     }
     await sleep(250);
   }
+}
+
+/** Not copied into a snapshot: dependencies are linked; local state, VCS data and build output are not needed. */
+const SNAPSHOT_SKIP = new Set(["node_modules", ".git", ".wrangler", "coverage", "dist"]);
+
+/**
+ * Copies the project into `dir` (about 10 MB: sources, config, .dev.vars and the docs assets)
+ * and links node_modules, so wrangler and esbuild resolve packages exactly as in the tree.
+ */
+function snapshotTree(dir: string): string {
+  cpSync(root, dir, {
+    recursive: true,
+    filter: (source) => {
+      const path = relative(root, source);
+      const top = path.split(sep)[0] ?? "";
+      return !SNAPSHOT_SKIP.has(top) && path !== join(".generated", "build");
+    },
+  });
+  symlinkSync(join(root, "node_modules"), join(dir, "node_modules"), "dir");
+  return dir;
 }
 
 /** Node 24 from node_modules/.bin first on PATH: the wrangler shim runs `#!/usr/bin/env node`. */
