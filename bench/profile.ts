@@ -11,6 +11,8 @@
  * JavaScript functions (V8's interpreter and JIT code are anonymous to it), so JavaScript is one
  * category, the Worker's and the simulators' together.
  *
+ * The phase covers the load only, not the drain after it (queue consumers that finish later).
+ *
  * Needs `perf` (linux-tools) and permission to sample one's own processes
  * (kernel.perf_event_paranoid ≤ 2); without it the phase is skipped with a note.
  */
@@ -28,7 +30,7 @@ export const PROFILE_CATEGORIES = [
   "kj/capnp: I/O and RPC between services",
   "malloc, memcpy",
   "SQLite (local D1/KV/DO storage)",
-  "crypto (BoringSSL)",
+  "crypto (BoringSSL: ECDSA, SHA-256, scrypt)",
   "kernel (syscalls, files, sockets)",
   "other",
 ] as const;
@@ -51,8 +53,12 @@ function categoryOf(symbol: string, kernel: boolean): ProfileCategory {
   if (kernel) return "kernel (syscalls, files, sockets)";
   if (/sqlite|^json[A-Z]|walIndex|^pager|^btree|^vdbe/i.test(symbol))
     return "SQLite (local D1/KV/DO storage)";
-  if (/ecp_nistz|ecdsa|^EC_|^bn_|^BN_|sha256|SHA256|sha512|^EVP_|^CRYPTO_|bssl|aes|gcm_/.test(symbol))
-    return "crypto (BoringSSL)";
+  if (
+    /ecp_nistz|ecdsa|^EC_|^bn_|^BN_|sha256|SHA256|sha512|^EVP_|^CRYPTO_|bssl|aes|gcm_|scrypt|salsa/i.test(
+      symbol,
+    )
+  )
+    return "crypto (BoringSSL: ECDSA, SHA-256, scrypt)";
   if (/^Builtins_|^\[JIT\]|^0x[0-9a-f]+$|^\[unknown\]$|Interpreter/.test(symbol))
     return "JavaScript (V8 interpreter, builtins, JIT)";
   if (/^v8::|^cppgc::|^std::__1::.*v8/.test(symbol)) return "V8 runtime, GC, handles";

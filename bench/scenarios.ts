@@ -112,8 +112,8 @@ export interface Scenario {
   maxConnections?: number;
   /**
    * wrangler.toml vars this scenario needs on top of the run's. The scenario then gets a worker
-   * of its own, started for it with these vars and stopped after it, and the baseline is also
-   * measured on that worker (recorded in the results beside the run's baseline).
+   * of its own, started for it with these vars and stopped after it, and is compared with a
+   * baseline measured on that worker.
    */
   vars?: Record<string, string>;
 }
