@@ -11,6 +11,7 @@ import { env } from "cloudflare:workers";
 import { z } from "@hono/zod-openapi";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Bindings } from "../src/env";
+import { createServiceContext } from "../src/lib/context";
 import { createRouter } from "../src/lib/create-router";
 import type { Logger, LogLevel } from "../src/lib/logger";
 import { defineRoute, jsonContent } from "../src/lib/openapi";
@@ -59,13 +60,26 @@ type TestAppOptions = RateLimitOptions & {
   limitFor?: (principal: Principal) => { limit: number; windowSeconds: number } | undefined;
 };
 
-function buildApp(options: TestAppOptions, logs: LogLine[] = []) {
+/** `waitUntil`, when given, stands for the ExecutionContext's: the request then has a ServiceContext. */
+function buildApp(
+  options: TestAppOptions,
+  logs: LogLine[] = [],
+  waitUntil?: (promise: Promise<unknown>) => void,
+) {
   const { limitFor, ...shared } = options;
   const app = createRouter();
   app.use(async (c, next) => {
+    const logger = captureLogger(logs);
+    const principal = principalFrom(c.req.header("authorization"), c.req.header("x-test-system") === "1");
     c.set("requestId", "req-test-0001");
-    c.set("logger", captureLogger(logs));
-    c.set("principal", principalFrom(c.req.header("authorization"), c.req.header("x-test-system") === "1"));
+    c.set("logger", logger);
+    c.set("principal", principal);
+    if (waitUntil) {
+      c.set(
+        "ctx",
+        createServiceContext({ env: c.env, principal, requestId: "req-test-0001", logger, waitUntil }),
+      );
+    }
     await next();
   });
   app.use(globalRateLimit({ ...shared, limitFor }));
@@ -492,3 +506,42 @@ describe.each([
     });
   },
 );
+
+describe("the KV store's writes, after the response", () => {
+  /** The real namespace, but every write refused as KV refuses a key written more than once a second. */
+  const refusingWrites = {
+    get: (key: string) => env.RATE_LIMIT_KV.get(key),
+    put: () => Promise.reject(new Error("KV PUT failed: 429 Too Many Requests")),
+  } as unknown as KVNamespace;
+
+  it("answers without waiting for the counter's write, and logs a write that fails", async () => {
+    const logs: LogLine[] = [];
+    const afterResponse: Promise<unknown>[] = [];
+    const store = new KvRateLimitStore(refusingWrites);
+    const app = buildApp(
+      { clock: () => T0, policies: SMALL, store },
+      logs,
+      (p) => void afterResponse.push(p),
+    );
+    const ip = freshIp();
+
+    const res = await app.request("/things", requestInit({ ip }), env);
+    expect(res.status).toBe(200);
+    expect(rateHeaders(res)).toMatchObject({ limit: "3", remaining: "2" });
+    expect(afterResponse).toHaveLength(1);
+    await Promise.all(afterResponse);
+    expect(logs.filter((line) => line.msg === "rate limit store could not record a hit")).toEqual([
+      expect.objectContaining({
+        level: "error",
+        store: "kv",
+        error: expect.objectContaining({ message: expect.stringMatching(/429/) }),
+      }),
+    ]);
+
+    // The isolate's own count holds whatever KV did with the write.
+    for (const remaining of ["1", "0"]) {
+      expect(rateHeaders(await app.request("/things", requestInit({ ip }), env)).remaining).toBe(remaining);
+    }
+    expect((await app.request("/things", requestInit({ ip }), env)).status).toBe(429);
+  });
+});

@@ -1,8 +1,8 @@
 /**
  * The RateLimitStore contract, run against both stores over the real local KV
  * namespace and the real RateLimiter Durable Object, then what only one of them
- * promises (KV: TTLs; Durable Object: exact counts under concurrency, durability,
- * clean-up). Time is whatever `now` the test passes: nothing sleeps.
+ * promises (KV: TTLs, and how an isolate's own counts meet KV's; Durable Object:
+ * durability, clean-up). Time is whatever `now` the test passes: nothing sleeps.
  */
 import {
   evictDurableObject,
@@ -95,6 +95,21 @@ describe.each(stores)("RateLimitStore contract: $kind", ({ make }) => {
     );
   });
 
+  // KV: within one isolate, which is where concurrent hits meet (across isolates, see below).
+  it("counts concurrent hits exactly", async () => {
+    const store = make();
+    const key = freshKey("concurrent");
+    const results = await Promise.all(
+      Array.from({ length: 25 }, () => store.hit({ key, limit: 10, windowSeconds: 60, now: T0 })),
+    );
+    expect(
+      results
+        .filter((result) => result.allowed)
+        .map((result) => result.count)
+        .sort((a, b) => a - b),
+    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
   it("keeps keys apart", async () => {
     const store = make();
     const a = freshKey("a");
@@ -178,21 +193,6 @@ describe("KvRateLimitStore", () => {
 describe("RateLimiter Durable Object", () => {
   const stubFor = (key: string) => env.RATE_LIMITER.get(env.RATE_LIMITER.idFromName(key));
 
-  it("counts exactly under concurrency", async () => {
-    const store = new DurableObjectRateLimitStore(env.RATE_LIMITER);
-    const key = freshKey("concurrent");
-    const results = await Promise.all(
-      Array.from({ length: 25 }, () => store.hit({ key, limit: 10, windowSeconds: 60, now: T0 })),
-    );
-    expect(results.filter((result) => result.allowed)).toHaveLength(10);
-    expect(
-      results
-        .filter((result) => result.allowed)
-        .map((result) => result.count)
-        .sort((a, b) => a - b),
-    ).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  });
-
   it("keeps its count in storage, not in memory", async () => {
     const store = new DurableObjectRateLimitStore(env.RATE_LIMITER);
     const key = freshKey("evicted");
@@ -224,5 +224,103 @@ describe("RateLimiter Durable Object", () => {
     }));
     expect(after).toEqual({ keys: 0, alarm: null });
     expect(await store.hit({ key, limit: 5, windowSeconds: 60, now: T0 + 1 })).toMatchObject({ count: 1 });
+  });
+});
+
+/** The real namespace, counting the calls made to it (to show which hits reach KV at all). */
+function countedKv(kv: KVNamespace = env.RATE_LIMIT_KV) {
+  const calls = { get: 0, put: 0 };
+  const counted = {
+    get: (key: string) => {
+      calls.get += 1;
+      return kv.get(key);
+    },
+    put: (key: string, value: string, options?: KVNamespacePutOptions) => {
+      calls.put += 1;
+      return kv.put(key, value, options);
+    },
+  } as unknown as KVNamespace;
+  return { kv: counted, calls };
+}
+
+describe("KvRateLimitStore in one isolate", () => {
+  const stored = async (key: string) => JSON.parse((await env.RATE_LIMIT_KV.get(`rl:${key}`)) ?? "null");
+
+  it("counts every hit in memory, reads KV once a second and writes at most once a second, after the response", async () => {
+    const { kv, calls } = countedKv();
+    const store = new KvRateLimitStore(kv);
+    const key = freshKey("memory");
+    const deferred: Promise<void>[] = [];
+    const defer = (write: Promise<void>) => void deferred.push(write);
+
+    const counts = [];
+    for (let i = 0; i < 10; i++) {
+      counts.push((await store.hit({ key, limit: 100, windowSeconds: 60, now: T0 + i }, { defer })).count);
+    }
+    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(calls).toEqual({ get: 1, put: 1 });
+    // The one write was handed over, not awaited: it lands when its promise settles.
+    expect(deferred).toHaveLength(1);
+    await Promise.all(deferred);
+    expect(await stored(key)).toEqual({ count: 1, start: T0 });
+
+    // A second on: KV is read again and the count so far written.
+    expect(await store.hit({ key, limit: 100, windowSeconds: 60, now: T0 + 1_000 }, { defer })).toEqual({
+      allowed: true,
+      count: 11,
+      resetAt: T0 + MINUTE,
+    });
+    expect(calls).toEqual({ get: 2, put: 2 });
+    await Promise.all(deferred);
+    expect(await stored(key)).toEqual({ count: 11, start: T0 });
+  });
+
+  it("refuses a client over its limit without any KV call until the next refresh", async () => {
+    const { kv, calls } = countedKv();
+    const store = new KvRateLimitStore(kv);
+    const key = freshKey("storm");
+    await store.hit({ key, limit: 2, windowSeconds: 60, now: T0 });
+    await store.hit({ key, limit: 2, windowSeconds: 60, now: T0 + 1 });
+    for (let i = 2; i < 50; i++) {
+      expect((await store.hit({ key, limit: 2, windowSeconds: 60, now: T0 + i })).allowed).toBe(false);
+    }
+    expect(calls).toEqual({ get: 1, put: 1 });
+  });
+
+  it("learns of other isolates' hits at its next refresh, the larger count winning", async () => {
+    const key = freshKey("isolates");
+    const a = new KvRateLimitStore(env.RATE_LIMIT_KV);
+    const b = new KvRateLimitStore(env.RATE_LIMIT_KV);
+    const hit = (store: KvRateLimitStore, now: number) =>
+      store.hit({ key, limit: 4, windowSeconds: 60, now });
+
+    expect((await hit(a, T0)).count).toBe(1); // written: 1
+    expect((await hit(a, T0 + 1_000)).count).toBe(2); // written: 2
+    expect((await hit(b, T0 + 1_001)).count).toBe(3); // B reads 2, writes 3
+    expect((await hit(a, T0 + 1_002)).count).toBe(3); // A has not looked since: its own count
+    expect(await hit(a, T0 + 2_002)).toEqual({ allowed: true, count: 4, resetAt: T0 + MINUTE }); // reads 3
+    expect(await hit(b, T0 + 2_003)).toEqual({ allowed: false, count: 4, resetAt: T0 + MINUTE }); // reads 4
+  });
+
+  it("remembers a bounded number of windows, forgetting ended ones first, then the oldest", async () => {
+    const { kv, calls } = countedKv();
+    const store = new KvRateLimitStore(kv, { maxWindows: 3 });
+    const [short, a, b, c] = ["short", "a", "b", "c"].map(freshKey) as [string, string, string, string];
+    await store.hit({ key: short, limit: 5, windowSeconds: 1, now: T0 });
+    await store.hit({ key: a, limit: 5, windowSeconds: 60, now: T0 + 500 });
+    await store.hit({ key: b, limit: 5, windowSeconds: 60, now: T0 + 600 });
+    // Full: the 1 s window has ended by now, so it is the one dropped.
+    await store.hit({ key: c, limit: 5, windowSeconds: 60, now: T0 + 1_100 });
+    const readsBefore = calls.get;
+    await store.hit({ key: a, limit: 5, windowSeconds: 60, now: T0 + 1_200 });
+    expect(calls.get).toBe(readsBefore); // still remembered: no read within its refresh interval
+    // Full again, nothing ended: the oldest remembered (a) goes.
+    await store.hit({ key: short, limit: 5, windowSeconds: 60, now: T0 + 1_300 });
+    await store.hit({ key: b, limit: 5, windowSeconds: 60, now: T0 + 1_400 });
+    expect(calls.get).toBe(readsBefore + 1);
+    await store.hit({ key: a, limit: 5, windowSeconds: 60, now: T0 + 1_400 });
+    expect(calls.get).toBe(readsBefore + 2);
+    // Forgetting loses no hits: what was written is read back.
+    expect((await store.hit({ key: c, limit: 5, windowSeconds: 60, now: T0 + 1_500 })).count).toBe(2);
   });
 });

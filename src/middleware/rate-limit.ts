@@ -181,6 +181,21 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
   const now = limiter.clock();
   const logger = c.get("logger") ?? createLogger(config.LOG_LEVEL);
 
+  // The store's write of a counted hit is not needed for this decision: it finishes after the
+  // response. (Without a request context, as in some unit tests, the store awaits it instead.)
+  const waitUntil = c.get("ctx")?.waitUntil;
+  const deferWrite = waitUntil
+    ? (write: Promise<void>) =>
+        waitUntil(
+          write.catch((error: unknown) => {
+            logger.error("rate limit store could not record a hit", {
+              store: store.kind,
+              error: serializeError(error),
+            });
+          }),
+        )
+    : undefined;
+
   // One after another, stopping at the first refusal: a refused request must not
   // spend the route key's budget (an exhausted IP cannot go on locking out an email).
   const states = new Map<string, PolicyState>();
@@ -188,12 +203,10 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
     let result: RateLimitCount;
     try {
       result = await withTimeout(
-        store.hit({
-          key: `${policy.name}:${key}`,
-          limit: policy.limit,
-          windowSeconds: policy.windowSeconds,
-          now,
-        }),
+        store.hit(
+          { key: `${policy.name}:${key}`, limit: policy.limit, windowSeconds: policy.windowSeconds, now },
+          { defer: deferWrite },
+        ),
         limiter.timeoutMs,
       );
     } catch (error) {

@@ -2,18 +2,33 @@
  * Rate-limit counters in Workers KV (RATE_LIMIT_KV). The default store: no extra
  * product to run, and a read is served from the nearest location.
  *
- * Accuracy, plainly: each hit is one KV read and, when allowed, one KV write of
- * `{ count, start }`. That read-modify-write is not atomic, so concurrent hits on
- * one key can read the same count and both write count + 1; KV is eventually
- * consistent, so a location other than the one that wrote may read a count up
- * to ~60 s old (or none, and start its own window); and KV accepts about one
- * write per second per key, so a key hit faster than that sees writes refused.
- * The count is therefore a lower bound: fine for abuse protection, not for
- * billing or hard quotas. Choose RATE_LIMIT_STORE=durable_object for exact counts.
+ * Each isolate keeps the windows it has seen in memory and counts its own hits
+ * there, exactly; KV is how isolates (and locations) learn of each other:
  *
- * A refused hit is not written, so a client that is over its limit costs reads only.
+ * - a key's counter is read from KV on its first hit in this isolate, then again
+ *   at most once a second (REFRESH_MS), and the larger count wins;
+ * - an allowed hit is written back at most once a second per key (WRITE_INTERVAL_MS,
+ *   which is also KV's own limit of about one write per second per key), and the
+ *   write can go after the response: the middleware hands it to `waitUntil`.
+ *
+ * So a request pays nothing for the limiter most of the time (no KV call on the
+ * response path), a client hammering one isolate is counted exactly, and a refused
+ * client costs no I/O at all. Across isolates the count is a lower bound, as it
+ * always was with KV: concurrent isolates can overwrite each other's counts, the
+ * hits of an isolate's last second may never be written, and KV itself is
+ * eventually consistent (another location can read a count up to ~60 s old). Fine
+ * for abuse protection, not for billing or hard quotas: choose
+ * RATE_LIMIT_STORE=durable_object for exact counts.
+ *
+ * A refused hit is neither counted nor written.
  */
-import { assertValidHit, type RateLimitCount, type RateLimitHit, type RateLimitStore } from "./store";
+import {
+  assertValidHit,
+  type HitOptions,
+  type RateLimitCount,
+  type RateLimitHit,
+  type RateLimitStore,
+} from "./store";
 
 /** KV refuses TTLs shorter than this. */
 export const KV_MIN_TTL_SECONDS = 60;
@@ -21,7 +36,26 @@ export const KV_MIN_TTL_SECONDS = 60;
 /** KV keys are at most 512 bytes. */
 export const KV_MAX_KEY_BYTES = 512;
 
+/** How long this isolate trusts what it read of a key before reading KV again. */
+export const REFRESH_MS = 1_000;
+
+/** The least time between two writes of one key from one isolate (KV takes about one a second). */
+export const WRITE_INTERVAL_MS = 1_000;
+
+/** Windows remembered per isolate; past this, ended windows and then the oldest are forgotten. */
+export const MAX_LOCAL_WINDOWS = 10_000;
+
 type StoredWindow = { count: number; start: number };
+
+/** What this isolate knows of one key's current window. */
+type LocalWindow = StoredWindow & {
+  /** When KV was last read for this key (the caller's clock). */
+  readAt: number;
+  /** When this isolate last wrote it, or -Infinity: not yet in this window. */
+  writtenAt: number;
+  /** The window's length at the last hit, to know when it is surely over. */
+  windowMs: number;
+};
 
 function parseStoredWindow(raw: string | null): StoredWindow | undefined {
   if (raw === null) return undefined;
@@ -46,29 +80,98 @@ export function kvTtlSeconds(msUntilReset: number): number {
 export class KvRateLimitStore implements RateLimitStore {
   readonly kind = "kv" as const;
   private readonly prefix: string;
+  private readonly maxWindows: number;
+  private readonly windows = new Map<string, LocalWindow>();
 
   constructor(
     private readonly kv: KVNamespace,
-    options: { prefix?: string } = {},
+    options: { prefix?: string; maxWindows?: number } = {},
   ) {
     this.prefix = options.prefix ?? "rl:";
+    this.maxWindows = options.maxWindows ?? MAX_LOCAL_WINDOWS;
   }
 
-  async hit(input: RateLimitHit): Promise<RateLimitCount> {
+  async hit(input: RateLimitHit, options: HitOptions = {}): Promise<RateLimitCount> {
     assertValidHit(input);
     const storageKey = `${this.prefix}${input.key}`;
     const windowMs = input.windowSeconds * 1000;
 
-    const stored = parseStoredWindow(await this.kv.get(storageKey));
-    const current = stored && input.now < stored.start + windowMs ? stored : undefined;
-    const start = current?.start ?? input.now;
-    const count = current?.count ?? 0;
-    const resetAt = start + windowMs;
-    if (count >= input.limit) return { allowed: false, count, resetAt };
+    let window = this.current(storageKey, input.now, windowMs);
+    if (!window || input.now - window.readAt >= REFRESH_MS) {
+      const stored = parseStoredWindow(await this.kv.get(storageKey));
+      // Read again after the await: hits of this isolate may have counted meanwhile.
+      window = this.merge(storageKey, this.current(storageKey, input.now, windowMs), stored, input, windowMs);
+    }
 
-    await this.kv.put(storageKey, JSON.stringify({ count: count + 1, start } satisfies StoredWindow), {
-      expirationTtl: kvTtlSeconds(resetAt - input.now),
-    });
-    return { allowed: true, count: count + 1, resetAt };
+    const resetAt = window.start + windowMs;
+    if (window.count >= input.limit) return { allowed: false, count: window.count, resetAt };
+    window.count += 1;
+    const counted = { allowed: true, count: window.count, resetAt };
+
+    if (input.now - window.writtenAt >= WRITE_INTERVAL_MS) {
+      window.writtenAt = input.now;
+      const write = this.kv.put(storageKey, JSON.stringify({ count: window.count, start: window.start }), {
+        expirationTtl: kvTtlSeconds(resetAt - input.now),
+      });
+      if (options.defer) options.defer(write);
+      else await write;
+    }
+    return counted;
+  }
+
+  /** This isolate's window for the key, if it has one that has not ended. */
+  private current(storageKey: string, now: number, windowMs: number): LocalWindow | undefined {
+    const window = this.windows.get(storageKey);
+    if (window && now < window.start + windowMs) {
+      window.windowMs = windowMs;
+      return window;
+    }
+    if (window) this.windows.delete(storageKey);
+    return undefined;
+  }
+
+  /** Folds what KV says into this isolate's window: the larger count of a current window wins. */
+  private merge(
+    storageKey: string,
+    local: LocalWindow | undefined,
+    stored: StoredWindow | undefined,
+    input: RateLimitHit,
+    windowMs: number,
+  ): LocalWindow {
+    const storedIsCurrent = stored && input.now < stored.start + windowMs;
+    if (local) {
+      local.readAt = input.now;
+      if (storedIsCurrent && stored.count > local.count) {
+        local.count = stored.count;
+        local.start = stored.start;
+      }
+      return local;
+    }
+    const fresh: LocalWindow = {
+      ...(storedIsCurrent ? stored : { count: 0, start: input.now }),
+      readAt: input.now,
+      writtenAt: Number.NEGATIVE_INFINITY,
+      windowMs,
+    };
+    this.remember(storageKey, fresh, input.now);
+    return fresh;
+  }
+
+  private remember(storageKey: string, window: LocalWindow, now: number): void {
+    if (this.windows.size >= this.maxWindows) this.forget(now);
+    this.windows.set(storageKey, window);
+  }
+
+  /** Drops windows that have surely ended, then, if still full, the oldest tenth. */
+  private forget(now: number): void {
+    for (const [key, window] of this.windows) {
+      if (now >= window.start + window.windowMs) this.windows.delete(key);
+    }
+    if (this.windows.size < this.maxWindows) return;
+    let drop = Math.ceil(this.maxWindows / 10);
+    for (const key of this.windows.keys()) {
+      if (drop-- <= 0) break;
+      this.windows.delete(key);
+    }
   }
 }

@@ -3,11 +3,10 @@
  * (test/rate-limit.store.test.ts), chosen by RATE_LIMIT_STORE:
  *
  * - "kv" (KvRateLimitStore, RATE_LIMIT_KV): cheap and global, but approximate.
- *   One read and one write per request; KV is eventually consistent (another
- *   location can read a count up to ~60 s old) and takes about one write per
- *   second per key, so under concurrency or across locations counts are lower
- *   than the truth and a busy key's writes may be refused (counted as a store
- *   failure: the request is allowed and the failure logged).
+ *   Each isolate counts its own hits exactly in memory and syncs with KV at most
+ *   once a second per key (a read, and a write after the response); KV is
+ *   eventually consistent (another location can read a count up to ~60 s old),
+ *   so across isolates and locations counts are lower than the truth.
  * - "durable_object" (DurableObjectRateLimitStore, RATE_LIMITER): exact. One
  *   Durable Object per limited key processes that key's hits one at a time, at
  *   the price of a round trip to wherever the object lives.
@@ -36,10 +35,19 @@ export type RateLimitCount = {
 
 export type RateLimitStoreKind = "kv" | "durable_object";
 
+export type HitOptions = {
+  /**
+   * Takes a write the decision does not wait for, to finish after the response
+   * (the middleware passes ExecutionContext.waitUntil, logging a failure). Without
+   * it a store awaits its writes inside hit(). The write rejects when the store fails.
+   */
+  defer?: (write: Promise<void>) => void;
+};
+
 export interface RateLimitStore {
   readonly kind: RateLimitStoreKind;
   /** Counts one hit against `key` unless it is over the limit. Rejects when the backing store fails. */
-  hit(input: RateLimitHit): Promise<RateLimitCount>;
+  hit(input: RateLimitHit, options?: HitOptions): Promise<RateLimitCount>;
 }
 
 /** Refuses input that would make a counter meaningless (NaN times, fractional limits). */
