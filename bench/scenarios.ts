@@ -165,7 +165,7 @@ export const scenarios: Scenario[] = [
   {
     name: "service_info",
     description:
-      "GET /: the middleware chain for an anonymous caller (rate-limit counter included), small JSON body",
+      "GET /: the middleware chain for an anonymous caller (rate-limit counter in isolate memory, KV at most once a second), small JSON body",
     expectedStatus: 200,
     request: { path: "/" },
   },
@@ -178,7 +178,7 @@ export const scenarios: Scenario[] = [
   {
     name: "me_jwt",
     description:
-      "GET /api/v1/users/me with an access JWT: ES256 verify, revocation check (KV), rate-limit counter, one D1 read",
+      "GET /api/v1/users/me with an access JWT: ES256 verify, revocation check (KV read), rate-limit counter (memory), one D1 read",
     expectedStatus: 200,
     budgets: [
       { kind: "rps", min: 0.7 },
@@ -192,7 +192,7 @@ export const scenarios: Scenario[] = [
   {
     name: "me_api_key",
     description:
-      "GET /api/v1/orgs/{org_id} with an API key (org:read): checksum, SHA-256, cached key lookup (KV), rate-limit counter, one D1 read. /users/me answers API keys 403 by contract, so the key reads its own organization",
+      "GET /api/v1/orgs/{org_id} with an API key (org:read): checksum, SHA-256, cached key lookup (isolate memory; KV, else D1, once a minute), rate-limit counter (memory), one D1 read. /users/me answers API keys 403 by contract, so the key reads its own organization",
     expectedStatus: 200,
     budgets: [
       { kind: "rps", min: 0.7 },

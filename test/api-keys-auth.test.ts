@@ -201,6 +201,45 @@ describe("a tampered key of the right shape", () => {
   });
 });
 
+describe("lookups remembered by the isolate", () => {
+  /** AUTH_KV as it is, counting the reads of API-key lookups. */
+  function countingEnv() {
+    const reads: string[] = [];
+    const kv = new Proxy(env.AUTH_KV, {
+      get(target, property) {
+        const value = Reflect.get(target, property, target);
+        if (property !== "get" || typeof value !== "function") {
+          return typeof value === "function" ? value.bind(target) : value;
+        }
+        return (key: string, ...rest: unknown[]) => {
+          if (key.startsWith("api-key:")) reads.push(key);
+          return (value as (...args: unknown[]) => unknown).call(target, key, ...rest);
+        };
+      },
+    });
+    return { env: { ...env, AUTH_KV: kv } as Bindings, reads };
+  }
+
+  it("cost no KV read while fresh, and are read again once their minute is over", async () => {
+    const org = await createOrg(owner.user);
+    const { secret } = await createApiKey(org);
+    const app = createApp();
+    const counting = countingEnv();
+    const read = () =>
+      app.request(`/api/v1/orgs/${org.id}`, { headers: apiKeyHeaders(secret) }, counting.env);
+
+    expect((await read()).status).toBe(200); // D1, then KV and memory
+    const afterFirst = counting.reads.length;
+    for (let i = 0; i < 5; i++) expect((await read()).status).toBe(200);
+    expect(counting.reads).toHaveLength(afterFirst);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(Date.now() + CACHE_TTL_SECONDS * 1000);
+    expect((await read()).status).toBe(200);
+    expect(counting.reads.length).toBeGreaterThan(afterFirst);
+  });
+});
+
 describe("refused at once on this isolate, even while KV still serves the old lookup", () => {
   const kvEntries = async (secret: string, keyId: string) => ({
     secret: `api-key:secret:${await sha256Hex(secret)}`,
@@ -221,12 +260,16 @@ describe("refused at once on this isolate, even while KV still serves the old lo
     expect((await problemOf(await readOrg(org, secret), 401)).detail).toBe("The API key has been revoked.");
 
     // Another isolate (no memory of the change) reading a KV location that still has the old
-    // entry trusts it until it expires: the documented ~1 minute. Once KV has the truth (this
-    // isolate's D1 read above wrote it back), every isolate refuses the key.
+    // entry trusts it, and remembers it, until the lookup's minute is over: the documented
+    // ~1 minute, counted from when the lookup was read from D1 (`cachedAt`), never extended.
     forgetLocalInvalidations();
     await env.AUTH_KV.put(entry, cached as string, { expirationTtl: CACHE_TTL_SECONDS });
     expect((await readOrg(org, secret)).status).toBe(200);
     await env.AUTH_KV.delete(entry);
+    expect((await readOrg(org, secret)).status).toBe(200); // from this isolate's memory
+    const { cachedAt } = JSON.parse(cached as string) as { cachedAt: number };
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(cachedAt + CACHE_TTL_SECONDS * 1000);
     expect((await readOrg(org, secret)).status).toBe(401);
   });
 
