@@ -6,16 +6,7 @@ import type * as routes from "./admin-users.routes";
 import * as admin from "./admin-users.service";
 
 export const listUsers: RouteHandler<typeof routes.listUsers, AppEnv> = async (c) => {
-  const query = c.req.valid("query");
-  const page = await accounts.listUsers(c.var.ctx, {
-    limit: query.limit,
-    cursor: query.cursor,
-    sort: query.sort,
-    q: query.q,
-    isStaff: query["filter[is_staff]"],
-    isActive: query["filter[is_active]"],
-    emailVerified: query["filter[email_verified]"],
-  });
+  const page = await accounts.listUsers(c.var.ctx, accounts.listUsersInput(c.req.valid("query")));
   setLinkHeader(c, page.meta);
   return c.json({ data: page.data.map(accounts.toUserDto), meta: page.meta }, 200);
 };

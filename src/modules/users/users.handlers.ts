@@ -32,16 +32,7 @@ export const revokeMySession: RouteHandler<typeof routes.revokeMySession, AppEnv
 };
 
 export const listUsers: RouteHandler<typeof routes.listUsers, AppEnv> = async (c) => {
-  const query = c.req.valid("query");
-  const page = await users.listUsers(c.var.ctx, {
-    limit: query.limit,
-    cursor: query.cursor,
-    sort: query.sort,
-    q: query.q,
-    isStaff: query["filter[is_staff]"],
-    isActive: query["filter[is_active]"],
-    emailVerified: query["filter[email_verified]"],
-  });
+  const page = await users.listUsers(c.var.ctx, users.listUsersInput(c.req.valid("query")));
   setLinkHeader(c, page.meta);
   return c.json({ data: page.data.map(users.toUserDto), meta: page.meta }, 200);
 };

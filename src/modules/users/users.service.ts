@@ -2,6 +2,7 @@
  * Accounts and profiles. Auth reaches users only through these verbs; this
  * module reaches sessions only through the sessions service.
  */
+import type { z } from "@hono/zod-openapi";
 import { and, count, eq, isNotNull, isNull, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
@@ -20,7 +21,7 @@ import { ProblemError, problems } from "../../lib/problem";
 import { newDeviceSessionIds } from "../auth/new-device.service";
 import { listSessions, revokeSession, revokeUserSessions } from "../auth/sessions.service";
 import { channelsFor } from "../notifications/notification-preferences";
-import type { SessionDto, UpdateProfileInput, UserDto } from "./users.schemas";
+import type { ListUsersQuery, SessionDto, UpdateProfileInput, UserDto } from "./users.schemas";
 
 export function avatarUrl(user: Pick<User, "id" | "avatarKey">): string | null {
   return user.avatarKey ? `/api/v1/users/${user.id}/avatar` : null;
@@ -239,6 +240,19 @@ export type ListUsersInput = {
   isActive?: boolean;
   emailVerified?: boolean;
 };
+
+/** The query of GET /api/v1/users and GET /admin/v1/users (the same ListUsersQuery), as listUsers() takes it. */
+export function listUsersInput(query: z.infer<typeof ListUsersQuery>): ListUsersInput {
+  return {
+    limit: query.limit,
+    cursor: query.cursor,
+    sort: query.sort,
+    q: query.q,
+    isStaff: query["filter[is_staff]"],
+    isActive: query["filter[is_active]"],
+    emailVerified: query["filter[email_verified]"],
+  };
+}
 
 /** `%` and `_` typed by the caller match themselves. */
 function likePattern(text: string): string {
