@@ -1,5 +1,5 @@
 /**
- * `node bench/log-cost.ts`: what one JSON access-log line (console.log, the shape
+ * `npm run bench:log-cost`: what one JSON access-log line (console.log, the shape
  * src/middleware/request-context.ts writes) costs in workerd itself, with and without a
  * DevTools inspector session attached, outside `wrangler dev`.
  *
@@ -14,8 +14,8 @@
  * logs and one that does not, first with no inspector, then with a session that enables the
  * Runtime domain as wrangler's does.
  *
- *   node bench/log-cost.ts                  # 5 s per measurement, 10 connections
- *   node bench/log-cost.ts --duration 10
+ *   npm run bench:log-cost                  # 5 s per measurement, 10 connections
+ *   npm run bench:log-cost -- --duration 10
  */
 import { spawn } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
