@@ -22,6 +22,7 @@ import type { PolicyOverrides, RoutePolicyName } from "../src/lib/rate-limit/pol
 import type { RateLimitStore } from "../src/lib/rate-limit/store";
 import { handleError, handleNotFound } from "../src/middleware/error-handler";
 import { type Clock, globalRateLimit, type RateLimitOptions, rateLimit } from "../src/middleware/rate-limit";
+import { kvWithOutage } from "./support/kv-outage";
 
 const T0 = Date.UTC(2031, 5, 1, 9, 0, 0);
 
@@ -543,5 +544,30 @@ describe("the KV store's writes, after the response", () => {
       expect(rateHeaders(await app.request("/things", requestInit({ ip }), env)).remaining).toBe(remaining);
     }
     expect((await app.request("/things", requestInit({ ip }), env)).status).toBe(429);
+  });
+
+  it("logs a KV outage it can count through, and goes on limiting from the isolate's memory", async () => {
+    const logs: LogLine[] = [];
+    const outage = kvWithOutage(env.RATE_LIMIT_KV);
+    let now = T0;
+    const afterResponse: Promise<unknown>[] = [];
+    const app = buildApp(
+      { clock: () => now, policies: SMALL, store: new KvRateLimitStore(outage.kv) },
+      logs,
+      (p) => void afterResponse.push(p),
+    );
+    const ip = freshIp();
+    const send = () => app.request("/things", requestInit({ ip }), env);
+
+    expect((await send()).status).toBe(200);
+    outage.state.down = true;
+    now += 1_000;
+    expect(rateHeaders(await send()).remaining).toBe("1");
+    expect(rateHeaders(await send()).remaining).toBe("0");
+    expect((await send()).status).toBe(429);
+    await Promise.all(afterResponse);
+    expect(
+      logs.filter((line) => line.msg === "rate limit store unreachable; counting in this isolate only"),
+    ).toEqual([expect.objectContaining({ level: "warn", store: "kv" })]);
   });
 });

@@ -21,6 +21,7 @@ import {
 } from "../src/lib/rate-limit/kv-store";
 import type { RateLimiter } from "../src/lib/rate-limit/rate-limiter.do";
 import type { RateLimitStore } from "../src/lib/rate-limit/store";
+import { kvWithOutage } from "./support/kv-outage";
 
 const T0 = Date.UTC(2031, 0, 1, 12, 0, 0);
 const MINUTE = 60_000;
@@ -300,6 +301,33 @@ describe("KvRateLimitStore in one isolate", () => {
     expect((await hit(a, T0 + 1_002)).count).toBe(3); // A has not looked since: its own count
     expect(await hit(a, T0 + 2_002)).toEqual({ allowed: true, count: 4, resetAt: T0 + MINUTE }); // reads 3
     expect(await hit(b, T0 + 2_003)).toEqual({ allowed: false, count: 4, resetAt: T0 + MINUTE }); // reads 4
+  });
+
+  it("keeps counting in memory when KV fails after the first read, and says so", async () => {
+    const outage = kvWithOutage(env.RATE_LIMIT_KV);
+    const store = new KvRateLimitStore(outage.kv);
+    const key = freshKey("outage");
+    const degraded: unknown[] = [];
+    const failedWrites: Promise<void>[] = [];
+    const options = {
+      onDegraded: (error: unknown) => void degraded.push(error),
+      defer: (write: Promise<void>) => void failedWrites.push(write.catch(() => undefined)),
+    };
+    const hit = (now: number) => store.hit({ key, limit: 3, windowSeconds: 60, now }, options);
+
+    expect((await hit(T0)).count).toBe(1);
+    outage.state.down = true;
+    expect(await hit(T0 + 1_000)).toMatchObject({ allowed: true, count: 2 });
+    expect(degraded).toHaveLength(1);
+    expect(await hit(T0 + 1_500)).toMatchObject({ allowed: true, count: 3 }); // no new read within the second
+    expect(await hit(T0 + 2_500)).toEqual({ allowed: false, count: 3, resetAt: T0 + MINUTE });
+    expect(degraded).toHaveLength(2);
+    await Promise.all(failedWrites);
+
+    // A key this isolate has never seen has nothing to count with: the store fails for the caller to handle.
+    await expect(
+      store.hit({ key: freshKey("unknown"), limit: 3, windowSeconds: 60, now: T0 }, options),
+    ).rejects.toThrow(/KV GET failed/);
   });
 
   it("remembers a bounded number of windows, forgetting ended ones first, then the oldest", async () => {

@@ -196,6 +196,12 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
         )
     : undefined;
 
+  const onDegraded = (error: unknown) =>
+    logger.warn("rate limit store unreachable; counting in this isolate only", {
+      store: store.kind,
+      error: serializeError(error),
+    });
+
   // One after another, stopping at the first refusal: a refused request must not
   // spend the route key's budget (an exhausted IP cannot go on locking out an email).
   const states = new Map<string, PolicyState>();
@@ -205,7 +211,7 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
       result = await withTimeout(
         store.hit(
           { key: `${policy.name}:${key}`, limit: policy.limit, windowSeconds: policy.windowSeconds, now },
-          { defer: deferWrite },
+          { defer: deferWrite, onDegraded },
         ),
         limiter.timeoutMs,
       );

@@ -12,8 +12,9 @@
  *   write can go after the response: the middleware hands it to `waitUntil`.
  *
  * So a request pays nothing for the limiter most of the time (no KV call on the
- * response path), a client hammering one isolate is counted exactly, and a refused
- * client costs no I/O at all. Across isolates the count is a lower bound, as it
+ * response path), a client hammering one isolate is counted exactly, a refused
+ * client costs no I/O at all, and a KV outage does not stop an isolate from
+ * limiting the clients it already knows. Across isolates the count is a lower bound, as it
  * always was with KV: concurrent isolates can overwrite each other's counts, the
  * hits of an isolate's last second may never be written, and KV itself is
  * eventually consistent (another location can read a count up to ~60 s old). Fine
@@ -97,10 +98,26 @@ export class KvRateLimitStore implements RateLimitStore {
     const windowMs = input.windowSeconds * 1000;
 
     let window = this.current(storageKey, input.now, windowMs);
-    if (!window || input.now - window.readAt >= REFRESH_MS) {
+    if (!window) {
+      // Nothing to count with but KV: a failed read rejects (the middleware allows and logs).
       const stored = parseStoredWindow(await this.kv.get(storageKey));
       // Read again after the await: hits of this isolate may have counted meanwhile.
       window = this.merge(storageKey, this.current(storageKey, input.now, windowMs), stored, input, windowMs);
+    } else if (input.now - window.readAt >= REFRESH_MS) {
+      try {
+        const stored = parseStoredWindow(await this.kv.get(storageKey));
+        window = this.merge(
+          storageKey,
+          this.current(storageKey, input.now, windowMs),
+          stored,
+          input,
+          windowMs,
+        );
+      } catch (error) {
+        // KV is down or refusing: go on with this isolate's own count, and look again in a second.
+        window.readAt = input.now;
+        options.onDegraded?.(error);
+      }
     }
 
     const resetAt = window.start + windowMs;

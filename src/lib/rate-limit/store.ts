@@ -42,11 +42,17 @@ export type HitOptions = {
    * it a store awaits its writes inside hit(). The write rejects when the store fails.
    */
   defer?: (write: Promise<void>) => void;
+  /**
+   * Told of a store failure the store could work around (the KV store keeps counting
+   * in the isolate's memory when a refresh from KV fails), for the caller to log.
+   * Failures it cannot work around reject hit() instead.
+   */
+  onDegraded?: (error: unknown) => void;
 };
 
 export interface RateLimitStore {
   readonly kind: RateLimitStoreKind;
-  /** Counts one hit against `key` unless it is over the limit. Rejects when the backing store fails. */
+  /** Counts one hit against `key` unless it is over the limit. Rejects when the backing store fails and nothing can stand in for it. */
   hit(input: RateLimitHit, options?: HitOptions): Promise<RateLimitCount>;
 }
 
