@@ -184,6 +184,7 @@ describe("signature", () => {
         "a signature made with another secret",
         async (payload) => ({
           body: payload,
+          // Test fixture, not a real secret: a signing secret other than the suite's own WEBHOOK_SECRET.
           signature: await signatureHeader(payload, { secret: "whsec_someoneElsesEndpoint0000" }),
         }),
       ],

@@ -138,6 +138,35 @@ export type AccessTokenClaims = {
   is_staff: boolean;
 };
 
+/** The registered claims both kinds of access token carry (RFC 7519 §4.1). */
+type RegisteredClaims = {
+  iss: string;
+  aud: string;
+  sub: string;
+  jti: string;
+  iat: number;
+  nbf: number;
+  exp: number;
+};
+
+/** Signs `privateClaims` plus the registered claims with the ring's signing key, as an `at+jwt`. */
+function signWithRegisteredClaims(
+  ring: KeyRing,
+  registered: RegisteredClaims,
+  privateClaims: JWTPayload,
+): Promise<string> {
+  return new SignJWT(privateClaims)
+    .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
+    .setIssuer(registered.iss)
+    .setAudience(registered.aud)
+    .setSubject(registered.sub)
+    .setJti(registered.jti)
+    .setIssuedAt(registered.iat)
+    .setNotBefore(registered.nbf)
+    .setExpirationTime(registered.exp)
+    .sign(ring.signing.key);
+}
+
 export type SignedAccessToken = { token: string; jti: string; expiresAt: number; claims: AccessTokenClaims };
 
 /** Signs an access token for one session; `now` (ms) is injectable so callers can agree on `exp`. */
@@ -159,16 +188,7 @@ export async function signAccessToken(
     exp: iat + settings.ttlSeconds,
     is_staff: subject.isStaff,
   };
-  const token = await new SignJWT({ sid: claims.sid, is_staff: claims.is_staff })
-    .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
-    .setIssuer(claims.iss)
-    .setAudience(claims.aud)
-    .setSubject(claims.sub)
-    .setJti(claims.jti)
-    .setIssuedAt(claims.iat)
-    .setNotBefore(claims.nbf)
-    .setExpirationTime(claims.exp)
-    .sign(ring.signing.key);
+  const token = await signWithRegisteredClaims(ring, claims, { sid: claims.sid, is_staff: claims.is_staff });
   return { token, jti: claims.jti, expiresAt: claims.exp * 1000, claims };
 }
 
@@ -333,16 +353,11 @@ export async function signClientAccessToken(
     nbf: iat,
     exp: iat + settings.ttlSeconds,
   };
-  const token = await new SignJWT({ client_id: claims.client_id, org_id: claims.org_id, scope: claims.scope })
-    .setProtectedHeader({ alg: ACCESS_TOKEN_ALGORITHM, kid: ring.signing.kid, typ: ACCESS_TOKEN_TYPE })
-    .setIssuer(claims.iss)
-    .setAudience(claims.aud)
-    .setSubject(claims.sub)
-    .setJti(claims.jti)
-    .setIssuedAt(claims.iat)
-    .setNotBefore(claims.nbf)
-    .setExpirationTime(claims.exp)
-    .sign(ring.signing.key);
+  const token = await signWithRegisteredClaims(ring, claims, {
+    client_id: claims.client_id,
+    org_id: claims.org_id,
+    scope: claims.scope,
+  });
   return { token, expiresAt: claims.exp * 1000, claims };
 }
 

@@ -21,7 +21,8 @@ import type { Bindings } from "../../src/env";
 import worker from "../../src/index";
 import type { HeldMessage } from "./tasks";
 
-// Test fixtures, not real secrets: the suite fakes Stripe at the fetch boundary and signs its own webhooks.
+// Test fixtures, not real secrets: the suite fakes Stripe at the fetch boundary and signs its own webhooks
+// with WEBHOOK_SECRET (made up; no Stripe account has it).
 export const STRIPE_TEST_KEY = "sk_test_51QeZ0aF2kLmN0pQrTestKeyForTheWorkerSuite00";
 export const WEBHOOK_SECRET = "whsec_2c6d1f0e9b8a7c6d5e4f3a2b1c0d9e8f";
 

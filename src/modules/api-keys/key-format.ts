@@ -2,7 +2,7 @@
  * The API key format: `sk_live_` or `sk_test_`, then 32 random bytes as 43
  * base62 characters, then a 6-character base62 CRC32 of everything before it.
  *
- *   sk_live_2Vf8kQ0ZrTq9LmX4bN7cD1eF5gH3jK6pS8uW0yA2cE4  Gx71Qb
+ *   sk_live_2Vf8kQ0ZrTq9LmX4bN7cD1eF5gH3jK6pS8uW0yA2cE4  Gx71Qb   (made up for this comment, not a real key)
  *   └prefix┘└──────────── 256 random bits ─────────────┘└CRC32┘
  *
  * The checksum lets us refuse a mistyped or made-up key before any lookup, and
