@@ -3,8 +3,8 @@
  * inserts are split into statements small enough, then sent as one db.batch
  * (one round trip, applied atomically).
  */
-import { getTableColumns } from "drizzle-orm";
-import type { SQLiteTable } from "drizzle-orm/sqlite-core";
+import { getTableColumns, type SQL, sql } from "drizzle-orm";
+import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Database } from "./client";
 
 export const D1_MAX_BOUND_PARAMETERS = 100;
@@ -32,4 +32,13 @@ export async function insertChunked<T extends SQLiteTable>(
   const [first, ...rest] = statements;
   if (!first) return;
   await db.batch([first, ...rest]);
+}
+
+/**
+ * `column IN (<values>)` with ONE bound parameter, whatever the number of values:
+ * the list travels as a JSON array read back by SQLite's json_each. For lists that
+ * may reach D1's 100-parameter cap together with the rest of the statement.
+ */
+export function inJsonList(column: SQLiteColumn, values: readonly string[]): SQL {
+  return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
 }

@@ -8,6 +8,7 @@ import { memberships, type Organization, organizations } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, type Page } from "../../lib/pagination";
+import { containsText } from "../../lib/text-search";
 import { listMembers } from "../orgs/members.service";
 import { systemOrgContext } from "../orgs/org-context";
 import { type AdminOrgDto, MAX_MEMBERS_SHOWN } from "./admin-orgs.schemas";
@@ -30,9 +31,6 @@ export function toAdminOrgDto(row: OrgRow): AdminOrgDto {
   };
 }
 
-/** `%` and `_` typed by the caller match themselves. */
-const containsPattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-
 export async function listOrganizations(
   ctx: ServiceContext,
   input: { limit: number; cursor?: string; sort: SortTerm[]; q?: string; isPersonal?: boolean },
@@ -50,10 +48,7 @@ export async function listOrganizations(
   const filters: Array<SQL | undefined> = [];
   if (input.isPersonal !== undefined) filters.push(eq(organizations.isPersonal, input.isPersonal));
   if (input.q) {
-    const pattern = containsPattern(input.q);
-    filters.push(
-      sql`(lower(${organizations.name}) LIKE ${pattern} ESCAPE '\\' OR ${organizations.slug} LIKE ${pattern} ESCAPE '\\')`,
-    );
+    filters.push(containsText([sql`${organizations.name}`, sql`${organizations.slug}`], input.q));
   }
   const where = and(...filters);
   const [rows, [total]] = await ctx.db.batch([

@@ -3,7 +3,8 @@
  * NotificationHub (socket frames, replay) need. Every query is scoped to one user:
  * another user's notification id simply matches nothing.
  */
-import { and, asc, count, eq, gt, inArray, isNull } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNull } from "drizzle-orm";
+import { inJsonList } from "../../db/batch";
 import type { Database } from "../../db/client";
 import { type Notification as NotificationRow, notifications } from "../../db/schema";
 import type { NotificationDto } from "./notifications.schemas";
@@ -48,7 +49,8 @@ export async function markIdsRead(
     db
       .update(notifications)
       .set({ readAt: now })
-      .where(and(unreadOf(userId), inArray(notifications.id, [...ids])))
+      // Up to MAX_MARK_READ_IDS ids plus the user's: one JSON parameter keeps it under D1's bound-parameter cap.
+      .where(and(unreadOf(userId), inJsonList(notifications.id, ids)))
       .returning({ id: notifications.id }),
     unreadCountQuery(db, userId),
   ]);

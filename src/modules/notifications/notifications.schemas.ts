@@ -77,10 +77,12 @@ export const WsTicketSchema = z
   });
 
 export const WsQuery = z.object({
+  // Any string is a credential to check (a malformed one is a 401 from the route, like a bad token),
+  // bounded only so a megabyte of query string is refused before anything looks at it.
   ticket: z
     .string()
     .min(1)
-    .max(200)
+    .max(8192)
     .optional()
     .openapi({
       param: { name: "ticket", in: "query" },

@@ -8,6 +8,7 @@ import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
+import { containsText } from "../../lib/text-search";
 import type { PreRegistrationDto } from "./pre-registrations.schemas";
 
 export function toPreRegistrationDto(row: PreRegistration): PreRegistrationDto {
@@ -43,11 +44,8 @@ export async function getPreRegistration(ctx: ServiceContext, id: string): Promi
 
 export type ListPreRegistrationsInput = { limit: number; cursor?: string; sort: SortTerm[]; q?: string };
 
-/** `%` and `_` typed by the caller match themselves. */
-const containsPattern = (text: string) => `%${text.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-
 function searchFilter(q: string | undefined) {
-  return q ? sql`${preRegistrations.email} LIKE ${containsPattern(q)} ESCAPE '\\'` : undefined;
+  return q ? containsText([sql`${preRegistrations.email}`], q) : undefined;
 }
 
 export async function listPreRegistrations(
