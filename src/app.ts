@@ -20,8 +20,11 @@ import { requestMetrics } from "./middleware/request-metrics";
 import { securityHeaders } from "./middleware/security-headers";
 import { mountDocs } from "./modules/docs/docs.index";
 import { type ModulesSchema, modules } from "./modules/index";
+import { wireModules } from "./modules/wiring";
 
 export function createApp() {
+  // Hooks, resolvers and steps between modules: the one list in src/modules/wiring.ts.
+  wireModules();
   const app = createRouter();
 
   app.use(requestContext());

@@ -62,6 +62,18 @@ export const configSchema = z.object({
   REFRESH_TOKEN_TTL: seconds(3_600, 31_536_000).default(2_592_000),
   /** JSON array of private ES256 JWKs with `kid`; parsed and imported by src/lib/jwt.ts (first signs, all verify). */
   JWT_PRIVATE_KEYS: z.string().optional(),
+  /**
+   * `optional` (default): registration answers 201 with tokens and unverified accounts sign in.
+   * `required`: registration answers 202 whether or not the address has an account, and no password
+   * sign-in before the address is proven (docs/security.md → Strict verification mode).
+   */
+  AUTH_EMAIL_VERIFICATION: z.enum(["optional", "required"]).default("optional"),
+  /** Seconds after a sign-in during which sensitive actions need no further proof (`auth_time`). */
+  REAUTH_WINDOW: seconds(30, 86_400).default(600),
+  /** Seconds a session may live from its sign-in, however often it is refreshed. */
+  SESSION_MAX_AGE: seconds(3_600, 31_536_000).default(7_776_000),
+  /** Invitations an organization may send in any 24 hours. */
+  INVITATIONS_PER_ORG_PER_DAY: z.coerce.number().int().min(1).max(100_000).default(50),
   METRICS_TOKEN: z.string().optional(),
   /** Where rate-limit counters live: `kv` (approximate, cheap) or `durable_object` (exact); see src/lib/rate-limit/store.ts. */
   RATE_LIMIT_STORE: z.enum(["kv", "durable_object"]).default("kv"),

@@ -8,6 +8,7 @@ import { flushMetrics } from "./modules/metrics/metrics.recorder";
 import { runScheduled } from "./scheduled";
 
 export { RateLimiter } from "./lib/rate-limit/rate-limiter.do";
+export { SignInThrottle } from "./modules/auth/sign-in-throttle.do";
 export { MetricsCollector } from "./modules/metrics/metrics-collector.do";
 export { NotificationHub } from "./modules/notifications/notification-hub.do";
 

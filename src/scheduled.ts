@@ -1,35 +1,17 @@
 /**
  * The cron handler. wrangler.toml fires it every minute; each maintenance job
- * says how often it wants to run and this runner picks the ones due at the
- * scheduled minute. A failing job is logged and does not stop the others.
+ * (listed in src/modules/wiring.ts) says how often it wants to run and this runner
+ * picks the ones due at the scheduled minute. A failing job is logged and does not
+ * stop the others.
  */
 import type { Bindings } from "./env";
 import { getConfig } from "./env";
-import { createServiceContext, type ServiceContext } from "./lib/context";
+import type { MaintenanceJob } from "./jobs/maintenance-job";
+import { createServiceContext } from "./lib/context";
 import { uuidv7 } from "./lib/ids";
 import { createLogger, serializeError } from "./lib/logger";
 import { systemPrincipal } from "./lib/principal";
-import { purgeIdempotencyRecordsJob } from "./middleware/idempotency";
-import { purgeAuthTokensJob } from "./modules/auth/auth-tokens.cleanup";
-import { purgeSessionsJob } from "./modules/auth/sessions.service";
-import { purgeNotificationsJob } from "./modules/notifications/notifications.maintenance";
-import { enqueueScheduledTasksJob } from "./modules/tasks/task-scheduler";
-
-export type MaintenanceJob = {
-  name: string;
-  /** Runs when (minutes since epoch) % everyMinutes === 0. */
-  everyMinutes: number;
-  run: (ctx: ServiceContext, now: Date) => Promise<Record<string, unknown> | undefined>;
-};
-
-/** Other modules register their clean-ups here, one line each. */
-export const maintenanceJobs: MaintenanceJob[] = [
-  purgeSessionsJob,
-  purgeNotificationsJob,
-  purgeAuthTokensJob,
-  enqueueScheduledTasksJob,
-  purgeIdempotencyRecordsJob,
-];
+import { wiring } from "./modules/wiring";
 
 export function dueJobs(jobs: MaintenanceJob[], scheduledTime: number): MaintenanceJob[] {
   const minute = Math.floor(scheduledTime / 60_000);
@@ -39,7 +21,7 @@ export function dueJobs(jobs: MaintenanceJob[], scheduledTime: number): Maintena
 export async function runScheduled(
   controller: Pick<ScheduledController, "scheduledTime" | "cron">,
   env: Bindings,
-  jobs: MaintenanceJob[] = maintenanceJobs,
+  jobs: MaintenanceJob[] = wiring.maintenanceJobs,
 ): Promise<Array<{ job: string; ok: boolean; result?: unknown }>> {
   const requestId = uuidv7();
   const logger = createLogger(getConfig(env).LOG_LEVEL, { request_id: requestId, cron: controller.cron });

@@ -9,8 +9,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { type AuditLog, auditLogs, type Organization, type User } from "../src/db/schema";
 import { randomToken, sha256Hex } from "../src/lib/crypto";
-import { LOGIN_THROTTLE } from "../src/modules/auth/login-throttle";
 import { deliverPasswordReset } from "../src/modules/auth/password-reset.service";
+import { SIGN_IN_THROTTLE } from "../src/modules/auth/sign-in-throttle.do";
 import { createUser, serviceContext, signIn, type TestUser } from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
 import { addMember, createOrg } from "./support/orgs";
@@ -24,10 +24,10 @@ const rows = (action: AuditLog["action"], targetId: string) =>
     .where(and(eq(auditLogs.action, action), eq(auditLogs.targetId, targetId)));
 
 describe("sign-in lockout", () => {
-  it("appends one auth.lockout row when failures lock the account, with who tried from where", async () => {
+  it("appends one auth.lockout row when failures lock a client out of the account, with who tried from where", async () => {
     const { user, email } = await createUser();
     const ip = "203.0.113.77";
-    for (let i = 0; i < LOGIN_THROTTLE.accountLimit; i++) {
+    for (let i = 0; i < SIGN_IN_THROTTLE.clientLimit; i++) {
       const res = await api("POST", "/api/v1/auth/login", {
         body: { email, password: "wrong password entirely" },
         ip,
@@ -35,7 +35,7 @@ describe("sign-in lockout", () => {
       });
       await problemOf(res, 401);
       expect(await rows("auth.lockout", user.id), `after failure ${i + 1}`).toHaveLength(
-        i + 1 < LOGIN_THROTTLE.accountLimit ? 0 : 1,
+        i + 1 < SIGN_IN_THROTTLE.clientLimit ? 0 : 1,
       );
     }
     // Locked now: refused before any password check, and that is not a new lockout.
@@ -49,15 +49,23 @@ describe("sign-in lockout", () => {
       userAgent: "BruteForcer/1.0",
       before: null,
     });
-    expect(row?.after).toMatchObject({ failures: LOGIN_THROTTLE.accountLimit, retry_after_seconds: 60 });
+    expect(row?.after).toMatchObject({
+      scope: "client",
+      client: ip,
+      failures: SIGN_IN_THROTTLE.clientLimit,
+      retry_after_seconds: 900,
+    });
     expect(await rows("auth.lockout", user.id)).toHaveLength(1);
   });
 
   it("records a lockout of an address that has no account against a hash of it, never the address", async () => {
     const email = `nobody-${crypto.randomUUID()}@example.test`;
-    for (let i = 0; i < LOGIN_THROTTLE.accountLimit; i++) {
+    for (let i = 0; i < SIGN_IN_THROTTLE.clientLimit; i++) {
       await problemOf(
-        await api("POST", "/api/v1/auth/login", { body: { email, password: "nope nope" } }),
+        await api("POST", "/api/v1/auth/login", {
+          body: { email, password: "nope nope" },
+          ip: "203.0.113.78",
+        }),
         401,
       );
     }

@@ -103,7 +103,16 @@ describe("auditStatement()", () => {
   it("records actor, IP, user agent and request id from the context", async () => {
     const target = crypto.randomUUID();
     const ctx = serviceContext(
-      { kind: "user", userId: "u-1", sessionId: "s", isStaff: true, tokenId: "t", tokenExpiresAt: 0 },
+      {
+        kind: "user",
+        userId: "u-1",
+        sessionId: "s",
+        isStaff: true,
+        tokenId: "t",
+        tokenExpiresAt: 0,
+        authTime: 0,
+        amr: [],
+      },
       { ip: "203.0.113.9", userAgent: "AuditTest/1.0" },
     );
     await db.batch([auditStatement(ctx, { action: "task.cancel", target: { type: "task", id: target } })]);
@@ -163,6 +172,8 @@ describe("GET /admin/v1/audit-logs", () => {
       isStaff: true,
       tokenId: "t",
       tokenExpiresAt: 0,
+      authTime: 0,
+      amr: [],
     });
     for (const n of [1, 2, 3]) {
       await audit(ctx, { action: "task.retry", target: { type: "task", id: target }, after: { n } });

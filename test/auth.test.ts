@@ -91,7 +91,9 @@ describe("the whole life of a session", () => {
       sub: signup.user.id,
     });
     expect(Object.keys(claims).sort()).toEqual([
+      "amr",
       "aud",
+      "auth_time",
       "exp",
       "iat",
       "is_staff",
@@ -102,6 +104,9 @@ describe("the whole life of a session", () => {
       "sub",
     ]);
     expect((claims.exp as number) - (claims.iat as number)).toBe(900);
+    // When and how the session authenticated (RFC 8176): registration signs in with the password.
+    expect(claims.amr).toEqual(["pwd"]);
+    expect(claims.auth_time).toBe(claims.iat);
 
     // Login by username in another letter case opens a second session.
     const loginRes = await api("POST", "/api/v1/auth/login", {

@@ -28,6 +28,7 @@ const samples: { [T in EmailTemplateName]: { data: EmailTemplateInput<T>; link: 
       data: {
         name: "Ada",
         verify_url: "https://app.example.com/verify-email?token=tok_verify&src=email",
+        disown_url: "https://app.example.com/disown-account?token=tok_disown",
         expires_in_minutes: 1440,
       },
       link: "https://app.example.com/verify-email?token=tok_verify&src=email",
@@ -97,6 +98,34 @@ const samples: { [T in EmailTemplateName]: { data: EmailTemplateInput<T>; link: 
       },
       link: "https://app.example.com/tasks/0193a1f0-2b3c-7d4e-9f5a-6b7c8d9e0f1a?tab=log&src=email",
       subject: /^Task failed$/,
+    },
+    account_exists: {
+      data: {
+        name: "Ada",
+        sign_in_url: "https://app.example.com/sign-in",
+        reset_url: "https://app.example.com/forgot-password",
+      },
+      link: "https://app.example.com/sign-in",
+      subject: /^You already have an account on Edge API Platform$/,
+    },
+    email_change_confirm: {
+      data: {
+        name: "Ada",
+        confirm_url: "https://app.example.com/confirm-email-change?token=tok_change",
+        expires_in_minutes: 1440,
+      },
+      link: "https://app.example.com/confirm-email-change?token=tok_change",
+      subject: /^Confirm your new email address for Edge API Platform$/,
+    },
+    email_change_notice: {
+      data: {
+        name: "Ada",
+        new_email_hint: "a***@example.org",
+        requested_at: "2026-11-20T22:05:00Z",
+        security_url: "https://app.example.com/settings/security",
+      },
+      link: "https://app.example.com/settings/security",
+      subject: /^Your Edge API Platform email address is about to change$/,
     },
     security_alert: {
       data: {

@@ -15,7 +15,8 @@ import {
   purgeIdempotencyRecordsJob,
   requestFingerprint,
 } from "../src/middleware/idempotency";
-import { maintenanceJobs, runScheduled } from "../src/scheduled";
+import { wiring } from "../src/modules/wiring";
+import { runScheduled } from "../src/scheduled";
 import { createCategory, db, type ProductBody } from "./catalog.fixtures";
 import { createStaff, createUser, signIn, type Tokens } from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
@@ -291,7 +292,7 @@ describe("Idempotency-Key: holders that crashed, and expiry", () => {
   });
 
   it("is cleaned by the hourly cron job: expired records go, live ones stay", async () => {
-    expect(maintenanceJobs).toContain(purgeIdempotencyRecordsJob);
+    expect(wiring.maintenanceJobs).toContain(purgeIdempotencyRecordsJob);
     const expiredKeys = Array.from({ length: 3 }, newKey);
     for (const key of expiredKeys) {
       await stage(key, {}, { expiresAt: new Date(Date.now() - 1_000), lockId: null, lockedUntil: null });

@@ -29,7 +29,13 @@ describe("key ring", () => {
     const [current, previous] = [await newPrivateJwk("key-2026-12"), await newPrivateJwk("key-2026-11")];
     const oldRing = await getKeyRing(JSON.stringify([previous]));
     const rotatedRing = await getKeyRing(JSON.stringify([current, previous]));
-    const subject = { userId: crypto.randomUUID(), sessionId: crypto.randomUUID(), isStaff: false };
+    const subject = {
+      userId: crypto.randomUUID(),
+      sessionId: crypto.randomUUID(),
+      isStaff: false,
+      authTime: Date.now(),
+      amr: ["pwd"],
+    };
 
     const before = await signAccessToken(oldRing, tokenSettings(), subject);
     const after = await signAccessToken(rotatedRing, tokenSettings(), subject);

@@ -48,6 +48,8 @@ function principalOf(tokens: Tokens, userId: string): UserPrincipal {
     isStaff: false,
     tokenId: String(claims.jti),
     tokenExpiresAt: Number(claims.exp) * 1000,
+    authTime: Number(claims.auth_time) * 1000,
+    amr: claims.amr as string[],
   };
 }
 

@@ -10,7 +10,8 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../src/index";
 import { isDeadLetterQueue, retryDelaySeconds } from "../src/jobs/consumer";
 import { enqueue } from "../src/jobs/enqueue";
-import { dueJobs, type MaintenanceJob, runScheduled } from "../src/scheduled";
+import type { MaintenanceJob } from "../src/jobs/maintenance-job";
+import { dueJobs, runScheduled } from "../src/scheduled";
 
 afterEach(() => vi.restoreAllMocks());
 

@@ -72,6 +72,8 @@ describe("default policies", () => {
       waitlist: "10/60",
       ws_ticket: "10/60",
       email_resend: "5/60",
+      register: "10/3600",
+      email_change: "5/3600",
     });
     for (const name of POLICY_NAMES) expect(DEFAULT_POLICIES[name].name).toBe(name);
   });

@@ -50,7 +50,16 @@ function principalFrom(authorization: string | undefined, system: boolean): Prin
   if (system) return { kind: "system", reason: "test" };
   const [kind, id = ""] = authorization?.replace(/^Bearer /, "").split(":") ?? [];
   if (kind === "user") {
-    return { kind: "user", userId: id, sessionId: "s", isStaff: false, tokenId: "t", tokenExpiresAt: 0 };
+    return {
+      kind: "user",
+      userId: id,
+      sessionId: "s",
+      isStaff: false,
+      tokenId: "t",
+      tokenExpiresAt: 0,
+      authTime: 0,
+      amr: [],
+    };
   }
   if (kind === "key") return { kind: "api_key", keyId: id, organizationId: "o", scopes: [] };
   if (kind === "forged") throw problems.unauthorized("The access token is not valid.", "invalid_token");

@@ -8,7 +8,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_QUEUE_DELAY_SECONDS } from "../src/modules/tasks/task-scheduler";
-import { maintenanceJobs } from "../src/scheduled";
+import { wiring } from "../src/modules/wiring";
 import { createUser, signIn } from "./support/factories";
 import { deliver, holdJobsQueue, pinClock, runCron, taskClient, taskRow } from "./support/tasks";
 
@@ -175,7 +175,7 @@ describe("when the queue refuses a send", () => {
 
 describe("the maintenance registry", () => {
   it("runs the task sweep every minute", () => {
-    expect(maintenanceJobs).toContainEqual(
+    expect(wiring.maintenanceJobs).toContainEqual(
       expect.objectContaining({ name: "tasks.enqueue_scheduled", everyMinutes: 1 }),
     );
   });

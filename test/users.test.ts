@@ -7,8 +7,8 @@ import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { sessions, users } from "../src/db/schema";
+import { uniqueViolation } from "../src/modules/auth/accounts";
 import type { UserDto } from "../src/modules/users/users.schemas";
-import { uniqueViolation } from "../src/modules/users/users.service";
 import {
   createStaff,
   createUser,

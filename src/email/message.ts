@@ -30,6 +30,9 @@ export const emailSendMessage = z.discriminatedUnion("template", [
   sendOption("new_device"),
   sendOption("notification"),
   sendOption("security_alert"),
+  sendOption("account_exists"),
+  sendOption("email_change_confirm"),
+  sendOption("email_change_notice"),
 ]);
 
 export type EmailSendMessage = z.infer<typeof emailSendMessage>;

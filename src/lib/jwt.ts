@@ -136,6 +136,10 @@ export type AccessTokenClaims = {
   nbf: number;
   exp: number;
   is_staff: boolean;
+  /** When the person last authenticated on this session (seconds; OIDC Core §2): refresh keeps it. */
+  auth_time: number;
+  /** How they authenticated (RFC 8176 values: `pwd`, `email`, `otp`, `mfa`, `fed`, `hwk`, `swk`). */
+  amr: string[];
 };
 
 /** The registered claims both kinds of access token carry (RFC 7519 §4.1). */
@@ -173,7 +177,7 @@ export type SignedAccessToken = { token: string; jti: string; expiresAt: number;
 export async function signAccessToken(
   ring: KeyRing,
   settings: TokenSettings,
-  subject: { userId: string; sessionId: string; isStaff: boolean },
+  subject: { userId: string; sessionId: string; isStaff: boolean; authTime: number; amr: readonly string[] },
   now: number = Date.now(),
 ): Promise<SignedAccessToken> {
   const iat = Math.floor(now / 1000);
@@ -187,8 +191,15 @@ export async function signAccessToken(
     nbf: iat,
     exp: iat + settings.ttlSeconds,
     is_staff: subject.isStaff,
+    auth_time: Math.floor(subject.authTime / 1000),
+    amr: [...subject.amr],
   };
-  const token = await signWithRegisteredClaims(ring, claims, { sid: claims.sid, is_staff: claims.is_staff });
+  const token = await signWithRegisteredClaims(ring, claims, {
+    sid: claims.sid,
+    is_staff: claims.is_staff,
+    auth_time: claims.auth_time,
+    amr: claims.amr,
+  });
   return { token, jti: claims.jti, expiresAt: claims.exp * 1000, claims };
 }
 
@@ -213,6 +224,10 @@ const claimsSchema = z.object({
   nbf: z.number(),
   exp: z.number(),
   is_staff: z.boolean().default(false),
+  // Tokens signed before these claims existed read as an authentication long ago (re-authentication
+  // asks for proof) by no known method; they expire within ACCESS_TOKEN_TTL anyway.
+  auth_time: z.number().default(0),
+  amr: z.array(z.string().max(16)).max(8).default([]),
 });
 
 /**

@@ -57,10 +57,17 @@ const DUMMY_HASH =
 export type VerifyResult = { valid: boolean; needsRehash: boolean };
 
 /**
+ * Password checks this isolate has run (each one scrypt). Throttling is meant to refuse
+ * before this work: the tests and the benchmark read it to show a refused attempt cost no hash.
+ */
+export const passwordCheckCount = { value: 0 };
+
+/**
  * Checks `password` against `stored` (or against a dummy hash when `stored` is
  * null, so an unknown account takes as long as a known one).
  */
 export async function verifyPassword(password: string, stored: string | null): Promise<VerifyResult> {
+  passwordCheckCount.value += 1;
   const parsed = parsePasswordHash(stored ?? DUMMY_HASH) ?? (parsePasswordHash(DUMMY_HASH) as ParsedHash);
   const key = await derive(password, parsed.salt, parsed.params);
   const valid = stored !== null && key.length === parsed.key.length && timingSafeEqual(key, parsed.key);

@@ -3,6 +3,7 @@
  * these; queue consumers and cron run as `system`. Services decide on the
  * principal, never on raw headers.
  */
+import { problems } from "./problem";
 import type { PolicyLimit } from "./rate-limit/policies";
 
 export type AnonymousPrincipal = { kind: "anonymous" };
@@ -15,6 +16,10 @@ export type UserPrincipal = {
   /** The access token's id (`jti`) and expiry, so logout can revoke exactly this token. */
   tokenId: string;
   tokenExpiresAt: number;
+  /** When the person last authenticated on this session (ms; the token's `auth_time`): re-authentication reads it. */
+  authTime: number;
+  /** How (the token's `amr`). */
+  amr: string[];
 };
 
 export type ApiKeyPrincipal = {
@@ -48,4 +53,10 @@ export function describePrincipal(principal: Principal): string {
     case "system":
       return `system:${principal.reason}`;
   }
+}
+
+/** The signed-in person behind a context, or 401: for verbs that only people may call. */
+export function currentUser(ctx: { principal: Principal }): UserPrincipal {
+  if (ctx.principal.kind !== "user") throw problems.unauthorized();
+  return ctx.principal;
 }

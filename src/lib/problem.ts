@@ -185,7 +185,21 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
   too_many_attempts: {
     status: 429,
     description:
-      "Too many failed password attempts for this account or from this address; see `Retry-After`.",
+      "Too many failed password attempts against this account from this client (IPv6: its /64), or against the account from anywhere; see `Retry-After`.",
+  },
+  reauthentication_required: {
+    status: 403,
+    description:
+      "A sensitive action needs a recent sign-in: send `current_password` (or `mfa_code`) in the body, or sign in again. `accepted_proofs` lists what this account can give; a wrong proof is refused the same way.",
+  },
+  invitation_limit_reached: {
+    status: 429,
+    description:
+      "The organization has sent INVITATIONS_PER_ORG_PER_DAY invitations in the last 24 hours; see `Retry-After`.",
+  },
+  email_change_too_soon: {
+    status: 429,
+    description: "An address change was asked for less than a minute ago; see `Retry-After`.",
   },
   // Tenancy and integrators (organizations, invitations, API keys)
   insufficient_scope: {
@@ -195,7 +209,8 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
   },
   email_not_verified: {
     status: 403,
-    description: "This needs a verified email address; verify yours first.",
+    description:
+      "This needs a verified email address (and, with AUTH_EMAIL_VERIFICATION=required, so does password sign-in); verify yours first.",
   },
   slug_taken: { status: 409, description: "Another organization uses this slug." },
   last_owner: {

@@ -36,6 +36,8 @@ export const accessTokenResolver: CredentialResolver = {
         isStaff: claims.is_staff,
         tokenId: claims.jti,
         tokenExpiresAt: claims.exp * 1000,
+        authTime: claims.auth_time * 1000,
+        amr: claims.amr,
       };
     } catch (error) {
       if (error instanceof InvalidTokenError) throw problems.unauthorized(error.detail, "invalid_token");
@@ -45,11 +47,9 @@ export const accessTokenResolver: CredentialResolver = {
 };
 
 /**
- * The resolvers tried in order; the first whose `accepts` is true decides.
- * Modules plug theirs in with one `credentialResolvers.unshift(…)` from their
- * *.index.ts: API keys (`sk_live_…` / `sk_test_…`, as a Bearer token or in
- * X-API-Key; src/modules/api-keys) and client-credentials access tokens
- * (src/modules/oauth), both ahead of people's access tokens.
+ * The resolvers tried in order; the first whose `accepts` is true decides. The
+ * list and its order are set in src/modules/wiring.ts (API keys and
+ * client-credentials tokens ahead of people's access tokens).
  */
 export const credentialResolvers: CredentialResolver[] = [accessTokenResolver];
 

@@ -38,6 +38,7 @@ import { routePath } from "hono/route";
 import type { Database } from "../db/client";
 import { type IdempotencyRecord, idempotencyRecords } from "../db/schema";
 import type { AppEnv } from "../env";
+import type { MaintenanceJob } from "../jobs/maintenance-job";
 import type { ServiceContext } from "../lib/context";
 import { randomToken, sha256Hex } from "../lib/crypto";
 import { uuidv7 } from "../lib/ids";
@@ -45,7 +46,6 @@ import { serializeError } from "../lib/logger";
 import type { Principal } from "../lib/principal";
 import { ProblemError, problems } from "../lib/problem";
 import { addressBucket } from "../lib/rate-limit/client-address";
-import type { MaintenanceJob } from "../scheduled";
 import { limitBody } from "./body-limit";
 
 export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../env";
 import { ProblemError, problems } from "../lib/problem";
+import { findUserById } from "../modules/auth/accounts";
 import {
   assertCan,
   insufficientScope,
@@ -11,13 +12,13 @@ import {
 } from "../modules/orgs/org-context";
 import {
   type ApiKeyScope,
+  holdsScope,
   isApiKeyScope,
   type OrgPermission,
   type OrgRole,
   orgRoles,
   PERMISSIONS,
 } from "../modules/orgs/permissions";
-import { findUserById } from "../modules/users/users.service";
 import { authenticationFailure } from "./authenticate";
 
 /**
@@ -36,14 +37,23 @@ export function requireUser(): MiddlewareHandler<AppEnv> {
   };
 }
 
-/** A signed-in staff member: 401 without a user, 403 for everyone else. */
+/**
+ * A signed-in staff member: 401 without a user, 403 for everyone else. The token's
+ * `is_staff` is only a first filter: the account is read from D1 on every staff
+ * request, so a demoted or disabled staff member is refused at once everywhere, even
+ * by an isolate that has not yet seen the revocation of their sessions.
+ */
 export function requireStaff(): MiddlewareHandler<AppEnv> {
   const user = requireUser();
   return async function requireStaff(c, next) {
     await user(c, async () => {
-      if (c.var.principal.kind !== "user" || !c.var.principal.isStaff) {
+      const principal = c.var.principal;
+      if (principal.kind !== "user" || !principal.isStaff)
         throw problems.forbidden("Only staff can do this.");
-      }
+      const account = await findUserById(c.var.ctx, principal.userId);
+      if (!account?.isActive)
+        throw problems.unauthorized("The account is disabled or no longer exists.", "invalid_token");
+      if (!account.isStaff) throw problems.forbidden("Only staff can do this.");
       await next();
     });
   };
@@ -86,7 +96,7 @@ export function requireScopes(...scopes: ApiKeyScope[]): MiddlewareHandler<AppEn
     const principal = c.var.principal;
     if (principal.kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();
     if (principal.kind === "api_key") {
-      const missing = scopes.filter((scope) => !principal.scopes.includes(scope));
+      const missing = scopes.filter((scope) => !holdsScope(principal.scopes, scope));
       if (missing.length > 0) throw insufficientScope(missing);
     }
     await next();

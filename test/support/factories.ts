@@ -58,13 +58,25 @@ export const createStaff = (overrides: Parameters<typeof createUser>[0] = {}) =>
 
 export type Tokens = { accessToken: string; refreshToken: string; sessionId: string };
 
-/** Opens a real session for `user` without a password round trip (no scrypt). */
-export async function signIn(user: User, client: ServiceContext["client"] = {}): Promise<Tokens> {
+/**
+ * Opens a real session for `user` without a password round trip (no scrypt), as a
+ * password sign-in would (`amr: ["pwd"]`). `at` signs in at another moment (its
+ * `auth_time` and the session's creation), to test what an old sign-in may do.
+ */
+export async function signIn(
+  user: User,
+  client: ServiceContext["client"] = {},
+  options: { at?: number; amr?: string[] } = {},
+): Promise<Tokens> {
   const ctx = serviceContext(systemPrincipal("test"), client);
-  const now = Date.now();
-  const { row, refreshToken } = await prepareSession(ctx, user.id, now);
-  await ctx.db.insert(sessions).values(row);
-  const tokens = await issueTokens(ctx, { user, sessionId: row.id, refreshToken }, now);
+  const now = options.at ?? Date.now();
+  const { row, refreshToken } = await prepareSession(ctx, user.id, now, {
+    authTime: now,
+    amr: options.amr ?? ["pwd"],
+  });
+  const [session] = await ctx.db.insert(sessions).values(row).returning();
+  if (!session) throw new Error("signIn: no session row");
+  const tokens = await issueTokens(ctx, { user, session, refreshToken }, now);
   return { accessToken: tokens.access.token, refreshToken: tokens.refreshToken, sessionId: row.id };
 }
 

@@ -20,8 +20,14 @@ const HOLD_SECONDS = 43_200;
 export type Mailbox = {
   /** Every email.send message enqueued since the watch began, in order. */
   readonly queued: EmailSendMessage[];
-  /** The newest message for `to` (and `template`), waiting for it when it is queued after the response. */
-  next(to: string, template?: EmailSendMessage["template"]): Promise<EmailSendMessage>;
+  /**
+   * The newest message for `to` (and `template`), waiting for it when it is queued after the
+   * response; typed by its template, so `data` has that template's fields.
+   */
+  next<T extends EmailSendMessage["template"] = EmailSendMessage["template"]>(
+    to: string,
+    template?: T,
+  ): Promise<Extract<EmailSendMessage, { template: T }>>;
   /** Messages for `to` (and `template`) queued so far. */
   for(to: string, template?: EmailSendMessage["template"]): EmailSendMessage[];
 };
@@ -43,13 +49,13 @@ export function watchMailbox(): Mailbox {
   return {
     queued,
     for: matching,
-    async next(to, template) {
+    async next<T extends EmailSendMessage["template"]>(to: string, template?: T) {
       // Some emails are queued after the response (waitUntil): poll, never sleep a fixed time.
       await vi.waitFor(() => expect(matching(to, template).length).toBeGreaterThan(0), {
         timeout: 5_000,
         interval: 10,
       });
-      return matching(to, template).at(-1) as EmailSendMessage;
+      return matching(to, template).at(-1) as Extract<EmailSendMessage, { template: T }>;
     },
   };
 }

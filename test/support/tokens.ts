@@ -32,7 +32,7 @@ export async function signWithRealKey(
   const signed = await signAccessToken(
     ring,
     { ...tokenSettings(), ...overrides },
-    { isStaff: false, ...subject },
+    { isStaff: false, authTime: now, amr: ["pwd"], ...subject },
     now,
   );
   return signed.token;

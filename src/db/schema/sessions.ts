@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { index, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAt, id, timestamp } from "./columns";
 import { users } from "./users";
@@ -25,10 +26,18 @@ export const sessions = sqliteTable(
     refreshedAt: timestamp("refreshed_at").notNull(),
     /** Refresh tokens expire REFRESH_TOKEN_TTL after they are issued: the session slides with use. */
     expiresAt: timestamp("expires_at").notNull(),
+    /**
+     * When the person last proved who they are on this session (the sign-in): the access tokens'
+     * `auth_time`. Refresh keeps it, so a refreshed token is not a fresh authentication. Null only on
+     * sessions opened before the column existed (read as their created_at).
+     */
+    authTime: timestamp("auth_time"),
+    /** RFC 8176 methods of that sign-in (`pwd`, `email`, `otp`, `mfa`, `fed`, `hwk`, `swk`): the tokens' `amr`. */
+    amr: text("amr", { mode: "json" }).$type<string[]>().notNull().default(sql`'[]'`),
     /** Expiry of the newest access token issued for this session: how long a revocation must be remembered. */
     accessExpiresAt: timestamp("access_expires_at").notNull(),
     revokedAt: timestamp("revoked_at"),
-    /** logout, logout_all, session_revoked, password_changed, refresh_token_reused, account_deleted, account_disabled */
+    /** A RevocationReason (src/modules/auth/sessions.service.ts): logout, account_claimed, account_disabled ... */
     revokedReason: text("revoked_reason"),
   },
   (table) => [

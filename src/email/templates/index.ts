@@ -4,7 +4,9 @@
  * to `definitions` below and its `sendOption("<name>")` line to ../message.ts.
  */
 import type { z } from "zod";
+import { accountExists } from "./account-exists";
 import { billingAlert } from "./billing-alert";
+import { emailChangeConfirm, emailChangeNotice } from "./email-change";
 import { magicCode } from "./magic-code";
 import { newDevice } from "./new-device";
 import { notification } from "./notification";
@@ -25,6 +27,9 @@ const definitions = {
   new_device: newDevice,
   notification,
   security_alert: securityAlert,
+  account_exists: accountExists,
+  email_change_confirm: emailChangeConfirm,
+  email_change_notice: emailChangeNotice,
 };
 
 type Definitions = typeof definitions;

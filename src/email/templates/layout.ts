@@ -37,11 +37,22 @@ const style = {
 } as const;
 
 function inlineHtml(parts: readonly Inline[]): SafeHtml {
-  return html`${parts.map((part) => (typeof part === "string" ? part : html`<strong>${part.strong}</strong>`))}`;
+  return html`${parts.map((part) => {
+    if (typeof part === "string") return part;
+    if ("strong" in part) return html`<strong>${part.strong}</strong>`;
+    return html`<a href="${part.url}" target="_blank" style="${style.fallbackLink}">${part.link}</a>`;
+  })}`;
 }
 
 function inlineText(parts: readonly Inline[]): string {
-  return parts.map((part) => (typeof part === "string" ? part : part.strong)).join("");
+  return parts
+    .map((part) => {
+      if (typeof part === "string") return part;
+      if ("strong" in part) return part.strong;
+      // On a line of its own: no punctuation of the sentence can stick to the URL.
+      return `${part.link}:\n${part.url}\n`;
+    })
+    .join("");
 }
 
 function blockHtml(block: Block): SafeHtml {

@@ -8,8 +8,12 @@ import type { z } from "zod";
 /** The product a message comes from: APP_NAME and APP_URL. */
 export type Site = { appName: string; appUrl: string };
 
-/** Inline text: plain, or emphasised (rendered <strong> in HTML, as is in text). */
-export type Inline = string | { strong: string };
+/**
+ * Inline text: plain, emphasised (rendered <strong> in HTML, as is in text), or a
+ * secondary link (an <a> in HTML, "label:" and the URL on its own line in text) beside
+ * the one button; put it last in its block, so no punctuation follows the URL.
+ */
+export type Inline = string | { strong: string } | { link: string; url: string };
 
 export type Block =
   | { kind: "paragraph"; text: readonly Inline[] }

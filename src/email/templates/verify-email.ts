@@ -7,6 +7,8 @@ export const verifyEmail = defineTemplate({
   schema: z.strictObject({
     name: displayText(80).optional(),
     verify_url: httpUrl,
+    /** "This was not me": erases the never-verified account (optional only for emails queued before it existed). */
+    disown_url: httpUrl.optional(),
     expires_in_minutes: expiresInMinutes,
   }),
   compose: (data, site) => ({
@@ -24,10 +26,17 @@ export const verifyEmail = defineTemplate({
       { kind: "button", label: "Confirm email address", url: data.verify_url },
       {
         kind: "note",
-        text: [
-          `This link expires in ${formatDuration(data.expires_in_minutes)}. If you did not create an account, you can ignore this email.`,
-        ],
+        text: [`This link expires in ${formatDuration(data.expires_in_minutes)}.`],
       },
+      data.disown_url
+        ? {
+            kind: "note",
+            text: [
+              "Did not sign up? Someone may have used your address. Deleting the account removes it and frees your address for you: ",
+              { link: "This was not me", url: data.disown_url },
+            ],
+          }
+        : { kind: "note", text: ["If you did not create an account, you can ignore this email."] },
     ],
     reason: `You received this email because this address was used to sign up to ${site.appName}.`,
   }),

@@ -21,6 +21,8 @@ export const POLICY_NAMES = [
   "waitlist",
   "ws_ticket",
   "email_resend",
+  "register",
+  "email_change",
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -119,6 +121,21 @@ export const DEFAULT_POLICIES: RateLimitPolicies = {
     windowSeconds: 60,
     subject: "principal",
     description: "POST /auth/email/resend, per user.",
+  },
+  register: {
+    name: "register",
+    limit: 10,
+    windowSeconds: 3_600,
+    subject: "ip",
+    description:
+      "POST /auth/register, per IP and per email: each attempt may send an email to the address (verification, or `account_exists` in strict mode).",
+  },
+  email_change: {
+    name: "email_change",
+    limit: 5,
+    windowSeconds: 3_600,
+    subject: "principal",
+    description: "POST /users/me/email, per user: each request emails the new and the old address.",
   },
 };
 

@@ -1,6 +1,7 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../../env";
 import { setLinkHeader } from "../../lib/pagination";
+import { toUserDto } from "../users/user.dto";
 import * as accounts from "../users/users.service";
 import type * as routes from "./admin-users.routes";
 import * as admin from "./admin-users.service";
@@ -8,7 +9,7 @@ import * as admin from "./admin-users.service";
 export const listUsers: RouteHandler<typeof routes.listUsers, AppEnv> = async (c) => {
   const page = await accounts.listUsers(c.var.ctx, accounts.listUsersInput(c.req.valid("query")));
   setLinkHeader(c, page.meta);
-  return c.json({ data: page.data.map(accounts.toUserDto), meta: page.meta }, 200);
+  return c.json({ data: page.data.map(toUserDto), meta: page.meta }, 200);
 };
 
 export const getUser: RouteHandler<typeof routes.getUser, AppEnv> = async (c) => {
@@ -17,7 +18,7 @@ export const getUser: RouteHandler<typeof routes.getUser, AppEnv> = async (c) =>
 
 export const updateUser: RouteHandler<typeof routes.updateUser, AppEnv> = async (c) => {
   const user = await admin.updateUserAccess(c.var.ctx, c.req.valid("param").id, c.req.valid("json"));
-  return c.json(accounts.toUserDto(user), 200);
+  return c.json(toUserDto(user), 200);
 };
 
 export const revokeUserSessions: RouteHandler<typeof routes.revokeUserSessions, AppEnv> = async (c) => {

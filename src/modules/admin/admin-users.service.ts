@@ -11,8 +11,9 @@ import { memberships, organizations, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { ProblemError, problems } from "../../lib/problem";
 import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
+import { eraseAccount, findUserById } from "../auth/accounts";
 import { listSessions, revokeUserSessions } from "../auth/sessions.service";
-import { eraseAccount, findUserById, toUserDto } from "../users/users.service";
+import { toUserDto } from "../users/user.dto";
 import type { AdminUserDto, UpdateUserAccessInput } from "./admin-users.schemas";
 
 export const selfModification = (what: string) =>

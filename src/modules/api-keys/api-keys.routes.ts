@@ -38,7 +38,7 @@ export const createApiKey = defineRoute({
   tags,
   summary: "Create an API key",
   description:
-    "Owners and admins, with scopes their role may grant (403 `scope_not_allowed` otherwise). The answer carries the secret `key` **once**; only its SHA-256 is stored. `sk_live_…` in production, `sk_test_…` elsewhere (test keys are refused in production).",
+    "Owners and admins, with scopes their role may grant (403 `scope_not_allowed` otherwise). The answer carries the secret `key` **once**; only its SHA-256 is stored. `sk_live_…` in production, `sk_test_…` elsewhere (test keys are refused in production). A key with every scope (`*`, owners only) needs a recent authentication: a sign-in within REAUTH_WINDOW, or `current_password` (or `mfa_code`) in the body; otherwise 403 `reauthentication_required`.",
   security: SECURITY.bearer,
   middleware: [guard],
   request: { params: OrgIdParams, body: jsonRequestBody(CreateApiKeySchema) },
@@ -52,8 +52,9 @@ export const createApiKey = defineRoute({
     },
     403: problemResponse(
       403,
-      "Your role cannot manage keys or grant a scope (`scope_not_allowed`), a rate limit above the policy (`rate_limit_above_policy`), or the caller is an API key.",
+      "Your role cannot manage keys or grant a scope (`scope_not_allowed`), a rate limit above the policy (`rate_limit_above_policy`), the caller is an API key, or `*` without a recent authentication (`reauthentication_required`).",
     ),
+    429: problemResponse(429, "Too many wrong passwords (`too_many_attempts`)."),
     404: notYours,
     ...problemResponses(400, 401),
   },
@@ -98,7 +99,7 @@ export const updateApiKey = defineRoute({
   tags,
   summary: "Rename, re-scope, re-limit or change the expiry of an API key",
   description:
-    "Scopes can always be removed, but only added when your role may grant them. Takes effect at once on this location, within about a minute everywhere.",
+    "Scopes can always be removed, but only added when your role may grant them; adding `*` needs a recent authentication as on creation. Takes effect at once on this location, within about a minute everywhere.",
   security: SECURITY.bearer,
   middleware: [guard],
   request: { params: ApiKeyParams, body: jsonRequestBody(UpdateApiKeySchema) },
@@ -106,7 +107,7 @@ export const updateApiKey = defineRoute({
     200: jsonContent(ApiKeySchema, "The updated key.", apiKeyExample),
     403: problemResponse(
       403,
-      "Your role cannot grant an added scope (`scope_not_allowed`), or cannot manage keys.",
+      "Your role cannot grant an added scope (`scope_not_allowed`), cannot manage keys, or `*` without a recent authentication (`reauthentication_required`).",
     ),
     404: notYours,
     409: problemResponse(409, "The key is revoked (`api_key_revoked`)."),

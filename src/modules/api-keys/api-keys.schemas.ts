@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { booleanFilter, listQuery } from "../../lib/list-query";
 import { pageSchema } from "../../lib/pagination";
 import { MAX_LIMIT, MAX_WINDOW_SECONDS } from "../../lib/rate-limit/policies";
+import { ReauthenticationFields } from "../auth/reauthentication.schemas";
 import { ORG_ID_EXAMPLE } from "../orgs/orgs.schemas";
 import { API_KEY_SCOPE_NAMES, API_KEY_SCOPES } from "../orgs/permissions";
 import { USER_ID_EXAMPLE } from "../users/users.schemas";
@@ -67,6 +68,8 @@ export const CreateApiKeySchema = z
       .optional()
       .openapi({ description: "Omit or null: never expires." }),
     rate_limit: RateLimitSchema.nullable().optional(),
+    // Proof for a key with every scope (`*`), when the sign-in is not recent.
+    ...ReauthenticationFields,
   })
   .openapi("CreateApiKeyRequest", {
     example: {
@@ -84,6 +87,7 @@ export const UpdateApiKeySchema = z
     scopes: ScopesSchema.optional().openapi({ description: "Replaces the list." }),
     expires_at: ExpiresAtSchema.nullable().optional(),
     rate_limit: RateLimitSchema.nullable().optional(),
+    ...ReauthenticationFields,
   })
   .openapi("UpdateApiKeyRequest", { example: { name: "CI (read only)", scopes: ["tasks:read"] } });
 

@@ -11,6 +11,7 @@
 import { and, count, eq, gt, isNotNull, isNull, lt, or, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type ApiKey, apiKeySecrets, apiKeys } from "../../db/schema";
+import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
@@ -18,9 +19,10 @@ import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { resolvePolicies } from "../../lib/rate-limit/policies";
-import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
+import { AFTER_CHANGE, audit, auditStatement } from "../audit/audit.service";
+import { assertRecentAuthentication } from "../auth/reauthentication";
 import { memberActor, type OrgContext, ownedBy } from "../orgs/org-context";
-import { type ApiKeyScope, isApiKeyScope, scopesBeyondRole } from "../orgs/permissions";
+import { ALL_SCOPES, type ApiKeyScope, isApiKeyScope, scopesBeyondRole } from "../orgs/permissions";
 import type { ApiKeyDto, CreateApiKeyInput, UpdateApiKeyInput } from "./api-keys.schemas";
 import { invalidateKey } from "./key-cache";
 import { displayPrefix, generateApiKey, type KeyMode } from "./key-format";
@@ -102,6 +104,8 @@ export type CreatedApiKey = { key: ApiKey; secret: string };
 export async function createApiKey(octx: OrgContext, input: CreateApiKeyInput): Promise<CreatedApiKey> {
   const actor = memberActor(octx);
   assertMayGrant(octx, input.scopes, "/scopes");
+  // A key with every scope outlives the session that made it: a stolen access token alone must not mint one.
+  if (input.scopes.includes(ALL_SCOPES)) await assertRecentAuthentication(octx, input);
   if (input.rate_limit) assertRateLimitAllowed(octx, input.rate_limit);
   const mode = modeFor(octx);
   const { secret, secretHash, prefix } = await newSecret(mode);
@@ -221,6 +225,7 @@ export async function updateApiKey(
   if (input.scopes !== undefined) {
     const added = input.scopes.filter((scope) => !key.scopes.includes(scope));
     assertMayGrant(octx, added, "/scopes");
+    if (added.includes(ALL_SCOPES)) await assertRecentAuthentication(octx, input);
     changes.scopes = input.scopes;
   }
   if (input.expires_at !== undefined) changes.expiresAt = input.expires_at;
@@ -326,6 +331,28 @@ export async function revokeOrganizationKeys(octx: OrgContext): Promise<BatchIte
   return [];
 }
 
+/**
+ * Account claim step (auth/accounts.ts): the keys a never-verified account created
+ * were made by whoever registered the address, who may not be its owner. They are
+ * revoked and their cached lookups forgotten, before the owner takes the account over.
+ */
+export async function revokeKeysCreatedBy(ctx: ServiceContext, userId: string): Promise<void> {
+  const now = new Date();
+  const revoked = await ctx.db
+    .update(apiKeys)
+    .set({ revokedAt: now, updatedAt: now })
+    .where(and(eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt)))
+    .returning({ id: apiKeys.id, organizationId: apiKeys.organizationId });
+  for (const key of revoked) {
+    await audit(ctx, {
+      action: "api_key.revoke",
+      target: { type: "api_key", id: key.id },
+      after: { organization_id: key.organizationId, reason: "account_claimed" },
+    });
+    await forgetCachedKey(ctx, key.id);
+  }
+}
+
 /** Cron: drop secrets whose grace period ended more than a day ago. */
 export async function purgeExpiredSecrets(ctx: ServiceContext, now: Date): Promise<number> {
   const removed = await ctx.db
@@ -334,3 +361,10 @@ export async function purgeExpiredSecrets(ctx: ServiceContext, now: Date): Promi
     .returning({ keyId: apiKeySecrets.keyId });
   return removed.length;
 }
+
+/** Cron, hourly. */
+export const purgeSecretsJob: MaintenanceJob = {
+  name: "purge_expired_api_key_secrets",
+  everyMinutes: 60,
+  run: async (ctx, now) => ({ deleted: await purgeExpiredSecrets(ctx, now) }),
+};

@@ -15,7 +15,15 @@ export const AUDIT_ACTIONS = {
   "feature_flag.update": "Staff changed a feature flag.",
   "feature_flag.delete": "Staff deleted a feature flag.",
   // Security events
-  "auth.lockout": "Failed password checks locked an account (or a client IP) out of signing in.",
+  "auth.lockout":
+    "Failed password checks locked a client out of an account (5 in 15 minutes), or every unknown client out of it (100 in an hour).",
+  "auth.account_claimed":
+    "The owner of a never-verified account's address proved it (magic code or link, password reset, a provider's verified email): the password set before was cleared, every session revoked and the API keys it had created revoked.",
+  "auth.account_disowned":
+    'The owner of an address used the verification email\'s "this was not me" link: the never-verified account was erased.',
+  "auth.email_change_requested":
+    "An account asked to change its address; a confirmation link went to the new one.",
+  "auth.email_changed": "An account's address changed through the confirmation link sent to the new address.",
   "auth.password_reset": "A password was set through an emailed reset link; every session was revoked.",
   "auth.refresh_token_reuse": "A spent refresh token was presented again; its session was revoked.",
   "api_key.create": "A member created an organization API key.",

@@ -6,8 +6,8 @@
 import { inArray, lt, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { emailVerificationTokens, magicCodes, passwordResetTokens } from "../../db/schema";
+import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
-import type { MaintenanceJob } from "../../scheduled";
 
 /** Rows per DELETE (well under D1's 100 bound parameters per statement) and rounds per run. */
 const BATCH = 90;

@@ -2,12 +2,13 @@ import type { RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../../env";
 import { problems } from "../../lib/problem";
 import { authenticationFailure } from "../../middleware/authenticate";
-import { toUserDto } from "../users/users.service";
+import { toUserDto } from "../users/user.dto";
 import type * as routes from "./auth.routes";
 import { TOKEN_TYPE } from "./auth.schemas";
 import * as auth from "./auth.service";
+import type { SignedIn } from "./sign-in";
 
-export function tokensBody({ user, tokens }: auth.SignedIn) {
+export function tokensBody({ user, tokens }: SignedIn) {
   return {
     user: toUserDto(user),
     access_token: tokens.access.token,
@@ -21,7 +22,11 @@ export function tokensBody({ user, tokens }: auth.SignedIn) {
 export const NO_STORE = { "Cache-Control": "no-store" };
 
 export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) => {
-  const signedIn = await auth.register(c.var.ctx, c.req.valid("json"));
+  const registration = await auth.register(c.var.ctx, c.req.valid("json"));
+  if (registration.kind === "verification_sent") {
+    return c.json({ status: "verification_sent" as const }, 202, NO_STORE);
+  }
+  const { signedIn } = registration;
   c.header("Location", `/api/v1/users/${signedIn.user.id}`);
   return c.json(tokensBody(signedIn), 201, NO_STORE);
 };

@@ -1,19 +1,12 @@
 import { createRouter } from "../../lib/create-router";
 import * as handlers from "./auth.handlers";
 import * as routes from "./auth.routes";
-import { registrationHooks, signInHooks } from "./auth.service";
 import * as verificationHandlers from "./email-verification.handlers";
 import * as verificationRoutes from "./email-verification.routes";
-import { sendSignUpEmail } from "./email-verification.service";
 import * as magicHandlers from "./magic-code.handlers";
 import * as magicRoutes from "./magic-code.routes";
-import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./new-device.service";
 import * as resetHandlers from "./password-reset.handlers";
 import * as resetRoutes from "./password-reset.routes";
-
-// Email flows: the verification (or welcome) email at sign-up, and new-device alerts.
-registrationHooks.push(sendSignUpEmail, firstDeviceRegistrationHook);
-signInHooks.push(newDeviceSignInHook);
 
 /** Mounted at /api/v1/auth. */
 export const authRouter = createRouter()
@@ -26,6 +19,8 @@ export const authRouter = createRouter()
   .openapi(routes.changePassword, handlers.changePassword)
   .openapi(verificationRoutes.verifyEmail, verificationHandlers.verifyEmail)
   .openapi(verificationRoutes.resendVerification, verificationHandlers.resendVerification)
+  .openapi(verificationRoutes.disownAccount, verificationHandlers.disownAccount)
+  .openapi(verificationRoutes.confirmEmailChange, verificationHandlers.confirmEmailChange)
   .openapi(resetRoutes.forgotPassword, resetHandlers.forgotPassword)
   .openapi(resetRoutes.resetPassword, resetHandlers.resetPassword)
   .openapi(magicRoutes.requestMagicCode, magicHandlers.requestMagicCode)

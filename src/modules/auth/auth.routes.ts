@@ -20,9 +20,11 @@ import {
   RefreshSchema,
   RefreshTokenHeaders,
   RegisterSchema,
+  RegistrationPendingSchema,
   TokenVerifyResultSchema,
   TokenVerifySchema,
 } from "./auth.schemas";
+import { emailInBody } from "./password-reset.routes";
 
 const tags = ["Auth"];
 
@@ -37,23 +39,36 @@ export const register = defineRoute({
   method: "post",
   path: "/register",
   tags,
-  summary: "Create an account and sign in",
-  description:
-    "Creates the account and its first session. Passwords follow NIST 800-63B: 8–128 characters, no composition rules, refused when common or equal to the email/username. The email is lower-cased; `Location` points at the new user.",
+  summary: "Create an account",
+  description: [
+    'Passwords follow NIST 800-63B: 8–128 characters, no composition rules, refused when common or equal to the email/username. The email is lower-cased. A verification email is queued; it also carries a "this was not me" link (POST /email/disown) for an owner who did not register.',
+    "With `AUTH_EMAIL_VERIFICATION=optional` (the default): 201 with the account's first session (`Location` points at the new user); 409 when the address or username is taken.",
+    'With `AUTH_EMAIL_VERIFICATION=required`: 202 `{ "status": "verification_sent" }` whether or not the address already has an account (its owner is emailed `account_exists` instead), and no tokens: sign in once the address is verified. A taken username is still 409 (usernames are public handles).',
+    "The `register` rate-limit policy applies per IP and per email.",
+  ].join("\n\n"),
   request: { body: jsonRequestBody(RegisterSchema) },
+  middleware: [rateLimit("register", { key: emailInBody })],
   responses: {
     201: {
-      ...jsonContent(AuthTokensSchema, "Account created and signed in.", authTokensExample),
+      ...jsonContent(
+        AuthTokensSchema,
+        "Account created and signed in (verification optional).",
+        authTokensExample,
+      ),
       headers: { Location: { description: "The new user.", schema: { type: "string" } } },
     },
+    202: jsonContent(RegistrationPendingSchema, "Verification required: check the mailbox.", {
+      status: "verification_sent",
+    }),
     400: problemResponse(
       400,
       "A field is missing, malformed or breaks the password policy (`validation_failed`).",
     ),
     409: problemResponse(
       409,
-      "The email (`email_taken`) or username (`username_taken`) is already registered.",
+      "The email (`email_taken`, verification optional only) or username (`username_taken`) is already registered.",
     ),
+    429: problemResponse(429, "Too many registrations from this IP or for this email (`rate_limited`)."),
     ...problemResponses(413, 415),
   },
 });
@@ -64,19 +79,23 @@ export const login = defineRoute({
   tags,
   summary: "Sign in with email or username and password",
   description:
-    "Opens a new session (a device) and returns a token pair. Wrong credentials answer 401 `invalid_credentials` whether or not the account exists. After 5 failures in 15 minutes for one account (or 20 from one IP) attempts answer 429 `too_many_attempts` with `Retry-After`, for 60 s and twice as long after each further failure; a successful sign-in clears the account's count.",
+    'Opens a new session (a device) and returns a token pair whose access token carries `auth_time` and `amr: ["pwd"]`. Wrong credentials answer 401 `invalid_credentials` whether or not the account exists. Failures are counted per account and client (IPv6 by /64) before the password is hashed: 5 failures lock that client out of that account for 15 minutes (429 `too_many_attempts` with `Retry-After`), and 100 failures in an hour lock the account for 15 minutes for every client that has not signed in to it before. A disabled account answers 403 `account_disabled`; with `AUTH_EMAIL_VERIFICATION=required` an unverified one 403 `email_not_verified` (both only to someone who knows the password).',
   request: { body: jsonRequestBody(LoginSchema) },
-  // Every attempt counts (per IP and per identifier), beside the failure lockout in login-throttle.ts.
+  // Every attempt counts (per IP and per identifier), beside the failure lockout of sign-in-throttle.ts.
   middleware: [rateLimit("login", { key: loginIdentifier })],
   responses: {
     200: jsonContent(AuthTokensSchema, "Signed in.", authTokensExample),
     400: problemResponse(400),
     401: problemResponse(401, "Wrong email/username or password (`invalid_credentials`)."),
-    403: problemResponse(403, "The account is disabled (`account_disabled`)."),
+    403: problemResponse(
+      403,
+      "The account is disabled (`account_disabled`) or, in strict mode, its address is not verified (`email_not_verified`).",
+    ),
     429: problemResponse(
       429,
       "Too many failed attempts (`too_many_attempts`) or too many attempts at all (`rate_limited`); see `Retry-After`.",
     ),
+    503: problemResponse(503, "The sign-in throttle cannot be reached; password sign-in fails closed."),
     ...problemResponses(413, 415),
   },
 });

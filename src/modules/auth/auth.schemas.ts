@@ -61,6 +61,14 @@ export const RegisterSchema = z
 
 export type RegisterInput = z.infer<typeof RegisterSchema>;
 
+export const RegistrationPendingSchema = z
+  .object({ status: z.literal("verification_sent") })
+  .openapi("RegistrationPending", {
+    description:
+      "AUTH_EMAIL_VERIFICATION=required: the same answer whether or not the address has an account. Sign in once the address is verified.",
+    example: { status: "verification_sent" },
+  });
+
 export const LoginSchema = z
   .strictObject({
     email: z

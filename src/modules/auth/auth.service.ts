@@ -1,11 +1,13 @@
 /**
- * Sign-up, sign-in, refresh, sign-out, password change and token checks. Every
- * verb takes the ServiceContext first; none knows about HTTP.
+ * Registration, password sign-in, refresh, sign-out, password change and token
+ * checks. Every verb takes the ServiceContext first; none knows about HTTP. Sessions
+ * are opened only through sign-in.ts (openSession), accounts created only through
+ * accounts.ts (createAccount).
  */
 import { eq } from "drizzle-orm";
-import { sessions, type User, users } from "../../db/schema";
+import { users } from "../../db/schema";
+import { sendEmail } from "../../email/send-email";
 import type { ServiceContext } from "../../lib/context";
-import { uuidv7 } from "../../lib/ids";
 import {
   type AccessTokenClaims,
   getKeyRing,
@@ -14,50 +16,30 @@ import {
   publicJwks,
   verifyAccessToken,
 } from "../../lib/jwt";
+import { serializeError } from "../../lib/logger";
 import { hashPassword, verifyPassword } from "../../lib/password";
+import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
 import {
-  currentUser,
+  createAccount,
   emailTaken,
   findUserByEmail,
   findUserById,
   findUserByUsername,
-  uniqueViolation,
   usernameTaken,
-} from "../users/users.service";
+} from "./accounts";
 import type { LoginInput, PasswordChangeInput, RegisterInput } from "./auth.schemas";
-import { assertNotLocked, clearFailures, recordFailure, throttleKeys } from "./login-throttle";
+import { appBaseUrl, emailName } from "./email-links";
 import { passwordPolicyProblem } from "./password-policy";
 import {
   findSessionByRefreshToken,
   isSessionRevoked,
-  issueTokens,
-  prepareSession,
   refreshSession,
   revokeSession,
   revokeUserSessions,
-  type TokenPair,
 } from "./sessions.service";
-
-export type SignedIn = { user: User; tokens: TokenPair };
-
-/**
- * Work that follows a sign-up (a personal organization, the verification email):
- * each later module registers one line here. Runs after the account and its first
- * session are written, before the tokens are answered.
- */
-export type RegistrationHook = (ctx: ServiceContext, user: User) => Promise<void>;
-export const registrationHooks: RegistrationHook[] = [];
-
-/**
- * Work that follows a sign-in to an existing account (password or magic code) once its
- * session is written, e.g. the new-device alert. Registration is not a sign-in here.
- */
-export type SignInHook = (
-  ctx: ServiceContext,
-  signIn: { user: User; sessionId: string; method: "password" | "magic_code"; at: number },
-) => Promise<void>;
-export const signInHooks: SignInHook[] = [];
+import { accountDisabled, openSession, PASSWORD_PROOF, type SignedIn } from "./sign-in";
+import { beginPasswordCheck } from "./sign-in-throttle";
 
 const invalidCredentials = () =>
   new ProblemError({
@@ -66,6 +48,12 @@ const invalidCredentials = () =>
     detail: "The email/username or password is not correct.",
     // Credentials in a body, not an HTTP auth scheme: no WWW-Authenticate challenge applies.
   });
+
+export const emailNotVerified = () =>
+  problems.forbidden(
+    "Confirm your email address first: use the link we emailed you, or sign in with an emailed code.",
+    "email_not_verified",
+  );
 
 function assertPasswordPolicy(password: string, account: { email: string; username?: string | null }): void {
   const problem = passwordPolicyProblem(password, account);
@@ -77,50 +65,104 @@ function assertPasswordPolicy(password: string, account: { email: string; userna
   }
 }
 
-export async function register(ctx: ServiceContext, input: RegisterInput): Promise<SignedIn> {
+export type Registration = { kind: "signed_in"; signedIn: SignedIn } | { kind: "verification_sent" };
+
+/**
+ * POST /auth/register. With AUTH_EMAIL_VERIFICATION=optional (the default) the
+ * account is created and signed in (409 when the address is taken). With `required`
+ * the answer is the same whether or not the address has an account, and no tokens
+ * are issued before the address is proven.
+ */
+export async function register(ctx: ServiceContext, input: RegisterInput): Promise<Registration> {
   assertPasswordPolicy(input.password, { email: input.email, username: input.username });
+  if (ctx.config.AUTH_EMAIL_VERIFICATION === "required") {
+    await registerWithVerification(ctx, input);
+    return { kind: "verification_sent" };
+  }
   if (await findUserByEmail(ctx, input.email)) throw emailTaken();
   if (input.username && (await findUserByUsername(ctx, input.username))) throw usernameTaken();
-
-  const passwordHash = await hashPassword(input.password);
   const now = Date.now();
-  const userId = uuidv7(now);
-  const { row, refreshToken } = await prepareSession(ctx, userId, now);
-  let user: User | undefined;
-  try {
-    const [created] = await ctx.db.batch([
-      ctx.db
-        .insert(users)
-        .values({
-          id: userId,
-          email: input.email,
-          username: input.username ?? null,
-          firstName: input.first_name ?? "",
-          lastName: input.last_name ?? "",
-          passwordHash,
-          lastLoginAt: new Date(now),
-          createdAt: new Date(now),
-          updatedAt: new Date(now),
-        })
-        .returning(),
-      ctx.db.insert(sessions).values(row),
-    ]);
-    user = created[0];
-  } catch (error) {
-    // Two sign-ups racing for one address or username: the unique index decides.
-    const field = uniqueViolation(error);
-    if (field === "email") throw emailTaken();
-    if (field === "username") throw usernameTaken();
-    throw error;
-  }
-  if (!user) throw new Error("register: the insert returned no row");
-  for (const hook of registrationHooks) await hook(ctx, user);
-  return { user, tokens: await issueTokens(ctx, { user, sessionId: row.id, refreshToken }, now) };
+  const user = await createAccount(
+    ctx,
+    {
+      email: input.email,
+      username: input.username,
+      firstName: input.first_name,
+      lastName: input.last_name,
+      passwordHash: await hashPassword(input.password),
+      emailVerified: false,
+    },
+    now,
+  );
+  return {
+    kind: "signed_in",
+    signedIn: await openSession(ctx, user, PASSWORD_PROOF, { now, newAccount: true }),
+  };
 }
 
 /**
- * Password sign-in. The account is looked up first so both the throttle and the
- * cost are the same whether it exists or not: one KV read, one scrypt.
+ * Strict mode. The request path does the same work for a new and an existing address
+ * (policy, username check, one scrypt) and returns; what depends on the address runs
+ * after the response (`waitUntil`), so neither the answer nor its timing tells whether
+ * the address has an account. A new address gets an unverified account and the
+ * verification email; the owner of an existing account gets `account_exists` instead
+ * (never a verification link for someone else's registration).
+ */
+async function registerWithVerification(ctx: ServiceContext, input: RegisterInput): Promise<void> {
+  // Usernames are public handles, not the secret here: a taken one is said, as in optional mode.
+  if (input.username && (await findUserByUsername(ctx, input.username))) throw usernameTaken();
+  const passwordHash = await hashPassword(input.password);
+  ctx.waitUntil(
+    completeRegistration(ctx, input, passwordHash).catch((error: unknown) => {
+      ctx.logger.error("registration (verification required) failed after the answer", {
+        error: serializeError(error),
+      });
+    }),
+  );
+}
+
+/** The address-dependent half of a strict-mode registration. Exported for tests. */
+export async function completeRegistration(
+  ctx: ServiceContext,
+  input: RegisterInput,
+  passwordHash: string,
+): Promise<"created" | "account_exists"> {
+  const existing = await findUserByEmail(ctx, input.email);
+  if (!existing) {
+    try {
+      await createAccount(ctx, {
+        email: input.email,
+        username: input.username,
+        firstName: input.first_name,
+        lastName: input.last_name,
+        passwordHash,
+        emailVerified: false,
+      });
+      return "created";
+    } catch (error) {
+      // Another registration of the address won the race: its owner is told, as below.
+      if (!(error instanceof ProblemError && error.code === "email_taken")) throw error;
+    }
+  }
+  const owner = existing ?? (await findUserByEmail(ctx, input.email));
+  if (!owner) return "account_exists";
+  const base = appBaseUrl(ctx);
+  await sendEmail(ctx, {
+    template: "account_exists",
+    to: owner.email,
+    data: {
+      name: emailName(owner),
+      sign_in_url: `${base}/sign-in`,
+      reset_url: `${base}/forgot-password`,
+    },
+  });
+  return "account_exists";
+}
+
+/**
+ * Password sign-in. The account is looked up first so the throttle and the cost are
+ * the same whether it exists or not: one Durable Object call, then one scrypt, and no
+ * scrypt at all for a client that is locked out.
  */
 export async function login(ctx: ServiceContext, input: LoginInput): Promise<SignedIn> {
   const now = Date.now();
@@ -128,38 +170,27 @@ export async function login(ctx: ServiceContext, input: LoginInput): Promise<Sig
     input.email !== undefined
       ? await findUserByEmail(ctx, input.email)
       : await findUserByUsername(ctx, input.username ?? "");
-  const keys = await throttleKeys(
+  const check = await beginPasswordCheck(
     ctx,
     user ? { userId: user.id } : { identifier: input.email ?? `username:${input.username ?? ""}` },
+    now,
   );
-  await assertNotLocked(ctx, keys, now);
-
   const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash ?? null);
   if (!user || !valid) {
-    await recordFailure(ctx, keys, now);
+    await check.failed();
     throw invalidCredentials();
   }
-  if (!user.isActive) {
-    // Said only to someone who knows the password.
-    throw problems.forbidden("This account has been disabled.", "account_disabled");
+  await check.succeeded();
+  // Said only to someone who knows the password.
+  if (!user.isActive) throw accountDisabled();
+  if (ctx.config.AUTH_EMAIL_VERIFICATION === "required" && user.emailVerifiedAt === null) {
+    throw emailNotVerified();
   }
-  await clearFailures(ctx, keys);
-
-  const { row, refreshToken } = await prepareSession(ctx, user.id, now);
-  const changes: Partial<typeof users.$inferInsert> = { lastLoginAt: new Date(now) };
-  // Hashes made with older parameters are upgraded while the plain password is at hand.
-  if (needsRehash) changes.passwordHash = await hashPassword(input.password);
-  const [, [updated]] = await ctx.db.batch([
-    ctx.db.insert(sessions).values(row),
-    ctx.db.update(users).set(changes).where(eq(users.id, user.id)).returning(),
-  ]);
-  const signedIn = updated ?? user;
-  for (const hook of signInHooks)
-    await hook(ctx, { user: signedIn, sessionId: row.id, method: "password", at: now });
-  return {
-    user: signedIn,
-    tokens: await issueTokens(ctx, { user: signedIn, sessionId: row.id, refreshToken }, now),
-  };
+  return openSession(ctx, user, PASSWORD_PROOF, {
+    now,
+    // Hashes made with older parameters are upgraded while the plain password is at hand.
+    upgradedPasswordHash: needsRehash ? await hashPassword(input.password) : undefined,
+  });
 }
 
 export async function refresh(ctx: ServiceContext, refreshToken: string | undefined): Promise<SignedIn> {
@@ -174,7 +205,7 @@ export async function refresh(ctx: ServiceContext, refreshToken: string | undefi
       "The refresh token is missing.",
     );
   }
-  return refreshSession(ctx, refreshToken);
+  return { ...(await refreshSession(ctx, refreshToken)), isNewUser: false };
 }
 
 /**
@@ -208,18 +239,17 @@ export async function changePassword(ctx: ServiceContext, input: PasswordChangeI
   const principal = currentUser(ctx);
   const user = await findUserById(ctx, principal.userId);
   if (!user) throw problems.unauthorized("The account no longer exists.", "invalid_token");
-  const keys = await throttleKeys(ctx, { userId: user.id });
-  await assertNotLocked(ctx, keys);
+  const check = await beginPasswordCheck(ctx, { userId: user.id });
   const { valid } = await verifyPassword(input.current_password, user.passwordHash);
   if (!valid) {
-    await recordFailure(ctx, keys);
+    await check.failed();
     throw problems.validation(
       [{ pointer: "/current_password", detail: "This is not your current password." }],
       "The current password is not correct.",
     );
   }
+  await check.succeeded();
   assertPasswordPolicy(input.password, { email: user.email, username: user.username });
-  await clearFailures(ctx, keys);
   const passwordHash = await hashPassword(input.password);
   await ctx.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
   await revokeUserSessions(ctx, {

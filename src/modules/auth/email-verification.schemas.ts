@@ -14,6 +14,14 @@ export const EmailVerifySchema = z
   .strictObject({ token: LinkTokenSchema("ev_Jm4kQ2x9Vb7TzL0sYc3Wd8Rf1Ah6Ue5Np2Gq9Ko4Ii") })
   .openapi("EmailVerifyRequest");
 
+export const EmailDisownSchema = z
+  .strictObject({ token: LinkTokenSchema("do_8Xc2Lk5Qm1Zt7Wv3Rb9Ny4Hp6Ja0Se2Gd5Uf8Io1Ky") })
+  .openapi("EmailDisownRequest");
+
+export const EmailChangeConfirmSchema = z
+  .strictObject({ token: LinkTokenSchema("ec_3Fh7Kq1Wz9Lm4Xv8Rt2Nb6Yc0Pd5Gs1Ja7Ue3Io9Mk") })
+  .openapi("EmailChangeConfirmRequest");
+
 export const EmailVerifiedSchema = z
   .object({
     user_id: z.uuid(),

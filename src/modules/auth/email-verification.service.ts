@@ -1,8 +1,12 @@
 /**
  * Email verification: a random link token (only its SHA-256 is stored) mailed at
- * registration and on request, valid 24 h and single use. Verifying marks the
- * account verified and queues the welcome email. Unverified accounts can sign in;
- * routes that need a verified address use `requireVerifiedEmail()`.
+ * registration and on request, valid 24 h and single use. Verifying continues the
+ * registration it belongs to (password and sessions kept: the honest flow), marks
+ * the account verified and queues the welcome email. Because whoever registered the
+ * address may not own it, the same email carries a "this was not me" link with its
+ * own token: it erases the account while it has never been verified (disownAccount).
+ * Unverified accounts can sign in unless AUTH_EMAIL_VERIFICATION=required; routes
+ * that need a verified address use `requireVerifiedEmail()`.
  */
 import { and, desc, eq, isNull, sql } from "drizzle-orm";
 import { emailVerificationTokens, type User, users } from "../../db/schema";
@@ -11,41 +15,18 @@ import type { ServiceContext } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
 import { serializeError } from "../../lib/logger";
+import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
-import { currentUser, findUserById } from "../users/users.service";
+import { auditStatement } from "../audit/audit.service";
+import { eraseAccount, findUserById } from "./accounts";
+import { emailName, invalidOrExpired, tokenLink } from "./email-links";
 
 export const EMAIL_VERIFICATION_TTL_MS = 24 * 60 * 60 * 1000;
 /** One verification email a minute per account (registration included), decided in D1 so it is exact. */
 export const VERIFICATION_RESEND_COOLDOWN_MS = 60 * 1000;
 
 const TOKEN_PREFIX = "ev_";
-
-/** The one answer for any token that cannot be used, so it says nothing about why. */
-export const invalidOrExpired = (what: string) =>
-  problems.badRequest(
-    "invalid_or_expired",
-    `The ${what} is not valid: it is unknown, expired or already used.`,
-  );
-
-/** `APP_URL` without a trailing slash: emailed links are built on it. */
-export function appBaseUrl(ctx: ServiceContext): string {
-  return ctx.config.APP_URL.replace(/\/+$/, "");
-}
-
-/**
- * The greeting name for an email. Profile names may be longer (100) than email
- * display fields (80) and may hold control characters the templates refuse, so
- * they are cleaned rather than allowed to make the email invalid.
- */
-export function emailName(user: Pick<User, "firstName">): string | undefined {
-  return (
-    user.firstName
-      .replace(/\p{Cc}+/gu, " ")
-      .trim()
-      .slice(0, 80)
-      .trim() || undefined
-  );
-}
+const DISOWN_TOKEN_PREFIX = "do_";
 
 /**
  * Issues a token for the account's current address and queues the email. With
@@ -60,17 +41,20 @@ async function issueVerification(
 ): Promise<boolean> {
   const { now } = options;
   const token = `${TOKEN_PREFIX}${randomToken(32)}`;
+  const disownToken = `${DISOWN_TOKEN_PREFIX}${randomToken(32)}`;
   const tokenHash = await sha256Hex(token);
+  const disownTokenHash = await sha256Hex(disownToken);
   const expiresAt = now + EMAIL_VERIFICATION_TTL_MS;
   const t = emailVerificationTokens;
   const notTooSoon = options.cooldown
     ? sql`WHERE NOT EXISTS (SELECT 1 FROM ${t} WHERE ${t.userId} = ${user.id} AND ${t.createdAt} > ${now - VERIFICATION_RESEND_COOLDOWN_MS})`
     : sql``;
-  // Columns in table order: id, user_id, email, token_hash, expires_at, used_at, created_at.
+  // Columns in schema order (drizzle lists them so): id, user_id, email, token_hash, disown_token_hash,
+  // expires_at, used_at, created_at.
   const inserted = await ctx.db
     .insert(t)
     .select(
-      sql`SELECT ${uuidv7(now)}, ${user.id}, ${user.email}, ${tokenHash}, ${expiresAt}, NULL, ${now} ${notTooSoon}`,
+      sql`SELECT ${uuidv7(now)}, ${user.id}, ${user.email}, ${tokenHash}, ${disownTokenHash}, ${expiresAt}, NULL, ${now} ${notTooSoon}`,
     )
     .returning({ id: t.id });
   if (inserted.length === 0) return false;
@@ -79,7 +63,8 @@ async function issueVerification(
     to: user.email,
     data: {
       name: emailName(user),
-      verify_url: `${appBaseUrl(ctx)}/verify-email?token=${encodeURIComponent(token)}`,
+      verify_url: tokenLink(ctx, "/verify-email", token),
+      disown_url: tokenLink(ctx, "/disown-account", disownToken),
       expires_in_minutes: EMAIL_VERIFICATION_TTL_MS / 60_000,
     },
   });
@@ -178,4 +163,41 @@ export async function verifyEmail(ctx: ServiceContext, token: string, now = Date
     ctx.logger.error("could not queue the welcome email", { user_id: user.id, error: serializeError(error) });
   }
   return user;
+}
+
+/**
+ * POST /auth/email/disown: the "this was not me" link of a verification email. The
+ * account it was sent for is erased (sessions revoked, sockets closed, its data
+ * removed, the address free again) while it has never been verified. For an account
+ * that has since been verified, or an address it no longer has, the answer is 400
+ * `invalid_or_expired` and nothing changes: a verified account belongs to whoever
+ * proved the address, and this link must not become a way to delete it.
+ */
+export async function disownAccount(ctx: ServiceContext, token: string, now = Date.now()): Promise<void> {
+  const t = emailVerificationTokens;
+  const found = await ctx.db
+    .select({ token: t, user: users })
+    .from(t)
+    .innerJoin(users, eq(users.id, t.userId))
+    .where(eq(t.disownTokenHash, await sha256Hex(token)))
+    .get();
+  if (
+    !found ||
+    found.user.emailVerifiedAt !== null ||
+    found.token.email !== found.user.email ||
+    found.token.expiresAt.getTime() <= now
+  ) {
+    throw invalidOrExpired("link");
+  }
+  const { user } = found;
+  await eraseAccount(ctx, user.id, [
+    auditStatement(ctx, {
+      action: "auth.account_disowned",
+      target: { type: "user", id: user.id },
+      // No personal data of the erased account: only facts about it.
+      before: { id: user.id, email_verified: false, created_at: user.createdAt.toISOString() },
+      after: null,
+    }),
+  ]);
+  ctx.logger.warn("never-verified account disowned by the owner of its address", { user_id: user.id });
 }

@@ -4,21 +4,21 @@
  * older one. A code survives at most MAGIC_CODE_MAX_ATTEMPTS checks: each check
  * reserves an attempt with a conditional UPDATE *before* comparing, so even a
  * burst of parallel guesses gets no more than that many comparisons. Using a
- * code or link signs in, or signs up a new account that is verified from the start.
+ * code or link proves the mailbox: it signs in (claiming a never-verified account,
+ * see accounts.ts), or signs up a new account that is verified from the start.
  */
 import { and, desc, eq, gt, isNull, lt, sql } from "drizzle-orm";
-import { magicCodes, sessions, type User, users } from "../../db/schema";
+import { magicCodes } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
 import { ConfigError } from "../../env";
 import type { ServiceContext } from "../../lib/context";
 import { randomDigits, randomToken, sha256Hex, timingSafeEqual } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
-import { problems } from "../../lib/problem";
-import { findUserByEmail, uniqueViolation } from "../users/users.service";
-import { registrationHooks, type SignedIn, signInHooks } from "./auth.service";
-import { invalidOrExpired } from "./email-verification.service";
+import { ProblemError } from "../../lib/problem";
+import { createAccount, findUserByEmail } from "./accounts";
+import { invalidOrExpired } from "./email-links";
 import type { MagicVerifyInput } from "./magic-code.schemas";
-import { issueTokens, prepareSession } from "./sessions.service";
+import { MAGIC_CODE_PROOF, openSession, type SignedIn } from "./sign-in";
 
 export const MAGIC_CODE_TTL_MS = 15 * 60 * 1000;
 export const MAGIC_CODE_MAX_ATTEMPTS = 5;
@@ -143,57 +143,22 @@ export async function verifyMagicCode(
 }
 
 /**
- * Opens a session for the owner of a mailbox that has just proved itself: the
- * account is marked verified if it was not yet; an unknown address gets a new
- * account (no password) and the registration hooks run for it.
+ * Opens a session for the owner of a mailbox that has just proved itself: an
+ * existing account is signed into (and claimed if it was never verified); an
+ * unknown address gets a new, verified account without a password.
  */
 async function signInByEmail(ctx: ServiceContext, email: string, now: number): Promise<SignedIn> {
   const existing = await findUserByEmail(ctx, email);
-  if (existing) return signInExisting(ctx, existing, now);
-
-  const at = new Date(now);
-  const userId = uuidv7(now);
-  const { row, refreshToken } = await prepareSession(ctx, userId, now);
-  let user: User | undefined;
+  if (existing) return openSession(ctx, existing, MAGIC_CODE_PROOF, { now });
+  let user: Awaited<ReturnType<typeof createAccount>>;
   try {
-    const [created] = await ctx.db.batch([
-      ctx.db
-        .insert(users)
-        .values({ id: userId, email, emailVerifiedAt: at, lastLoginAt: at, createdAt: at, updatedAt: at })
-        .returning(),
-      ctx.db.insert(sessions).values(row),
-    ]);
-    user = created[0];
+    user = await createAccount(ctx, { email, passwordHash: null, emailVerified: true }, now);
   } catch (error) {
     // The address signed up some other way a moment ago: it is an existing account now.
-    if (uniqueViolation(error) !== "email") throw error;
+    if (!(error instanceof ProblemError && error.code === "email_taken")) throw error;
     const raced = await findUserByEmail(ctx, email);
     if (!raced) throw error;
-    return signInExisting(ctx, raced, now);
+    return openSession(ctx, raced, MAGIC_CODE_PROOF, { now });
   }
-  if (!user) throw new Error("magic sign-up: the insert returned no row");
-  for (const hook of registrationHooks) await hook(ctx, user);
-  return { user, tokens: await issueTokens(ctx, { user, sessionId: row.id, refreshToken }, now) };
-}
-
-async function signInExisting(ctx: ServiceContext, user: User, now: number): Promise<SignedIn> {
-  if (!user.isActive) throw problems.forbidden("This account has been disabled.", "account_disabled");
-  const at = new Date(now);
-  const { row, refreshToken } = await prepareSession(ctx, user.id, now);
-  const [, [updated]] = await ctx.db.batch([
-    ctx.db.insert(sessions).values(row),
-    ctx.db
-      .update(users)
-      .set({ lastLoginAt: at, emailVerifiedAt: sql`coalesce(${users.emailVerifiedAt}, ${now})` })
-      .where(eq(users.id, user.id))
-      .returning(),
-  ]);
-  const signedIn = updated ?? user;
-  for (const hook of signInHooks) {
-    await hook(ctx, { user: signedIn, sessionId: row.id, method: "magic_code", at: now });
-  }
-  return {
-    user: signedIn,
-    tokens: await issueTokens(ctx, { user: signedIn, sessionId: row.id, refreshToken }, now),
-  };
+  return openSession(ctx, user, MAGIC_CODE_PROOF, { now, newAccount: true });
 }

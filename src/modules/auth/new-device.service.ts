@@ -15,9 +15,10 @@ import { sendEmail } from "../../email/send-email";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
 import { describeDevice } from "../../lib/user-agent";
-import type { RegistrationHook, SignInHook } from "./auth.service";
-import { emailName } from "./email-verification.service";
+import type { RegistrationHook } from "./accounts";
+import { emailName } from "./email-links";
 import { SECURITY_SETTINGS_PATH } from "./security-events";
+import type { SignInHook } from "./sign-in";
 
 type Origin = { device: string; country: string };
 

@@ -1,6 +1,7 @@
 /**
  * Password reset by email: a single-use link token (only its SHA-256 is stored),
- * valid one hour. Setting the new password revokes every session of the account.
+ * valid one hour. Setting the new password proves the mailbox (a never-verified
+ * account is claimed first, see accounts.ts) and revokes every session of the account.
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import { passwordResetTokens, users } from "../../db/schema";
@@ -12,12 +13,12 @@ import { serializeError } from "../../lib/logger";
 import { hashPassword } from "../../lib/password";
 import { problems } from "../../lib/problem";
 import { auditStatement } from "../audit/audit.service";
-import { findUserByEmail } from "../users/users.service";
-import { appBaseUrl, emailName, invalidOrExpired } from "./email-verification.service";
-import { clearFailures, throttleKeys } from "./login-throttle";
+import { claimAccount, findUserByEmail } from "./accounts";
+import { emailName, invalidOrExpired, tokenLink } from "./email-links";
 import { passwordPolicyProblem } from "./password-policy";
 import type { PasswordResetInput } from "./password-reset.schemas";
 import { revokeUserSessions } from "./sessions.service";
+import { trustSignInClient } from "./sign-in-throttle";
 
 export const PASSWORD_RESET_TTL_MS = 60 * 60 * 1000;
 
@@ -65,7 +66,7 @@ export async function deliverPasswordReset(
     to: user.email,
     data: {
       name: emailName(user),
-      reset_url: `${appBaseUrl(ctx)}/reset-password?token=${encodeURIComponent(input.token)}`,
+      reset_url: tokenLink(ctx, "/reset-password", input.token),
       expires_in_minutes: PASSWORD_RESET_TTL_MS / 60_000,
     },
   });
@@ -75,9 +76,10 @@ export async function deliverPasswordReset(
 /**
  * POST /auth/password/reset. The token is checked first (400 `invalid_or_expired`),
  * then the password policy (a refused password does not spend the token), then the
- * token is spent by a conditional UPDATE so only one request can use it. The new
- * password also proves the mailbox, so the address counts as verified; every
- * other reset link dies, every session is revoked and the sign-in lockout lifts.
+ * token is spent by a conditional UPDATE so only one request can use it. The link
+ * proves the mailbox: a never-verified account is claimed (whatever its registrant
+ * set up goes), then the new password is set, every other reset link dies, every
+ * session is revoked and this client's sign-in failures are forgiven.
  */
 export async function resetPassword(
   ctx: ServiceContext,
@@ -117,6 +119,7 @@ export async function resetPassword(
     .returning({ id: t.id });
   if (!spent) throw invalidOrExpired("reset link");
 
+  await claimAccount(ctx, user, now);
   await ctx.db.batch([
     ctx.db
       .update(users)
@@ -133,5 +136,5 @@ export async function resetPassword(
     }),
   ]);
   await revokeUserSessions(ctx, { userId: user.id, reason: "password_changed" }, now);
-  await clearFailures(ctx, await throttleKeys(ctx, { userId: user.id }));
+  await trustSignInClient(ctx, user.id, now);
 }

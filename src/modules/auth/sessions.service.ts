@@ -19,6 +19,7 @@ import {
   type User,
   users,
 } from "../../db/schema";
+import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
@@ -27,7 +28,6 @@ import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
 import { keysetPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
-import type { MaintenanceJob } from "../../scheduled";
 import { reportRefreshTokenReuse } from "./security-events";
 
 /**
@@ -53,7 +53,9 @@ export type RevocationReason =
   | "password_changed"
   | "refresh_token_reused"
   | "account_deleted"
-  | "account_disabled";
+  | "account_disabled"
+  | "account_claimed"
+  | "email_changed";
 
 export const revokedSessionKey = (sessionId: string) => `${REVOKED_KEY_PREFIX}${sessionId}`;
 
@@ -174,13 +176,16 @@ async function revokeWhere(
   reason: RevocationReason,
   now: number,
   alsoInBatch: BatchItem<"sqlite">[] = [],
+  onBatch?: (results: unknown[]) => void,
 ): Promise<Array<{ id: string }>> {
   const update = ctx.db
     .update(sessions)
     .set({ revokedAt: new Date(now), revokedReason: reason })
     .where(and(where, isNull(sessions.revokedAt)))
     .returning({ id: sessions.id, userId: sessions.userId, accessExpiresAt: sessions.accessExpiresAt });
-  const [revoked] = await ctx.db.batch([update, ...alsoInBatch]);
+  const results = await ctx.db.batch([update, ...alsoInBatch]);
+  onBatch?.(results);
+  const [revoked] = results;
   await publishRevocations(ctx, revoked, reason, now);
   await runRevocationHooks(ctx, revoked, reason);
   return revoked;
@@ -207,7 +212,9 @@ export async function revokeSession(
 
 /**
  * Revokes every live session of a user, except `exceptSessionId` when given. Returns how many.
- * `alsoInBatch` is written in the same D1 batch as the revocation (e.g. its audit row).
+ * `alsoInBatch` is written in the same D1 batch as the revocation (e.g. its audit row), and
+ * `onBatch` receives that batch's results. `onlyIf` guards the revocation with a condition
+ * read inside the batch (the account claim revokes only while the account is unverified).
  */
 export async function revokeUserSessions(
   ctx: ServiceContext,
@@ -215,7 +222,9 @@ export async function revokeUserSessions(
     userId: string;
     reason: RevocationReason;
     exceptSessionId?: string;
+    onlyIf?: SQL;
     alsoInBatch?: BatchItem<"sqlite">[];
+    onBatch?: (results: unknown[]) => void;
   },
   now = Date.now(),
 ): Promise<number> {
@@ -224,12 +233,29 @@ export async function revokeUserSessions(
     and(
       eq(sessions.userId, input.userId),
       input.exceptSessionId ? ne(sessions.id, input.exceptSessionId) : undefined,
+      input.onlyIf,
     ),
     input.reason,
     now,
     input.alsoInBatch,
+    input.onBatch,
   );
   return revoked.length;
+}
+
+/** Statements that delete every session of a user and their spent refresh tokens (account erasure). */
+export function deleteUserSessionsStatements(
+  ctx: ServiceContext,
+  userId: string,
+): [BatchItem<"sqlite">, BatchItem<"sqlite">] {
+  return [
+    ctx.db
+      .delete(spentRefreshTokens)
+      .where(
+        sql`${spentRefreshTokens.sessionId} IN (SELECT ${sessions.id} FROM ${sessions} WHERE ${sessions.userId} = ${userId})`,
+      ),
+    ctx.db.delete(sessions).where(eq(sessions.userId, userId)),
+  ];
 }
 
 // ---------------------------------------------------------------------------
@@ -251,27 +277,23 @@ export function hashRefreshToken(token: string): Promise<string> {
   return sha256Hex(token);
 }
 
-/** `exp` of an access token signed at `now`, in ms (JWT times are whole seconds). */
-function accessExpiry(ctx: ServiceContext, now: number): number {
-  return (Math.floor(now / 1000) + ctx.config.ACCESS_TOKEN_TTL) * 1000;
+/** How a session was opened: the tokens' `auth_time` (ms) and `amr`, kept across refreshes. */
+export type Authentication = { authTime: number; amr: readonly string[] };
+
+/** When a session opened at `createdAt` must end, however often it is refreshed (SESSION_MAX_AGE). */
+export function sessionHardExpiry(ctx: ServiceContext, createdAt: number): number {
+  return createdAt + ctx.config.SESSION_MAX_AGE * 1000;
 }
 
-export async function issueAccessToken(
-  ctx: ServiceContext,
-  subject: { userId: string; sessionId: string; isStaff: boolean },
-  now: number,
-): Promise<SignedAccessToken> {
-  const ring = await getKeyRing(ctx.config.JWT_PRIVATE_KEYS);
-  return signAccessToken(
-    ring,
-    {
-      issuer: ctx.config.JWT_ISSUER,
-      audience: ctx.config.JWT_AUDIENCE,
-      ttlSeconds: ctx.config.ACCESS_TOKEN_TTL,
-    },
-    subject,
-    now,
-  );
+/** Seconds an access token signed at `now` lives: ACCESS_TOKEN_TTL, but never past the session's hard expiry. */
+function accessTtlSeconds(ctx: ServiceContext, now: number, hardExpiry: number): number {
+  const remaining = Math.floor(hardExpiry / 1000) - Math.floor(now / 1000);
+  return Math.max(1, Math.min(ctx.config.ACCESS_TOKEN_TTL, remaining));
+}
+
+/** `exp` of an access token signed at `now`, in ms (JWT times are whole seconds). */
+function accessExpiry(ctx: ServiceContext, now: number, hardExpiry: number): number {
+  return (Math.floor(now / 1000) + accessTtlSeconds(ctx, now, hardExpiry)) * 1000;
 }
 
 /**
@@ -283,9 +305,11 @@ export async function prepareSession(
   ctx: ServiceContext,
   userId: string,
   now: number,
+  authentication: Authentication,
 ): Promise<{ row: NewSession & { id: string }; refreshToken: string }> {
   const refreshToken = newRefreshToken();
   const at = new Date(now);
+  const hardExpiry = sessionHardExpiry(ctx, now);
   return {
     refreshToken,
     row: {
@@ -296,31 +320,44 @@ export async function prepareSession(
       ip: ctx.client.ip ?? null,
       country: ctx.client.country ?? null,
       city: ctx.client.city ?? null,
+      authTime: new Date(authentication.authTime),
+      amr: [...authentication.amr],
       createdAt: at,
       lastUsedAt: at,
       refreshedAt: at,
-      expiresAt: new Date(now + ctx.config.REFRESH_TOKEN_TTL * 1000),
-      accessExpiresAt: new Date(accessExpiry(ctx, now)),
+      expiresAt: new Date(Math.min(now + ctx.config.REFRESH_TOKEN_TTL * 1000, hardExpiry)),
+      accessExpiresAt: new Date(accessExpiry(ctx, now, hardExpiry)),
     },
   };
 }
 
+/** Signs the access token of a session and pairs it with its refresh token. */
 export async function issueTokens(
   ctx: ServiceContext,
-  input: { user: Pick<User, "id" | "isStaff">; sessionId: string; refreshToken: string },
+  input: {
+    user: Pick<User, "id" | "isStaff">;
+    session: Pick<Session, "id" | "createdAt" | "authTime" | "amr">;
+    refreshToken: string;
+  },
   now: number,
 ): Promise<TokenPair> {
-  const access = await issueAccessToken(
-    ctx,
-    { userId: input.user.id, sessionId: input.sessionId, isStaff: input.user.isStaff },
+  const { session } = input;
+  const ttlSeconds = accessTtlSeconds(ctx, now, sessionHardExpiry(ctx, session.createdAt.getTime()));
+  const ring = await getKeyRing(ctx.config.JWT_PRIVATE_KEYS);
+  const access = await signAccessToken(
+    ring,
+    { issuer: ctx.config.JWT_ISSUER, audience: ctx.config.JWT_AUDIENCE, ttlSeconds },
+    {
+      userId: input.user.id,
+      sessionId: session.id,
+      isStaff: input.user.isStaff,
+      // Sessions opened before auth_time was recorded authenticated when they were opened.
+      authTime: (session.authTime ?? session.createdAt).getTime(),
+      amr: session.amr ?? [],
+    },
     now,
   );
-  return {
-    access,
-    refreshToken: input.refreshToken,
-    expiresIn: ctx.config.ACCESS_TOKEN_TTL,
-    sessionId: input.sessionId,
-  };
+  return { access, refreshToken: input.refreshToken, expiresIn: ttlSeconds, sessionId: session.id };
 }
 
 // ---------------------------------------------------------------------------
@@ -356,6 +393,8 @@ export async function refreshSession(
   if (current) {
     const { session, user } = current;
     if (session.revokedAt !== null || session.expiresAt.getTime() <= now) throw invalidRefreshToken();
+    const hardExpiry = sessionHardExpiry(ctx, session.createdAt.getTime());
+    if (hardExpiry <= now) throw invalidRefreshToken();
     if (!user.isActive) {
       await revokeSession(ctx, { userId: user.id, sessionId: session.id, reason: "account_disabled" }, now);
       throw invalidRefreshToken();
@@ -370,8 +409,9 @@ export async function refreshSession(
           refreshTokenHash: nextHash,
           refreshedAt: at,
           lastUsedAt: at,
-          expiresAt: new Date(now + ctx.config.REFRESH_TOKEN_TTL * 1000),
-          accessExpiresAt: new Date(accessExpiry(ctx, now)),
+          // Rotation slides the session, but never past SESSION_MAX_AGE from its sign-in.
+          expiresAt: new Date(Math.min(now + ctx.config.REFRESH_TOKEN_TTL * 1000, hardExpiry)),
+          accessExpiresAt: new Date(accessExpiry(ctx, now, hardExpiry)),
           ip: ctx.client.ip ?? session.ip,
           country: ctx.client.country ?? session.country,
           city: ctx.client.city ?? session.city,
@@ -388,7 +428,7 @@ export async function refreshSession(
       ),
     ]);
     if (rotated.length > 0) {
-      return { user, tokens: await issueTokens(ctx, { user, sessionId: session.id, refreshToken }, now) };
+      return { user, tokens: await issueTokens(ctx, { user, session, refreshToken }, now) };
     }
     // Lost the race to a concurrent refresh of the same token: the token is spent now.
   }

@@ -1,10 +1,6 @@
 import { createRouter } from "../../lib/create-router";
-import { maintenanceJobs } from "../../scheduled";
-import { organizationDeletionSteps } from "../orgs/orgs.service";
 import * as handlers from "./billing.handlers";
-import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing.maintenance";
 import * as routes from "./billing.routes";
-import { cancelSubscriptionsOfDeletedOrganization } from "./subscriptions.service";
 
 /** Mounted at /api/v1/billing. */
 export const billingRouter = createRouter().openapi(routes.listPlans, handlers.listPlans);
@@ -18,6 +14,3 @@ export const orgBillingRouter = createRouter()
 
 /** Mounted at /api/v1/webhooks. */
 export const webhooksRouter = createRouter().openapi(routes.stripeWebhook, handlers.stripeWebhook);
-
-organizationDeletionSteps.push(cancelSubscriptionsOfDeletedOrganization);
-maintenanceJobs.push(redispatchStripeEventsJob, purgeStripeEventsJob);

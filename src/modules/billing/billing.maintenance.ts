@@ -13,9 +13,9 @@
 import { and, eq, gt, inArray, isNull, lt, lte } from "drizzle-orm";
 import { stripeEvents } from "../../db/schema";
 import { enqueue } from "../../jobs/enqueue";
+import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
-import type { MaintenanceJob } from "../../scheduled";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;

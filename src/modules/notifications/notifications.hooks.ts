@@ -6,8 +6,8 @@
 import { eq } from "drizzle-orm";
 import { notifications } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
+import type { AccountErasureStep } from "../auth/accounts";
 import type { RevocationReason, SessionRevocationHook } from "../auth/sessions.service";
-import type { AccountErasureStep } from "../users/users.service";
 import { notificationHub } from "./notification-hub.client";
 import { CLOSE_CODES } from "./notification-hub.protocol";
 

@@ -1,8 +1,5 @@
 import { createRouter } from "../../lib/create-router";
-import { sessionRevocationHooks } from "../auth/sessions.service";
-import { accountErasureSteps } from "../users/users.service";
 import * as handlers from "./notifications.handlers";
-import { closeRevokedSockets, eraseNotifications } from "./notifications.hooks";
 import * as routes from "./notifications.routes";
 
 /**
@@ -20,6 +17,3 @@ export const notificationsRouter = createRouter()
   .openapi(routes.markRead, handlers.markRead)
   .openapi(routes.markUnread, handlers.markUnread)
   .openapi(routes.remove, handlers.remove);
-
-sessionRevocationHooks.push(closeRevokedSockets);
-accountErasureSteps.push(eraseNotifications);

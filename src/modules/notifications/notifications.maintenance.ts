@@ -5,8 +5,8 @@
  */
 import { inArray, lt } from "drizzle-orm";
 import { notifications } from "../../db/schema";
+import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
-import type { MaintenanceJob } from "../../scheduled";
 
 export const NOTIFICATION_RETENTION_DAYS = 180;
 const PURGE_BATCH = 90; // D1 binds at most 100 parameters per statement

@@ -3,6 +3,7 @@ import { getKeyRing, InvalidTokenError, verifyClientAccessToken } from "../../li
 import { problems } from "../../lib/problem";
 import { API_KEY_PATTERN, type CredentialResolver } from "../../middleware/authenticate";
 import { apiKeyPrincipal, keyRefusal, loadKeyState, recordKeyUse } from "../api-keys/api-key-auth";
+import { holdsScope } from "../orgs/permissions";
 
 /**
  * Whether a bearer token claims to be a client-credentials token (it carries
@@ -52,7 +53,8 @@ export const clientTokenResolver: CredentialResolver = {
     if (!state || state.organizationId !== claims.org_id) throw invalid();
     const refused = keyRefusal(ctx, state, now);
     if (refused) throw refused;
-    const scopes = claims.scope.split(" ").filter((scope) => state.scopes.includes(scope));
+    // Still held by the key now (re-scoping it narrows tokens already issued); `*` holds every scope.
+    const scopes = claims.scope.split(" ").filter((scope) => holdsScope(state.scopes, scope));
     recordKeyUse(ctx, state, now);
     return apiKeyPrincipal(state, scopes);
   },

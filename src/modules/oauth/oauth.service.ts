@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { ServiceContext } from "../../lib/context";
 import { getKeyRing, signClientAccessToken } from "../../lib/jwt";
 import { recordKeyUse, verifyClientSecret } from "../api-keys/api-key-auth";
-import { isApiKeyScope } from "../orgs/permissions";
+import { holdsScope, isApiKeyScope } from "../orgs/permissions";
 import { OAuthError } from "./oauth.errors";
 import {
   CLIENT_CREDENTIALS,
@@ -78,7 +78,7 @@ function grantedScopes(requested: string | undefined, keyScopes: readonly string
   if (requested === undefined) return [...keyScopes];
   const asked = [...new Set(requested.split(" ").filter((scope) => scope.length > 0))];
   if (asked.length === 0) return [...keyScopes];
-  const refused = asked.filter((scope) => !isApiKeyScope(scope) || !keyScopes.includes(scope));
+  const refused = asked.filter((scope) => !isApiKeyScope(scope) || !holdsScope(keyScopes, scope));
   if (refused.length > 0) {
     throw new OAuthError(
       "invalid_scope",

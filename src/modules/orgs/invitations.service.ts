@@ -10,18 +10,20 @@
  * accepts at once spend it once; the (organization, user) primary key makes a
  * duplicate membership impossible whatever happens.
  */
-import { and, count, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import { type Invitation, invitations, memberships, organizations, type User } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
+import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
 import { keysetPage, type Page } from "../../lib/pagination";
+import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
+import { findUserByEmail, findUserById } from "../auth/accounts";
 import { notify } from "../notifications/notifications.service";
-import { currentUser, findUserByEmail, findUserById } from "../users/users.service";
 import { memberByEmail } from "./members.service";
 import { memberActor, type OrgContext, ownedBy } from "./org-context";
 import type { CreateInvitationInput, InvitationDto, invitationStatuses, MembershipDto } from "./orgs.schemas";
@@ -74,8 +76,43 @@ function statusCondition(status: InvitationStatus, now: Date): SQL | undefined {
   }
 }
 
+/** How long a name may run in an invitation: enough for a real name, too short for a pitch. */
+export const INVITATION_NAME_MAX = 60;
+
+/**
+ * A name chosen by the inviter (their profile name, the organization's name) as it
+ * goes into someone else's inbox: plain text on one line (no control or bidi-override
+ * characters that could reorder or hide text), at most INVITATION_NAME_MAX characters.
+ */
+export function plainName(text: string, fallback: string): string {
+  const clean = text
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]+/gu, " ")
+    .replace(/\s+/g, " ")
+    .trim();
+  if (!clean) return fallback;
+  const chars = [...clean];
+  return chars.length <= INVITATION_NAME_MAX
+    ? clean
+    : `${chars
+        .slice(0, INVITATION_NAME_MAX - 1)
+        .join("")
+        .trimEnd()}…`;
+}
+
 function personName(user: User): string {
-  return `${user.firstName} ${user.lastName}`.trim() || user.username || user.email;
+  return plainName(`${user.firstName} ${user.lastName}`, user.username || "A member");
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+function invitationLimitReached(retryAfterSeconds: number, limit: number): ProblemError {
+  return new ProblemError({
+    status: 429,
+    code: "invitation_limit_reached",
+    detail: `This organization has sent ${limit} invitations in the last 24 hours, its daily limit. Try again in ${retryAfterSeconds} seconds.`,
+    headers: { "Retry-After": String(retryAfterSeconds) },
+    extensions: { limit, retry_after: retryAfterSeconds },
+  });
 }
 
 /** Where the email's button points: the app's accept page, which posts the token to POST /invitations/accept. */
@@ -89,6 +126,11 @@ export function acceptUrl(ctx: ServiceContext, token: string): string {
  * POST /orgs/{id}/invitations. Inviting an address that already has an open
  * invitation replaces it (the old link stops working): that is how an invitation
  * is re-sent. Only owners invite owners; members cannot be invited again.
+ *
+ * Invitations put text of the inviter's choosing into a stranger's inbox, so only
+ * an account with a verified address may send them, at most
+ * INVITATIONS_PER_ORG_PER_DAY per organization in any 24 hours (re-sends count),
+ * and the names in them are plain, short text.
  */
 export async function createInvitation(
   octx: OrgContext,
@@ -97,6 +139,10 @@ export async function createInvitation(
   const actor = memberActor(octx);
   if (input.role === "owner" && actor.role !== "owner") {
     throw problems.forbidden("Only an owner can invite an owner.");
+  }
+  const inviter = await findUserById(octx, actor.userId);
+  if (!inviter?.emailVerifiedAt) {
+    throw problems.forbidden("Verify your email address before inviting anyone.", "email_not_verified");
   }
   if (await memberByEmail(octx, input.email)) {
     throw new ProblemError({
@@ -109,6 +155,12 @@ export async function createInvitation(
   const token = `${TOKEN_PREFIX}${randomToken(32)}`;
   const now = new Date();
   const expiresAt = new Date(now.getTime() + INVITATION_TTL_MS);
+  const limit = octx.config.INVITATIONS_PER_ORG_PER_DAY;
+  const orgId = octx.organization.id;
+  // Checked inside the batch by both statements, so concurrent invitations cannot pass the cap together.
+  const underCap = sql`(SELECT count(*) FROM ${invitations} WHERE ${invitations.organizationId} = ${orgId} AND ${invitations.createdAt} > ${now.getTime() - DAY_MS}) < ${limit}`;
+  // Columns in table order: id, organization_id, email, role, token_hash, invited_by, created_at,
+  // expires_at, accepted_at, accepted_by, revoked_at.
   const [, [invitation]] = await octx.db.batch([
     octx.db
       .update(invitations)
@@ -119,39 +171,47 @@ export async function createInvitation(
           eq(invitations.email, input.email),
           isNull(invitations.acceptedAt),
           isNull(invitations.revokedAt),
+          underCap,
         ),
       ),
     octx.db
       .insert(invitations)
-      .values({
-        id: uuidv7(now.getTime()),
-        organizationId: octx.organization.id,
-        email: input.email,
-        role: input.role,
-        tokenHash: await sha256Hex(token),
-        invitedBy: actor.userId,
-        createdAt: now,
-        expiresAt,
-      })
+      .select(
+        sql`SELECT ${uuidv7(now.getTime())}, ${orgId}, ${input.email}, ${input.role}, ${await sha256Hex(token)}, ${actor.userId}, ${now.getTime()}, ${expiresAt.getTime()}, NULL, NULL, NULL WHERE ${underCap}`,
+      )
       .returning(),
   ]);
-  if (!invitation) throw new Error("createInvitation: the insert returned no row");
+  if (!invitation) {
+    const oldest = await octx.db
+      .select({ createdAt: invitations.createdAt })
+      .from(invitations)
+      .where(
+        and(
+          ownedBy(octx, invitations.organizationId),
+          gt(invitations.createdAt, new Date(now.getTime() - DAY_MS)),
+        ),
+      )
+      .orderBy(asc(invitations.createdAt))
+      .get();
+    const freeAt = (oldest?.createdAt.getTime() ?? now.getTime()) + DAY_MS;
+    throw invitationLimitReached(Math.max(1, Math.ceil((freeAt - now.getTime()) / 1000)), limit);
+  }
 
-  const inviter = await findUserById(octx, actor.userId);
-  const inviterName = inviter ? personName(inviter) : "A member";
+  const inviterName = personName(inviter);
+  const organizationName = plainName(octx.organization.name, "an organization");
   const url = acceptUrl(octx, token);
   await sendEmail(octx, {
     template: "org_invitation",
     to: input.email,
     data: {
-      inviter_name: inviterName.slice(0, 120),
-      organization_name: octx.organization.name,
+      inviter_name: inviterName,
+      organization_name: organizationName,
       role: input.role,
       accept_url: url,
       expires_at: expiresAt.toISOString(),
     },
   });
-  await notifyInvitee(octx, { invitation, inviterName, url });
+  await notifyInvitee(octx, { invitation, inviterName, organizationName, url });
   return { invitation: toInvitationDto(invitation), token };
 }
 
@@ -163,15 +223,15 @@ export async function createInvitation(
  */
 async function notifyInvitee(
   octx: OrgContext,
-  input: { invitation: Invitation; inviterName: string; url: string },
+  input: { invitation: Invitation; inviterName: string; organizationName: string; url: string },
 ): Promise<void> {
   const invitee = await findUserByEmail(octx, input.invitation.email);
   if (!invitee) return;
   try {
     await notify(octx, invitee.id, {
       type: "org_invitation",
-      title: `Join ${octx.organization.name}`.slice(0, 200),
-      message: `${input.inviterName} invited you to join ${octx.organization.name} as ${input.invitation.role}.`,
+      title: `Join ${input.organizationName}`,
+      message: `${input.inviterName} invited you to join ${input.organizationName} as ${input.invitation.role}.`,
       target_url: input.url,
       data: {
         organization_id: octx.organization.id,
@@ -358,3 +418,10 @@ export async function purgeOldInvitations(ctx: ServiceContext, now: Date): Promi
     .returning({ id: invitations.id });
   return removed.length;
 }
+
+/** Cron, hourly: invitations long past use go. */
+export const purgeInvitationsJob: MaintenanceJob = {
+  name: "purge_old_invitations",
+  everyMinutes: 60,
+  run: async (ctx, now) => ({ deleted: await purgeOldInvitations(ctx, now) }),
+};

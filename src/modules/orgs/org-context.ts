@@ -17,7 +17,14 @@ import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import { memberships, type Organization, organizations } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { ProblemError, problems } from "../../lib/problem";
-import { type ApiKeyScope, type OrgPermission, type OrgRole, roleHas, scopeFor } from "./permissions";
+import {
+  type ApiKeyScope,
+  holdsScope,
+  type OrgPermission,
+  type OrgRole,
+  roleHas,
+  scopeFor,
+} from "./permissions";
 
 const ORG_SCOPED: unique symbol = Symbol("org-scoped");
 
@@ -114,7 +121,7 @@ export function can(octx: OrgContext, permission: OrgPermission): boolean {
       return roleHas(actor.role, permission);
     case "api_key": {
       const scope = scopeFor(permission);
-      return scope !== null && actor.scopes.includes(scope);
+      return scope !== null && holdsScope(actor.scopes, scope);
     }
     case "system":
       return true;

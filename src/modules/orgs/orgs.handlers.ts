@@ -27,7 +27,7 @@ export const updateOrg: RouteHandler<typeof routes.updateOrg, AppEnv> = async (c
 };
 
 export const deleteOrg: RouteHandler<typeof routes.deleteOrg, AppEnv> = async (c) => {
-  await orgs.deleteOrganization(orgContext(c));
+  await orgs.deleteOrganization(orgContext(c), c.req.valid("json"));
   return c.body(null, 204);
 };
 

@@ -1,13 +1,8 @@
 import { createRouter } from "../../lib/create-router";
-import { type MaintenanceJob, maintenanceJobs } from "../../scheduled";
-import { registrationHooks } from "../auth/auth.service";
-import { accountErasureSteps } from "../users/users.service";
 import * as invitationHandlers from "./invitations.handlers";
 import * as invitationRoutes from "./invitations.routes";
-import { purgeOldInvitations } from "./invitations.service";
 import * as handlers from "./orgs.handlers";
 import * as routes from "./orgs.routes";
-import { createPersonalOrganization, eraseMemberships } from "./orgs.service";
 
 /** Mounted at /api/v1/orgs (the API-key routes under /{org_id}/api-keys live in the api-keys module). */
 export const orgsRouter = createRouter()
@@ -29,16 +24,3 @@ export const invitationsRouter = createRouter().openapi(
   invitationRoutes.acceptInvitation,
   invitationHandlers.acceptInvitation,
 );
-
-const purgeInvitationsJob: MaintenanceJob = {
-  name: "purge_old_invitations",
-  everyMinutes: 60,
-  run: async (ctx, now) => ({ deleted: await purgeOldInvitations(ctx, now) }),
-};
-
-// Every new account gets a personal organization; erasing an account settles its organizations.
-registrationHooks.push(async (ctx, user) => {
-  await createPersonalOrganization(ctx, user);
-});
-accountErasureSteps.push(eraseMemberships);
-maintenanceJobs.push(purgeInvitationsJob);

@@ -7,6 +7,7 @@ import {
   SECURITY,
 } from "../../lib/openapi";
 import { requireOrgAccess, requireScopes, requireUser } from "../../middleware/require";
+import { ReauthenticationSchema } from "../auth/reauthentication.schemas";
 import {
   CreateOrgSchema,
   ListMembersQuery,
@@ -105,16 +106,23 @@ export const deleteOrg = defineRoute({
   tags,
   summary: "Delete an organization",
   description:
-    "Owners only. Deletes everything the organization owns: memberships, invitations, API keys (refused at once) and other modules' data. A personal organization goes only with its account (409).",
+    "Owners only. Deletes everything the organization owns: memberships, invitations, API keys (refused at once) and other modules' data. A personal organization goes only with its account (409). Needs a recent authentication: a sign-in within REAUTH_WINDOW (default 10 minutes), or `current_password` (or `mfa_code`) in the body; otherwise 403 `reauthentication_required`.",
   security: SECURITY.bearer,
   middleware: [requireOrgAccess("org:delete")],
-  request: { params: OrgIdParams },
+  request: {
+    params: OrgIdParams,
+    body: jsonRequestBody(ReauthenticationSchema, "Proof, when the sign-in is not recent.", false),
+  },
   responses: {
     204: { description: "Deleted." },
-    403: problemResponse(403, "Not an owner, or the caller is an API key."),
+    403: problemResponse(
+      403,
+      "Not an owner, the caller is an API key, or no recent sign-in and no (or a wrong) proof (`reauthentication_required`).",
+    ),
     404: notYours,
     409: problemResponse(409, "A personal organization (`personal_organization`)."),
-    ...problemResponses(400, 401),
+    429: problemResponse(429, "Too many wrong passwords (`too_many_attempts`)."),
+    ...problemResponses(400, 401, 413, 415),
   },
 });
 

@@ -12,8 +12,9 @@ import { randomBytes } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, type Page } from "../../lib/pagination";
+import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
-import { currentUser } from "../users/users.service";
+import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
 import { type OrgContext, systemOrgContext } from "./org-context";
 import type { CreateOrgInput, OrgDto, UpdateOrgInput } from "./orgs.schemas";
 import { type OrgRole, SUCCESSION_ORDER } from "./permissions";
@@ -253,14 +254,18 @@ async function deletionStatements(octx: OrgContext): Promise<BatchItem<"sqlite">
   return statements;
 }
 
-/** DELETE /orgs/{id}: the organization and everything it owns. A personal organization goes with its account. */
-export async function deleteOrganization(octx: OrgContext): Promise<void> {
+/**
+ * DELETE /orgs/{id} (re-authentication): the organization and everything it owns. A
+ * personal organization goes with its account.
+ */
+export async function deleteOrganization(octx: OrgContext, proof: ReauthenticationProof): Promise<void> {
   if (octx.organization.isPersonal) {
     throw problems.conflict(
       "personal_organization",
       "A personal organization cannot be deleted on its own; it is deleted with its account.",
     );
   }
+  await assertRecentAuthentication(octx, proof);
   const [first, ...rest] = await deletionStatements(octx);
   if (first) await octx.db.batch([first, ...rest]);
 }

@@ -43,6 +43,11 @@ export const API_KEY_SCOPES = {
     description: "Read the organization's subscription and credit balance.",
     rolesGranting: ["owner", "billing"],
   },
+  "*": {
+    description:
+      "Every scope, including scopes added later: the key can do whatever any key of the organization can. Only owners grant it, and creating (or re-scoping) a key with it needs a recent authentication.",
+    rolesGranting: ["owner"],
+  },
 } as const satisfies Record<string, { description: string; rolesGranting: readonly OrgRole[] }>;
 
 export type ApiKeyScope = keyof typeof API_KEY_SCOPES;
@@ -50,6 +55,14 @@ export const API_KEY_SCOPE_NAMES = Object.keys(API_KEY_SCOPES) as ApiKeyScope[];
 
 export function isApiKeyScope(value: string): value is ApiKeyScope {
   return Object.hasOwn(API_KEY_SCOPES, value);
+}
+
+/** The scope that stands for every scope. */
+export const ALL_SCOPES: ApiKeyScope = "*";
+
+/** Whether a key holding `held` may act with `scope` (`*` holds them all). */
+export function holdsScope(held: readonly string[], scope: string): boolean {
+  return held.includes(scope) || held.includes(ALL_SCOPES);
 }
 
 type PermissionRule = {

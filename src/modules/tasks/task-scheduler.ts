@@ -11,9 +11,9 @@
 import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
 import { tasks } from "../../db/schema";
 import { enqueue } from "../../jobs/enqueue";
+import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
-import type { MaintenanceJob } from "../../scheduled";
 
 /** Cloudflare Queues refuse a delivery delay (send or retry) longer than 12 hours. */
 export const MAX_QUEUE_DELAY_SECONDS = 43_200;

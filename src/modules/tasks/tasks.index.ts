@@ -1,8 +1,6 @@
 import { createRouter } from "../../lib/create-router";
-import { accountErasureSteps } from "../users/users.service";
 import * as handlers from "./tasks.handlers";
 import * as routes from "./tasks.routes";
-import { eraseUserTasks } from "./tasks.service";
 
 /** Mounted at /api/v1/tasks. `/types` is registered before `/{id}`. */
 export const tasksRouter = createRouter()
@@ -13,6 +11,3 @@ export const tasksRouter = createRouter()
   .openapi(routes.cancelTask, handlers.cancelTask)
   .openapi(routes.deleteTask, handlers.deleteTask)
   .openapi(routes.downloadTaskFile, handlers.downloadTaskFile);
-
-// An erased account takes its tasks and their export files with it.
-accountErasureSteps.push(eraseUserTasks);

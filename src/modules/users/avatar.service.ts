@@ -17,8 +17,10 @@ import {
   isImageMediaType,
 } from "../../lib/image-type";
 import { serializeError } from "../../lib/logger";
+import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
-import { avatarUrl, currentUser, findUserById } from "./users.service";
+import { findUserById } from "../auth/accounts";
+import { avatarUrl } from "./user.dto";
 
 export const AVATAR_MAX_BYTES = 2 * 1024 * 1024;
 /** Bigger images gain nothing as an avatar and can be decompression bombs for the apps that show them. */

@@ -1,22 +1,15 @@
 import { createRouter } from "../../lib/create-router";
 import * as avatarHandlers from "./avatar.handlers";
 import * as avatarRoutes from "./avatar.routes";
-import { deleteAllAvatars } from "./avatar.service";
 import * as handlers from "./users.handlers";
 import * as routes from "./users.routes";
-import { accountErasureSteps } from "./users.service";
-
-// An erased account's avatar objects leave R2 with it (nothing to add to the D1 batch).
-accountErasureSteps.push(async (ctx, userId) => {
-  await deleteAllAvatars(ctx, userId);
-  return [];
-});
 
 /** Mounted at /api/v1/users. `/me…` is registered before `/{id}` so "me" is never taken for an id. */
 export const usersRouter = createRouter()
   .openapi(routes.getMe, handlers.getMe)
   .openapi(routes.updateMe, handlers.updateMe)
   .openapi(routes.deleteMe, handlers.deleteMe)
+  .openapi(routes.changeEmail, handlers.changeEmail)
   .openapi(routes.listMySessions, handlers.listMySessions)
   .openapi(routes.revokeMySession, handlers.revokeMySession)
   .openapi(avatarRoutes.uploadAvatar, avatarHandlers.uploadAvatar)

@@ -1,6 +1,17 @@
-import { defineRoute, jsonContent, problemResponse, problemResponses, SECURITY } from "../../lib/openapi";
-import { requireStaff, requireUser } from "../../middleware/require";
 import {
+  defineRoute,
+  jsonContent,
+  jsonRequestBody,
+  problemResponse,
+  problemResponses,
+  SECURITY,
+} from "../../lib/openapi";
+import { rateLimit } from "../../middleware/rate-limit";
+import { requireStaff, requireUser } from "../../middleware/require";
+import { ReauthenticationSchema } from "../auth/reauthentication.schemas";
+import {
+  ChangeEmailSchema,
+  EmailChangeAcceptedSchema,
   ListSessionsQuery,
   ListUsersQuery,
   SessionIdParams,
@@ -50,12 +61,46 @@ export const deleteMe = defineRoute({
   tags,
   summary: "Delete your account",
   description:
-    "Erases the account and everything only it owns. Every session is revoked first, so its access tokens stop working at once.",
+    "Erases the account and everything only it owns. Every session is revoked first, so its access tokens stop working at once. Needs a recent authentication: a sign-in within REAUTH_WINDOW (default 10 minutes), or `current_password` (or `mfa_code`) in the body; otherwise 403 `reauthentication_required`.",
   security: SECURITY.bearer,
   middleware: [requireUser()],
+  request: { body: jsonRequestBody(ReauthenticationSchema, "Proof, when the sign-in is not recent.", false) },
   responses: {
     204: { description: "Deleted." },
-    ...problemResponses(401, 403),
+    403: problemResponse(
+      403,
+      "Not a recent sign-in and no (or a wrong) proof (`reauthentication_required`, with `accepted_proofs`), or an API key.",
+    ),
+    429: problemResponse(429, "Too many wrong passwords (`too_many_attempts`)."),
+    ...problemResponses(400, 401, 413, 415),
+  },
+});
+
+export const changeEmail = defineRoute({
+  method: "post",
+  path: "/me/email",
+  tags,
+  summary: "Change your email address",
+  description:
+    "Needs a recent authentication (as DELETE /users/me). Sends a confirmation link to the new address and a notice to the current one; the address changes only when the link is used (POST /api/v1/auth/email/change/confirm), and stays verified. The answer is the same whether or not the new address already has an account (then no link is sent). One request a minute (`email_change_too_soon`); the `email_change` rate-limit policy applies.",
+  security: SECURITY.bearer,
+  middleware: [requireUser(), rateLimit("email_change")],
+  request: { body: jsonRequestBody(ChangeEmailSchema) },
+  responses: {
+    202: jsonContent(EmailChangeAcceptedSchema, "The confirmation link is on its way to the new address.", {
+      status: "confirmation_sent",
+      expires_in: 86400,
+    }),
+    400: problemResponse(400, "A malformed address, or your current one (`validation_failed`)."),
+    403: problemResponse(
+      403,
+      "Not a recent sign-in and no (or a wrong) proof (`reauthentication_required`).",
+    ),
+    429: problemResponse(
+      429,
+      "Less than a minute since the last request (`email_change_too_soon`), too many wrong passwords (`too_many_attempts`) or `rate_limited`.",
+    ),
+    ...problemResponses(401, 413, 415),
   },
 });
 

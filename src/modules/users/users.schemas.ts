@@ -2,6 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { notificationTypes } from "../../db/schema";
 import { booleanFilter, listQuery } from "../../lib/list-query";
 import { pageSchema } from "../../lib/pagination";
+import { ReauthenticationFields } from "../auth/reauthentication.schemas";
 
 export const USER_ID_EXAMPLE = "0190c6c4-8d1e-7c2a-9f5e-1b2c3d4e5f60";
 const SESSION_ID_EXAMPLE = "0190c6c5-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
@@ -99,6 +100,22 @@ export const UserSchema = z
   .openapi("User", { example: userExample });
 
 export type UserDto = z.infer<typeof UserSchema>;
+
+export const ChangeEmailSchema = z
+  .strictObject({
+    email: EmailSchema,
+    ...ReauthenticationFields,
+  })
+  .openapi("ChangeEmailRequest", {
+    example: { email: "ada.lovelace@example.org", current_password: "correct horse battery staple" },
+  });
+
+export const EmailChangeAcceptedSchema = z
+  .object({
+    status: z.literal("confirmation_sent"),
+    expires_in: z.number().int().openapi({ description: "Seconds the confirmation link stays valid." }),
+  })
+  .openapi("EmailChangeAccepted");
 
 export const UpdateProfileSchema = z
   .strictObject({

@@ -1,100 +1,30 @@
 /**
- * Accounts and profiles. Auth reaches users only through these verbs; this
- * module reaches sessions only through the sessions service.
+ * Profiles and the caller's devices. Accounts themselves (addresses, passwords,
+ * sessions, erasure) belong to auth: this module reaches them only through auth's
+ * verbs, and auth never imports this module's services.
  */
 import type { z } from "@hono/zod-openapi";
-import { and, count, eq, isNotNull, isNull, or, type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
-import {
-  type NotificationPreferences,
-  type NotificationType,
-  sessions,
-  spentRefreshTokens,
-  type User,
-  users,
-} from "../../db/schema";
+import { and, count, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import { type NotificationPreferences, type NotificationType, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, type Page } from "../../lib/pagination";
-import type { UserPrincipal } from "../../lib/principal";
-import { ProblemError, problems } from "../../lib/problem";
+import { currentUser } from "../../lib/principal";
+import { problems } from "../../lib/problem";
+import { containsText } from "../../lib/text-search";
+import {
+  eraseAccount,
+  findUserById,
+  findUserByUsername,
+  uniqueViolation,
+  usernameTaken,
+} from "../auth/accounts";
+import { requestEmailChange } from "../auth/email-change.service";
 import { newDeviceSessionIds } from "../auth/new-device.service";
-import { listSessions, revokeSession, revokeUserSessions } from "../auth/sessions.service";
+import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
+import { listSessions, revokeSession } from "../auth/sessions.service";
 import { channelsFor } from "../notifications/notification-preferences";
-import type { ListUsersQuery, SessionDto, UpdateProfileInput, UserDto } from "./users.schemas";
-
-export function avatarUrl(user: Pick<User, "id" | "avatarKey">): string | null {
-  return user.avatarKey ? `/api/v1/users/${user.id}/avatar` : null;
-}
-
-export function toUserDto(user: User): UserDto {
-  return {
-    id: user.id,
-    email: user.email,
-    username: user.username,
-    first_name: user.firstName,
-    last_name: user.lastName,
-    phone_number: user.phoneNumber,
-    birth_date: user.birthDate,
-    avatar_url: avatarUrl(user),
-    email_verified: user.emailVerifiedAt !== null,
-    is_active: user.isActive,
-    is_staff: user.isStaff,
-    notification_preferences: user.notificationPreferences,
-    created_at: user.createdAt.toISOString(),
-    updated_at: user.updatedAt.toISOString(),
-    last_login_at: user.lastLoginAt?.toISOString() ?? null,
-  };
-}
-
-/** The signed-in person behind the context, or 401. */
-export function currentUser(ctx: ServiceContext): UserPrincipal {
-  if (ctx.principal.kind !== "user") throw problems.unauthorized();
-  return ctx.principal;
-}
-
-export const emailTaken = () =>
-  new ProblemError({
-    status: 409,
-    code: "email_taken",
-    detail: "An account with this email address already exists.",
-    errors: [{ pointer: "/email", detail: "Already registered." }],
-  });
-
-export const usernameTaken = () =>
-  new ProblemError({
-    status: 409,
-    code: "username_taken",
-    detail: "This username is taken.",
-    errors: [{ pointer: "/username", detail: "Already taken." }],
-  });
-
-/** Which unique index a failed write hit, reading through drizzle's wrapping of the D1 error. */
-export function uniqueViolation(error: unknown): "email" | "username" | null {
-  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    if (!/UNIQUE constraint failed/i.test(cause.message)) continue;
-    if (/users_username_unique|users\.username/.test(cause.message)) return "username";
-    if (/users_email_unique|users\.email/.test(cause.message)) return "email";
-  }
-  return null;
-}
-
-export function findUserById(ctx: ServiceContext, id: string): Promise<User | undefined> {
-  return ctx.db.select().from(users).where(eq(users.id, id)).get();
-}
-
-export function findUserByEmail(ctx: ServiceContext, email: string): Promise<User | undefined> {
-  return ctx.db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
-}
-
-/** Case-insensitive, through the index on lower(username). */
-export function findUserByUsername(ctx: ServiceContext, username: string): Promise<User | undefined> {
-  return ctx.db
-    .select()
-    .from(users)
-    .where(sql`lower(${users.username}) = ${username.trim().toLowerCase()}`)
-    .get();
-}
+import type { ListUsersQuery, SessionDto, UpdateProfileInput } from "./users.schemas";
 
 export async function getProfile(ctx: ServiceContext): Promise<User> {
   const user = await findUserById(ctx, currentUser(ctx).userId);
@@ -154,42 +84,18 @@ export async function updateProfile(ctx: ServiceContext, input: UpdateProfileInp
   }
 }
 
-/**
- * Extra deletions other modules need when an account is erased (memberships,
- * avatars, ...): each returns statements for the erasure batch, or does its own
- * off-D1 clean-up (R2) and returns none. Registered one line each.
- */
-export type AccountErasureStep = (ctx: ServiceContext, userId: string) => Promise<BatchItem<"sqlite">[]>;
-export const accountErasureSteps: AccountErasureStep[] = [];
-
-/** Erases the caller's account: every session is revoked (tokens refused at once), then all rows go in one batch. */
-export async function deleteAccount(ctx: ServiceContext): Promise<void> {
+/** DELETE /users/me (re-authentication): every session is revoked (tokens refused at once), then all rows go. */
+export async function deleteAccount(ctx: ServiceContext, proof: ReauthenticationProof): Promise<void> {
+  await assertRecentAuthentication(ctx, proof);
   await eraseAccount(ctx, currentUser(ctx).userId);
 }
 
-/**
- * Erases any account (the caller's own, or one staff delete). `alsoInBatch` rides in
- * the erasure batch, e.g. the audit row of a staff deletion.
- */
-export async function eraseAccount(
+/** POST /users/me/email (re-authentication): 202, the address changes when the link sent to it is used. */
+export function changeEmail(
   ctx: ServiceContext,
-  userId: string,
-  alsoInBatch: BatchItem<"sqlite">[] = [],
-): Promise<void> {
-  await revokeUserSessions(ctx, { userId, reason: "account_deleted" });
-  const extra: BatchItem<"sqlite">[] = [];
-  for (const step of accountErasureSteps) extra.push(...(await step(ctx, userId)));
-  await ctx.db.batch([
-    ctx.db
-      .delete(spentRefreshTokens)
-      .where(
-        sql`${spentRefreshTokens.sessionId} IN (SELECT ${sessions.id} FROM ${sessions} WHERE ${sessions.userId} = ${userId})`,
-      ),
-    ctx.db.delete(sessions).where(eq(sessions.userId, userId)),
-    ...extra,
-    ctx.db.delete(users).where(eq(users.id, userId)),
-    ...alsoInBatch,
-  ]);
+  input: { email: string } & ReauthenticationProof,
+): Promise<{ expiresInSeconds: number }> {
+  return requestEmailChange(ctx, input);
 }
 
 // ---------------------------------------------------------------------------
@@ -254,11 +160,6 @@ export function listUsersInput(query: z.infer<typeof ListUsersQuery>): ListUsers
   };
 }
 
-/** `%` and `_` typed by the caller match themselves. */
-function likePattern(text: string): string {
-  return `%${text.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-}
-
 export async function listUsers(ctx: ServiceContext, input: ListUsersInput): Promise<Page<User>> {
   const page = keysetPage<User>({
     sort: input.sort,
@@ -277,14 +178,15 @@ export async function listUsers(ctx: ServiceContext, input: ListUsersInput): Pro
     filters.push(input.emailVerified ? isNotNull(users.emailVerifiedAt) : isNull(users.emailVerifiedAt));
   }
   if (input.q) {
-    const pattern = likePattern(input.q);
-    const escaped = (column: SQL) => sql`lower(${column}) LIKE ${pattern} ESCAPE '\\'`;
     filters.push(
-      or(
-        escaped(sql`${users.email}`),
-        escaped(sql`coalesce(${users.username}, '')`),
-        escaped(sql`${users.firstName}`),
-        escaped(sql`${users.lastName}`),
+      containsText(
+        [
+          sql`${users.email}`,
+          sql`coalesce(${users.username}, '')`,
+          sql`${users.firstName}`,
+          sql`${users.lastName}`,
+        ],
+        input.q,
       ),
     );
   }

@@ -1,0 +1,102 @@
+/**
+ * The one place a session is opened. Every sign-in method (password, magic code or
+ * link, and the provider and passkey sign-ins to come) proves something, then calls
+ * `openSession`, so the rules live once:
+ *
+ * 1. a disabled account is refused (403 `account_disabled`), whatever the method;
+ * 2. a proof of the mailbox that does not start from the account's own password
+ *    claims a never-verified account (accounts.ts → claimAccount);
+ * 3. the session row records when and how the person authenticated (`auth_time`,
+ *    `amr`), which every access token of the session carries;
+ * 4. the sign-in hooks run (new-device alerts), except for an account created by
+ *    this very sign-in (its registration hooks ran instead).
+ */
+import { eq } from "drizzle-orm";
+import { sessions, type User, users } from "../../db/schema";
+import type { ServiceContext } from "../../lib/context";
+import { problems } from "../../lib/problem";
+import { claimAccount } from "./accounts";
+import { issueTokens, prepareSession, type TokenPair } from "./sessions.service";
+import { trustSignInClient } from "./sign-in-throttle";
+
+/** RFC 8176 authentication method references the platform issues. */
+export type AuthenticationMethod = "pwd" | "email" | "otp" | "mfa" | "fed" | "hwk" | "swk";
+
+export type SignInMethod = "password" | "magic_code";
+
+/** What a sign-in proved, as the method that checked it reports it. */
+export type SignInProof = {
+  method: SignInMethod;
+  amr: AuthenticationMethod[];
+  /**
+   * True when the proof is control of the mailbox by a channel that does not start
+   * from the account's password (a magic code or link, a provider's verified email).
+   */
+  provesEmail: boolean;
+};
+
+export const PASSWORD_PROOF: SignInProof = { method: "password", amr: ["pwd"], provesEmail: false };
+export const MAGIC_CODE_PROOF: SignInProof = { method: "magic_code", amr: ["email"], provesEmail: true };
+
+export type SignedIn = { user: User; tokens: TokenPair; isNewUser: boolean };
+
+/**
+ * Work that follows a sign-in to an existing account once its session is written,
+ * e.g. the new-device alert. Listed in the wiring (src/modules/wiring.ts).
+ */
+export type SignInHook = (
+  ctx: ServiceContext,
+  signIn: { user: User; sessionId: string; method: SignInMethod; at: number },
+) => Promise<void>;
+export const signInHooks: SignInHook[] = [];
+
+export const accountDisabled = () =>
+  problems.forbidden("This account has been disabled.", "account_disabled");
+
+export type OpenSessionOptions = {
+  now?: number;
+  /** The account was created by this sign-in: registration hooks ran, sign-in hooks do not. */
+  newAccount?: boolean;
+  /** A fresh hash of the password just checked, when the stored one used older parameters. */
+  upgradedPasswordHash?: string;
+};
+
+/** Opens a session for `user` after `proof`, with every rule above; returns the token pair. */
+export async function openSession(
+  ctx: ServiceContext,
+  user: User,
+  proof: SignInProof,
+  options: OpenSessionOptions = {},
+): Promise<SignedIn> {
+  const now = options.now ?? Date.now();
+  if (!user.isActive) throw accountDisabled();
+  const account = proof.provesEmail ? await claimAccount(ctx, user, now) : user;
+
+  const { row, refreshToken } = await prepareSession(ctx, account.id, now, { authTime: now, amr: proof.amr });
+  const changes: Partial<typeof users.$inferInsert> = { lastLoginAt: new Date(now) };
+  if (options.upgradedPasswordHash) changes.passwordHash = options.upgradedPasswordHash;
+  const [, [updated]] = await ctx.db.batch([
+    ctx.db.insert(sessions).values(row),
+    ctx.db.update(users).set(changes).where(eq(users.id, account.id)).returning(),
+  ]);
+  const signedIn = updated ?? account;
+
+  if (!options.newAccount) {
+    for (const hook of signInHooks) {
+      await hook(ctx, { user: signedIn, sessionId: row.id, method: proof.method, at: now });
+    }
+  }
+  // A password sign-in already trusted its client through the throttle; other proofs do it here.
+  if (proof.method !== "password") await trustSignInClient(ctx, signedIn.id, now);
+  const session = {
+    id: row.id,
+    createdAt: row.createdAt as Date,
+    authTime: row.authTime ?? null,
+    amr: row.amr ?? [],
+  };
+  return {
+    user: signedIn,
+    tokens: await issueTokens(ctx, { user: signedIn, session, refreshToken }, now),
+    isNewUser: options.newAccount ?? false,
+  };
+}

@@ -1,0 +1,129 @@
+/**
+ * How the modules are plugged into each other, in one place and in order. Modules
+ * define their hooks, steps, resolvers and jobs as plain exports; nothing registers
+ * itself on import. `wireModules()` (called once by createApp(), and by the test
+ * setup) installs this list into the registries the owning modules read.
+ *
+ * Adding a sign-in hook, an erasure step or a cron job is one line below; the order
+ * of each list is the order things run.
+ */
+import type { EmailEventListener } from "../email/events";
+import { onEmailEvent } from "../email/events";
+import type { MaintenanceJob } from "../jobs/maintenance-job";
+import {
+  accessTokenResolver,
+  type CredentialResolver,
+  credentialResolvers,
+} from "../middleware/authenticate";
+import { purgeIdempotencyRecordsJob } from "../middleware/idempotency";
+import { apiKeyResolver } from "./api-keys/api-key-resolver";
+import { purgeSecretsJob, revokeKeysCreatedBy, revokeOrganizationKeys } from "./api-keys/api-keys.service";
+import {
+  type AccountClaimStep,
+  type AccountErasureStep,
+  accountClaimSteps,
+  accountErasureSteps,
+  type RegistrationHook,
+  registrationHooks,
+} from "./auth/accounts";
+import { purgeAuthTokensJob } from "./auth/auth-tokens.cleanup";
+import { sendSignUpEmail } from "./auth/email-verification.service";
+import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./auth/new-device.service";
+import {
+  purgeSessionsJob,
+  type SessionRevocationHook,
+  sessionRevocationHooks,
+} from "./auth/sessions.service";
+import { type SignInHook, signInHooks } from "./auth/sign-in";
+import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing/billing.maintenance";
+import { cancelSubscriptionsOfDeletedOrganization } from "./billing/subscriptions.service";
+import { countEmailEvent } from "./metrics/metrics.recorder";
+import { closeRevokedSockets, eraseNotifications } from "./notifications/notifications.hooks";
+import { purgeNotificationsJob } from "./notifications/notifications.maintenance";
+import { clientTokenResolver } from "./oauth/client-token-resolver";
+import { purgeInvitationsJob } from "./orgs/invitations.service";
+import {
+  createPersonalOrganization,
+  eraseMemberships,
+  type OrganizationDeletionStep,
+  organizationDeletionSteps,
+} from "./orgs/orgs.service";
+import { enqueueScheduledTasksJob } from "./tasks/task-scheduler";
+import { eraseUserTasks } from "./tasks/tasks.service";
+import { deleteAllAvatars } from "./users/avatar.service";
+
+export const wiring = {
+  /**
+   * Credentials, tried in order; the first whose `accepts` matches decides. Client-credentials
+   * tokens come before people's access tokens (which would refuse them for lacking a session);
+   * API keys (`sk_live_…`/`sk_test_…`, Bearer or X-API-Key) are recognised by their prefix.
+   */
+  credentialResolvers: [clientTokenResolver, apiKeyResolver, accessTokenResolver] as CredentialResolver[],
+
+  /** After an account is created, whatever created it (auth/accounts.ts → createAccount). */
+  registrationHooks: [
+    sendSignUpEmail, // the verification email, or the welcome email for a verified sign-up
+    firstDeviceRegistrationHook, // the device it signed up from is its first known device
+    async (ctx, user) => {
+      await createPersonalOrganization(ctx, user);
+    },
+  ] as RegistrationHook[],
+
+  /** After a sign-in to an existing account opened its session (auth/sign-in.ts → openSession). */
+  signInHooks: [newDeviceSignInHook] as SignInHook[],
+
+  /** After sessions are revoked (auth/sessions.service.ts). */
+  sessionRevocationHooks: [closeRevokedSockets] as SessionRevocationHook[],
+
+  /** Before a never-verified account is claimed by the owner of its address (auth/accounts.ts). */
+  accountClaimSteps: [revokeKeysCreatedBy] as AccountClaimStep[],
+
+  /** Statements (or off-D1 clean-ups) of an account's erasure (auth/accounts.ts → eraseAccount). */
+  accountErasureSteps: [
+    eraseNotifications,
+    eraseMemberships, // settles the organizations it owned
+    eraseUserTasks, // and their export files
+    async (ctx, userId) => {
+      await deleteAllAvatars(ctx, userId); // R2 only: nothing for the D1 batch
+      return [];
+    },
+  ] as AccountErasureStep[],
+
+  /** Before an organization is deleted (orgs/orgs.service.ts → deleteOrganization). */
+  organizationDeletionSteps: [
+    revokeOrganizationKeys,
+    cancelSubscriptionsOfDeletedOrganization,
+  ] as OrganizationDeletionStep[],
+
+  /** Cron jobs (src/scheduled.ts); each says how often it runs. */
+  maintenanceJobs: [
+    purgeSessionsJob,
+    purgeNotificationsJob,
+    purgeAuthTokensJob,
+    enqueueScheduledTasksJob,
+    purgeIdempotencyRecordsJob,
+    purgeSecretsJob,
+    redispatchStripeEventsJob,
+    purgeStripeEventsJob,
+    purgeInvitationsJob,
+  ] as MaintenanceJob[],
+
+  /** Every email delivery attempt (the email queue consumer). */
+  emailEventListeners: [(event) => countEmailEvent(event)] as EmailEventListener[],
+};
+
+let wired = false;
+
+/** Installs `wiring` into the modules' registries, once per isolate. */
+export function wireModules(): void {
+  if (wired) return;
+  wired = true;
+  credentialResolvers.splice(0, credentialResolvers.length, ...wiring.credentialResolvers);
+  registrationHooks.push(...wiring.registrationHooks);
+  signInHooks.push(...wiring.signInHooks);
+  sessionRevocationHooks.push(...wiring.sessionRevocationHooks);
+  accountClaimSteps.push(...wiring.accountClaimSteps);
+  accountErasureSteps.push(...wiring.accountErasureSteps);
+  organizationDeletionSteps.push(...wiring.organizationDeletionSteps);
+  for (const listener of wiring.emailEventListeners) onEmailEvent(listener);
+}
