@@ -1,8 +1,8 @@
 /**
  * Bindings, variables and secrets. Every variable the code reads is declared in
- * `configSchema` below, documented in the README and in .dev.vars.example, and
- * validated once per isolate (per env object) at first use: a request never pays
- * for zod-parsing the environment again.
+ * `configSchema` below, documented in docs/configuration.md (one line each in
+ * README.md) and in .dev.vars.example, and validated once per isolate (per env
+ * object) at first use: a request never pays for zod-parsing the environment again.
  */
 import { z } from "zod";
 import type { ServiceContext } from "./lib/context";

@@ -49,6 +49,14 @@ function tamper(secret: string, at = 30): string {
   return `${body}${checksumOf(body)}`;
 }
 
+/**
+ * The same secret with its last checksum character changed to another one, so the checksum never holds
+ * (replacing it with a fixed character would leave the key valid whenever it already was that character).
+ */
+function wrongChecksum(secret: string): string {
+  return `${secret.slice(0, -1)}${secret.endsWith("0") ? "1" : "0"}`;
+}
+
 /** Everything about a 401 a client sees, minus what differs per request. */
 async function refusal(res: Response) {
   const body = (await problemOf(res, 401)) as Record<string, unknown>;
@@ -94,7 +102,7 @@ describe("refused before any lookup", () => {
   }
 
   it.each([
-    ["a wrong checksum", () => `${generateApiKey("test").slice(0, -1)}0`],
+    ["a wrong checksum", () => wrongChecksum(generateApiKey("test"))],
     ["a typo", () => generateApiKey("test").replace(/^(.{20})./, "$1_")],
     ["a truncated key", () => generateApiKey("test").slice(0, 40)],
     ["an unknown prefix", () => generateApiKey("test").replace("sk_test_", "sk_demo_")],

@@ -11,7 +11,8 @@ import { getConfig } from "../src/env";
 import { resolvePolicies } from "../src/lib/rate-limit/policies";
 
 const { limit, windowSeconds } = resolvePolicies(getConfig(env).RATE_LIMIT_POLICIES).anonymous;
-const runByte = Math.floor(Math.random() * 200) + 20;
+// Fixed addresses: each test file has its own KV, and no other test here uses them.
+const clientByte = 120;
 
 const get = (path: string, ip: string, init: RequestInit = {}) =>
   exports.default.fetch(`http://localhost${path}`, {
@@ -21,7 +22,7 @@ const get = (path: string, ip: string, init: RequestInit = {}) =>
 
 describe("the app-wide limiter", () => {
   it("serves the anonymous policy per IP: the N+1th request in the window is a 429 problem", async () => {
-    const ip = `198.51.100.${runByte}`;
+    const ip = `198.51.100.${clientByte}`;
     for (let i = 1; i <= limit; i++) {
       const res = await get("/", ip);
       expect(res.status).toBe(200);
@@ -50,7 +51,7 @@ describe("the app-wide limiter", () => {
     });
 
     // Another address is not affected by the first one's budget.
-    const other = await get("/", `198.51.100.${runByte + 1}`);
+    const other = await get("/", `198.51.100.${clientByte + 1}`);
     expect(other.status).toBe(200);
     expect(other.headers.get("x-ratelimit-remaining")).toBe(String(limit - 1));
 
@@ -67,7 +68,7 @@ describe("the app-wide limiter", () => {
   });
 
   it("counts IPv6 clients by their /64", async () => {
-    const prefix = `2001:db8:${runByte.toString(16)}:7`;
+    const prefix = `2001:db8:${clientByte.toString(16)}:7`;
     const first = await get("/", `${prefix}::1`);
     const second = await get("/", `${prefix}:0:0:0:abcd`);
     expect(first.headers.get("x-ratelimit-remaining")).toBe(String(limit - 1));

@@ -140,8 +140,9 @@ export const problems = {
 };
 
 /**
- * The documented problem codes, served at GET /problems/{code} and listed in the
- * README. Modules add their codes here so clients have one place to look.
+ * The documented problem codes, served at GET /problems/{code} and listed in
+ * docs/conventions.md and each module's page under docs/. Modules add their codes here so clients
+ * have one place to look.
  */
 export const PROBLEM_CATALOG: Record<string, { status: number; description: string }> = {
   validation_failed: {

@@ -37,7 +37,7 @@ export type EmailContent = {
 };
 
 export type EmailTemplate<S extends z.ZodType> = {
-  /** One line on what the email is for (README, logs). */
+  /** One line on what the email is for (docs/email.md, logs). */
   description: string;
   /** Checked when the email is enqueued and again when it is delivered. */
   schema: S;

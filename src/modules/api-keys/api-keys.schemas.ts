@@ -10,7 +10,7 @@ import { USER_ID_EXAMPLE } from "../users/users.schemas";
 export const KEY_ID_EXAMPLE = "0190c6d4-6f70-7182-9a3b-4c5d6e7f8091";
 /**
  * Documentation example, not a real secret: a made-up key of the real shape (its checksum does not hold,
- * so it is refused before any lookup). Used in the OpenAPI examples and the README.
+ * so it is refused before any lookup). Used in the OpenAPI examples and docs/api-keys.md.
  */
 export const KEY_EXAMPLE = "sk_live_2Vf8kQ0ZrTq9LmX4bN7cD1eF5gH3jK6pS8uW0yA2cE4Gx71Qb";
 

@@ -1,7 +1,7 @@
 /**
  * Who may do what in an organization: THE permission table. Route guards
  * (`requireOrgAccess`, `requireOrgRole`, `requireScopes`), the services and the
- * README's table all read it from here, so a rule changes in one place.
+ * table in docs/orgs.md all read it from here, so a rule changes in one place.
  *
  * - People act through their membership role.
  * - API keys act through their scopes. A permission with `scope: null` is for
