@@ -5,6 +5,7 @@
  */
 import { getConfig } from "../env";
 import type { QueueHandlerDeps } from "../jobs/consumer";
+import { keepDeliveredEmail } from "../modules/dev-mailbox/dev-mailbox.service";
 import { emitEmailEvent } from "./events";
 import type { EmailSendMessage } from "./message";
 import { EmailProviderError } from "./provider";
@@ -41,6 +42,21 @@ export async function deliverEmail(message: EmailSendMessage, deps: QueueHandler
       deps.env,
       logger,
     );
+    if (config.DEV_MAILBOX_ENABLED) {
+      // Development: a copy for GET /dev/mailbox, whatever the provider. It never throws, so a
+      // failure to keep the copy cannot make the queue retry (and send again) a delivered email.
+      await keepDeliveredEmail(
+        { env: deps.env, logger },
+        {
+          email_id: message.email_id,
+          template: message.template,
+          from: config.EMAIL_FROM,
+          to: message.to,
+          provider: sent.provider,
+          ...rendered,
+        },
+      );
+    }
   } catch (error) {
     emitEmailEvent(
       {
