@@ -110,13 +110,20 @@ export const configSchema = z.object({
   BILLING_PORTAL_RETURN_URL: httpUrl.optional(),
   /** Owners and billing members are alerted when a debit takes the balance below this (0: never). */
   BILLING_LOW_CREDITS_THRESHOLD: z.coerce.number().int().min(0).max(100_000_000).default(10),
+  /**
+   * Keep a copy of every delivered email for GET /dev/mailbox (src/modules/dev-mailbox). Defaults to on
+   * in development and test only; `true` in staging or production is refused below.
+   */
+  DEV_MAILBOX_ENABLED: booleanString.optional(),
 });
 
 type RawConfig = z.infer<typeof configSchema>;
 
-export type Config = Omit<RawConfig, "API_DOCS_ENABLED"> & {
+export type Config = Omit<RawConfig, "API_DOCS_ENABLED" | "DEV_MAILBOX_ENABLED"> & {
   /** Docs default to on everywhere but production. */
   API_DOCS_ENABLED: boolean;
+  /** The dev mailbox defaults to on in development and test, and is never on in staging or production. */
+  DEV_MAILBOX_ENABLED: boolean;
   isProduction: boolean;
 };
 
@@ -153,9 +160,17 @@ export function getConfig(env: Bindings): Config {
     // It would hand every sign-in code to whoever asks for it.
     throw new ConfigError(["MAGIC_LINK_DEBUG_ECHO_TOKEN: `true` is refused in production"]);
   }
+  const deployed = parsed.data.ENVIRONMENT === "staging" || isProduction;
+  if (deployed && parsed.data.DEV_MAILBOX_ENABLED) {
+    // It would serve every email (reset links, sign-in codes) to anyone who asks, with no sign-in.
+    throw new ConfigError([
+      `DEV_MAILBOX_ENABLED: \`true\` is refused in ${parsed.data.ENVIRONMENT}; it is for development only`,
+    ]);
+  }
   const config: Config = {
     ...parsed.data,
     API_DOCS_ENABLED: parsed.data.API_DOCS_ENABLED ?? !isProduction,
+    DEV_MAILBOX_ENABLED: parsed.data.DEV_MAILBOX_ENABLED ?? !deployed,
     isProduction,
   };
   cache.set(env, config);

@@ -1,5 +1,7 @@
 /** Runs the project's own Wrangler (node_modules/.bin), on the Node that npm put on PATH. */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 export function wranglerBin(root: string): string {
@@ -28,4 +30,20 @@ export function d1Local(root: string, sql: string): Array<Record<string, unknown
   });
   const parsed = JSON.parse(out) as Array<{ results: Array<Record<string, unknown>> }>;
   return parsed.flatMap((statement) => statement.results ?? []);
+}
+
+/**
+ * `wrangler d1 execute DB --local --file`: the statements run as one batch, so either all of
+ * them are written or, when one fails, none (and the error says why).
+ */
+export function d1LocalFile(root: string, statements: readonly string[]): void {
+  if (statements.length === 0) return;
+  const dir = mkdtempSync(join(tmpdir(), "edge-api-sql-"));
+  const file = join(dir, "statements.sql");
+  try {
+    writeFileSync(file, `${statements.join("\n")}\n`);
+    runWrangler(root, ["d1", "execute", "DB", "--local", "--yes", "--file", file], { quiet: true });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

@@ -3,13 +3,37 @@
  * configured provider, and report the outcome. A throw means "retry": the consumer
  * retries with backoff and, after the consumer's max_retries, the queue dead-letters it.
  */
-import { getConfig } from "../env";
+import { type Bindings, getConfig } from "../env";
 import type { QueueHandlerDeps } from "../jobs/consumer";
+import type { Logger } from "../lib/logger";
 import { emitEmailEvent } from "./events";
 import type { EmailSendMessage } from "./message";
 import { EmailProviderError } from "./provider";
 import { createEmailProvider } from "./providers";
 import { renderEmail, siteFromConfig } from "./render";
+
+/** An email the provider accepted, as rendered. */
+export type DeliveredEmail = {
+  email_id: string;
+  template: string;
+  from: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  provider: string;
+};
+
+/**
+ * Who else is shown an email once the provider accepted it (in development, the dev
+ * mailbox keeps a copy). Listed in src/modules/wiring.ts. An observer must not throw:
+ * the email has gone out, and a throw here would make the queue send it again.
+ */
+export type DeliveredEmailObserver = (
+  deps: { env: Bindings; logger: Logger },
+  email: DeliveredEmail,
+) => Promise<void>;
+export const deliveredEmailObservers: DeliveredEmailObserver[] = [];
 
 export async function deliverEmail(message: EmailSendMessage, deps: QueueHandlerDeps): Promise<void> {
   const config = getConfig(deps.env);
@@ -41,6 +65,19 @@ export async function deliverEmail(message: EmailSendMessage, deps: QueueHandler
       deps.env,
       logger,
     );
+    for (const observe of deliveredEmailObservers) {
+      await observe(
+        { env: deps.env, logger },
+        {
+          email_id: message.email_id,
+          template: message.template,
+          from: config.EMAIL_FROM,
+          to: message.to,
+          provider: sent.provider,
+          ...rendered,
+        },
+      );
+    }
   } catch (error) {
     emitEmailEvent(
       {

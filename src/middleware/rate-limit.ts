@@ -4,7 +4,7 @@
  * - `globalRateLimit()` is installed once in createApp(), after authentication:
  *   it counts every request against the caller's policy — `api_key` per key,
  *   `user` per user, `anonymous` per client IP — except `system` principals,
- *   /admin routes, GET /health/live and CORS preflights.
+ *   /admin routes, GET /health/live, CORS preflights and, where it is on, the dev mailbox.
  * - `rateLimit(name, { key })` adds a strict policy to one route (login, magic
  *   code, password reset, waitlist, WebSocket ticket, verification resend).
  *
@@ -93,7 +93,10 @@ export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
     path.startsWith("/admin/") ||
     path.startsWith("/api/v1/webhooks/") ||
     // Library files of the docs pages: one page load fetches several, none reaches our data.
-    path.startsWith("/api/docs/assets/")
+    path.startsWith("/api/docs/assets/") ||
+    // The dev mailbox, only where it is on (development): scripts poll it for an email, and must not
+    // spend the per-IP budget of the very API calls they are exercising.
+    (path.startsWith("/dev/mailbox") && getConfig(c.env).DEV_MAILBOX_ENABLED)
   );
 }
 

@@ -9,6 +9,7 @@ import { apiKeysRouter } from "./api-keys/api-keys.index";
 import { authRouter, jwksRouter } from "./auth/auth.index";
 import { billingRouter, orgBillingRouter, webhooksRouter } from "./billing/billing.index";
 import { categoriesRouter, productsRouter } from "./catalog/catalog.index";
+import { devMailboxRouter } from "./dev-mailbox/dev-mailbox.index";
 import { featureFlagsRouter } from "./feature-flags/feature-flags.index";
 import { healthRouter } from "./health/health.index";
 import { metricsRouter } from "./metrics/metrics.index";
@@ -43,6 +44,7 @@ export const modules = [
   { path: "/api/v1/feature-flags", router: featureFlagsRouter },
   { path: "/", router: metricsRouter },
   { path: "/admin/v1", router: adminRouter },
+  { path: "/dev", router: devMailboxRouter },
 ] as const satisfies readonly ModuleMount[];
 
 type Mounted<M> = M extends {

@@ -7,6 +7,7 @@
  * Adding a sign-in hook, an erasure step or a cron job is one line below; the order
  * of each list is the order things run.
  */
+import { type DeliveredEmailObserver, deliveredEmailObservers } from "../email/deliver";
 import type { EmailEventListener } from "../email/events";
 import { onEmailEvent } from "../email/events";
 import type { MaintenanceJob } from "../jobs/maintenance-job";
@@ -37,6 +38,7 @@ import {
 import { type SignInHook, signInHooks } from "./auth/sign-in";
 import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing/billing.maintenance";
 import { cancelSubscriptionsOfDeletedOrganization } from "./billing/subscriptions.service";
+import { keepInDevMailbox } from "./dev-mailbox/dev-mailbox.service";
 import { countEmailEvent } from "./metrics/metrics.recorder";
 import { closeRevokedSockets, eraseNotifications } from "./notifications/notifications.hooks";
 import { purgeNotificationsJob } from "./notifications/notifications.maintenance";
@@ -110,6 +112,9 @@ export const wiring = {
 
   /** Every email delivery attempt (the email queue consumer). */
   emailEventListeners: [(event) => countEmailEvent(event)] as EmailEventListener[],
+
+  /** Every email the provider accepted (development: a copy for GET /dev/mailbox). */
+  deliveredEmailObservers: [keepInDevMailbox] as DeliveredEmailObserver[],
 };
 
 let wired = false;
@@ -126,4 +131,5 @@ export function wireModules(): void {
   accountErasureSteps.push(...wiring.accountErasureSteps);
   organizationDeletionSteps.push(...wiring.organizationDeletionSteps);
   for (const listener of wiring.emailEventListeners) onEmailEvent(listener);
+  deliveredEmailObservers.push(...wiring.deliveredEmailObservers);
 }

@@ -10,8 +10,10 @@
  * with almost no false positives. It is not a security boundary: anyone can
  * compute a CRC. The secret's strength is its 256 random bits, and only its
  * SHA-256 is ever stored.
+ *
+ * This file must stay free of relative imports: scripts/seed-demo.ts runs it directly in Node
+ * to make demo keys that the API accepts.
  */
-import { randomBytes } from "../../lib/crypto";
 
 export type KeyMode = "live" | "test";
 
@@ -72,7 +74,8 @@ export function checksumOf(body: string): string {
 
 /** A new secret for `mode`; shown to its creator once and never stored. */
 export function generateApiKey(mode: KeyMode): string {
-  const body = `sk_${mode}_${base62(bytesToBigInt(randomBytes(RANDOM_BYTES)), RANDOM_CHARS)}`;
+  const random = crypto.getRandomValues(new Uint8Array(RANDOM_BYTES));
+  const body = `sk_${mode}_${base62(bytesToBigInt(random), RANDOM_CHARS)}`;
   return `${body}${checksumOf(body)}`;
 }
 

@@ -53,6 +53,10 @@ const TAGS = [
       "Staff only (/admin/v1): users, organizations, tasks, waitlist, broadcasts, the platform summary, the audit log and feature flags. Every write is audited.",
   },
   { name: "Docs", description: "Problem types referenced by error responses." },
+  {
+    name: "Development",
+    description: "Local development aids, on only in development (404 elsewhere): the dev mailbox.",
+  },
 ];
 
 const docsEnabled: MiddlewareHandler<AppEnv> = async (c, next) => {
