@@ -4,7 +4,7 @@
  * retries with backoff and, after the consumer's max_retries, the queue dead-letters it.
  */
 import { type Bindings, getConfig } from "../env";
-import type { QueueHandlerDeps } from "../jobs/consumer";
+import type { QueueHandlerDeps } from "../jobs/queue-handler";
 import type { Logger } from "../lib/logger";
 import { emitEmailEvent } from "./events";
 import type { EmailSendMessage } from "./message";

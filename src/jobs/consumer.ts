@@ -6,27 +6,19 @@
 import { deliverEmail } from "../email/deliver";
 import type { Bindings } from "../env";
 import { getConfig } from "../env";
+import { createServiceContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
 import { createLogger, type Logger, serializeError } from "../lib/logger";
+import { systemPrincipal } from "../lib/principal";
 import { deliverCreditsLowAlert } from "../modules/billing/billing.alerts";
 import { processStripeEventMessage } from "../modules/billing/stripe-events.job";
 import { deliverBroadcast } from "../modules/notifications/notifications.broadcast";
 import { runTaskMessage } from "../modules/tasks/task-runner";
 import { type QueueMessage, queueMessage, redactForLog } from "./messages";
+import type { QueueHandler } from "./queue-handler";
 
-export type QueueHandlerDeps = {
-  env: Bindings;
-  logger: Logger;
-  /** This delivery's number, from 1 (Cloudflare's `message.attempts`). */
-  attempts: number;
-  /** True when a failure now sends the message to the dead-letter queue instead of retrying it. */
-  lastAttempt: boolean;
-};
-
-type Handler<M extends QueueMessage> = (message: M, deps: QueueHandlerDeps) => Promise<void>;
-
-/** One line per type; later issues add tasks here. */
-const handlers: { [T in QueueMessage["type"]]: Handler<Extract<QueueMessage, { type: T }>> } = {
+/** One line per message type. */
+const handlers: { [T in QueueMessage["type"]]: QueueHandler<Extract<QueueMessage, { type: T }>> } = {
   "health.ping": async () => {},
   "email.send": deliverEmail,
   "notifications.broadcast": deliverBroadcast,
@@ -100,11 +92,20 @@ async function handleMessage(
     message.ack();
     return;
   }
-  const handler = handlers[parsed.data.type] as Handler<QueueMessage>;
+  const handler = handlers[parsed.data.type] as QueueHandler<QueueMessage>;
   try {
-    await handler(parsed.data, {
+    const messageLogger = logger.child({ message_id: message.id, type: parsed.data.type });
+    const requestId = "request_id" in parsed.data ? parsed.data.request_id : undefined;
+    const ctx = createServiceContext({
       env,
-      logger: logger.child({ message_id: message.id, type: parsed.data.type }),
+      principal: systemPrincipal(parsed.data.type),
+      requestId: requestId ?? uuidv7(),
+      logger: messageLogger,
+    });
+    await handler(parsed.data, {
+      ctx,
+      env,
+      logger: messageLogger,
       attempts: message.attempts,
       lastAttempt: message.attempts >= maxAttempts,
     });

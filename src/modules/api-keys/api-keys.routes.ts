@@ -7,6 +7,7 @@ import {
   SECURITY,
 } from "../../lib/openapi";
 import { requireOrgAccess } from "../../middleware/require";
+import { REAUTHENTICATION_NOTE, tooManyWrongPasswords } from "../auth/reauthentication.schemas";
 import { OrgIdParams } from "../orgs/orgs.schemas";
 import {
   ApiKeyPageSchema,
@@ -37,8 +38,7 @@ export const createApiKey = defineRoute({
   path: "/{org_id}/api-keys",
   tags,
   summary: "Create an API key",
-  description:
-    "Owners and admins, with scopes their role may grant (403 `scope_not_allowed` otherwise). The answer carries the secret `key` **once**; only its SHA-256 is stored. `sk_live_…` in production, `sk_test_…` elsewhere (test keys are refused in production). A key with every scope (`*`, owners only) needs a recent authentication: a sign-in within REAUTH_WINDOW, or `current_password` (or `mfa_code`) in the body; otherwise 403 `reauthentication_required`.",
+  description: `Owners and admins, with scopes their role may grant (403 \`scope_not_allowed\` otherwise). The answer carries the secret \`key\` **once**; only its SHA-256 is stored. \`sk_live_…\` in production, \`sk_test_…\` elsewhere (test keys are refused in production). A key with every scope (\`*\`, owners only): ${REAUTHENTICATION_NOTE}`,
   security: SECURITY.bearer,
   middleware: [guard],
   request: { params: OrgIdParams, body: jsonRequestBody(CreateApiKeySchema) },
@@ -54,7 +54,7 @@ export const createApiKey = defineRoute({
       403,
       "Your role cannot manage keys or grant a scope (`scope_not_allowed`), a rate limit above the policy (`rate_limit_above_policy`), the caller is an API key, or `*` without a recent authentication (`reauthentication_required`).",
     ),
-    429: problemResponse(429, "Too many wrong passwords (`too_many_attempts`)."),
+    429: tooManyWrongPasswords(),
     404: notYours,
     ...problemResponses(400, 401),
   },

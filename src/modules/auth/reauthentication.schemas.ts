@@ -1,6 +1,22 @@
 /** The proof fields of a sensitive action's body (see reauthentication.ts). A leaf: schemas only. */
 import { z } from "@hono/zod-openapi";
+import { problemResponse } from "../../lib/openapi";
 import { PASSWORD_MAX_LENGTH } from "./password-policy";
+
+/** The sentence each re-authenticated route's description ends with. */
+export const REAUTHENTICATION_NOTE =
+  "Needs a recent authentication: a sign-in within REAUTH_WINDOW (default 10 minutes), or `current_password` (or `mfa_code`) in the body; otherwise 403 `reauthentication_required` naming the `accepted_proofs`.";
+
+/** The body of a route whose only input is the proof. */
+export const proofBody = () => ({
+  required: false,
+  description: "Proof, when the sign-in is not recent.",
+  content: { "application/json": { schema: ReauthenticationSchema } },
+});
+
+/** A re-authenticated route's 429: wrong passwords are throttled like sign-in. */
+export const tooManyWrongPasswords = () =>
+  problemResponse(429, "Too many wrong passwords (`too_many_attempts`).");
 
 /** The proof fields a request body may carry beside its own fields. */
 export const ReauthenticationFields = {

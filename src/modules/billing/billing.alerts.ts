@@ -13,11 +13,8 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { memberships, users } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
-import type { QueueHandlerDeps } from "../../jobs/consumer";
-import { createServiceContext } from "../../lib/context";
-import { uuidv7 } from "../../lib/ids";
+import type { QueueHandlerDeps } from "../../jobs/queue-handler";
 import { serializeError } from "../../lib/logger";
-import { systemPrincipal } from "../../lib/principal";
 import { ProblemError } from "../../lib/problem";
 import { notify } from "../notifications/notifications.service";
 import { type OrgContext, systemOrgContext } from "../orgs/org-context";
@@ -109,12 +106,7 @@ export async function deliverCreditsLowAlert(
   message: CreditsLowMessage,
   deps: QueueHandlerDeps,
 ): Promise<void> {
-  const ctx = createServiceContext({
-    env: deps.env,
-    principal: systemPrincipal("billing.credits_low"),
-    requestId: uuidv7(),
-    logger: deps.logger,
-  });
+  const { ctx } = deps;
   let octx: OrgContext;
   try {
     octx = await systemOrgContext(ctx, message.organization_id, "billing_alert");

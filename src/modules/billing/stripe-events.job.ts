@@ -20,10 +20,8 @@
 import { and, eq, isNull } from "drizzle-orm";
 import type { z } from "zod";
 import { stripeEvents } from "../../db/schema";
-import type { QueueHandlerDeps } from "../../jobs/consumer";
-import { createServiceContext, type ServiceContext } from "../../lib/context";
-import { uuidv7 } from "../../lib/ids";
-import { systemPrincipal } from "../../lib/principal";
+import type { QueueHandlerDeps } from "../../jobs/queue-handler";
+import type { ServiceContext } from "../../lib/context";
 import { ProblemError } from "../../lib/problem";
 import { formatPrice } from "../catalog/money";
 import { type OrgContext, systemOrgContext } from "../orgs/org-context";
@@ -66,12 +64,7 @@ export async function processStripeEventMessage(
   deps: QueueHandlerDeps,
 ): Promise<void> {
   const logger = deps.logger.child({ stripe_event_id: message.event_id });
-  const ctx = createServiceContext({
-    env: deps.env,
-    principal: systemPrincipal("stripe_webhook"),
-    requestId: uuidv7(),
-    logger,
-  });
+  const ctx: ServiceContext = { ...deps.ctx, logger };
   const row = await ctx.db.select().from(stripeEvents).where(eq(stripeEvents.id, message.event_id)).get();
   if (!row) {
     logger.warn("stripe event no longer stored; message dropped");

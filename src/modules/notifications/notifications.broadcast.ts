@@ -11,11 +11,10 @@
 import { and, asc, count, eq, gt, inArray, isNull } from "drizzle-orm";
 import { chunk, rowsPerInsert } from "../../db/batch";
 import { type NewNotification, notifications, users } from "../../db/schema";
-import type { QueueHandlerDeps } from "../../jobs/consumer";
 import { enqueue } from "../../jobs/enqueue";
-import { createServiceContext, type ServiceContext } from "../../lib/context";
+import type { QueueHandlerDeps } from "../../jobs/queue-handler";
+import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
-import { systemPrincipal } from "../../lib/principal";
 import { channelsFor } from "./notification-preferences";
 import { BROADCAST_BATCH_SIZE, type NotificationsBroadcastMessage } from "./notifications.broadcast-message";
 import { emailNotification, publish } from "./notifications.delivery";
@@ -123,12 +122,10 @@ export async function deliverBroadcast(
   message: NotificationsBroadcastMessage,
   deps: QueueHandlerDeps,
 ): Promise<void> {
-  const ctx = createServiceContext({
-    env: deps.env,
-    principal: systemPrincipal("notifications.broadcast"),
-    requestId: message.request_id ?? uuidv7(),
+  const ctx: ServiceContext = {
+    ...deps.ctx,
     logger: deps.logger.child({ broadcast_id: message.broadcast_id }),
-  });
+  };
   const recipients = await recipientsOf(ctx, message.audience);
   const now = Date.now();
   const byUser = new Map(recipients.map((user) => [user.id, user]));

@@ -7,7 +7,7 @@ import {
   SECURITY,
 } from "../../lib/openapi";
 import { requireOrgAccess, requireScopes, requireUser } from "../../middleware/require";
-import { ReauthenticationSchema } from "../auth/reauthentication.schemas";
+import { proofBody, REAUTHENTICATION_NOTE, tooManyWrongPasswords } from "../auth/reauthentication.schemas";
 import {
   CreateOrgSchema,
   ListMembersQuery,
@@ -105,13 +105,12 @@ export const deleteOrg = defineRoute({
   path: "/{org_id}",
   tags,
   summary: "Delete an organization",
-  description:
-    "Owners only. Deletes everything the organization owns: memberships, invitations, API keys (refused at once) and other modules' data. A personal organization goes only with its account (409). Needs a recent authentication: a sign-in within REAUTH_WINDOW (default 10 minutes), or `current_password` (or `mfa_code`) in the body; otherwise 403 `reauthentication_required`.",
+  description: `Owners only. Deletes everything the organization owns: memberships, invitations, API keys (refused at once) and other modules' data. A personal organization goes only with its account (409). ${REAUTHENTICATION_NOTE}`,
   security: SECURITY.bearer,
   middleware: [requireOrgAccess("org:delete")],
   request: {
     params: OrgIdParams,
-    body: jsonRequestBody(ReauthenticationSchema, "Proof, when the sign-in is not recent.", false),
+    body: proofBody(),
   },
   responses: {
     204: { description: "Deleted." },
@@ -121,7 +120,7 @@ export const deleteOrg = defineRoute({
     ),
     404: notYours,
     409: problemResponse(409, "A personal organization (`personal_organization`)."),
-    429: problemResponse(429, "Too many wrong passwords (`too_many_attempts`)."),
+    429: tooManyWrongPasswords(),
     ...problemResponses(400, 401, 413, 415),
   },
 });

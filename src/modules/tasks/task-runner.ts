@@ -16,11 +16,9 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import { type Task, type TaskErrorInfo, tasks } from "../../db/schema";
-import type { QueueHandlerDeps } from "../../jobs/consumer";
-import { createServiceContext, type ServiceContext } from "../../lib/context";
-import { uuidv7 } from "../../lib/ids";
+import type { QueueHandlerDeps } from "../../jobs/queue-handler";
+import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
-import { systemPrincipal } from "../../lib/principal";
 import { taskAccounting } from "./task-accounting";
 import {
   describeTaskError,
@@ -72,12 +70,7 @@ type Outcome =
 
 export async function runTaskMessage(message: TaskRunMessage, deps: QueueHandlerDeps): Promise<void> {
   const logger = deps.logger.child({ task_id: message.task_id });
-  const ctx = createServiceContext({
-    env: deps.env,
-    principal: systemPrincipal("task.run"),
-    requestId: uuidv7(),
-    logger,
-  });
+  const ctx: ServiceContext = { ...deps.ctx, logger };
   const now = taskRuntime.now();
   const task = await ctx.db.select().from(tasks).where(eq(tasks.id, message.task_id)).get();
   if (!task) {

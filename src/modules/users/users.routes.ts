@@ -8,7 +8,7 @@ import {
 } from "../../lib/openapi";
 import { rateLimit } from "../../middleware/rate-limit";
 import { requireStaff, requireUser } from "../../middleware/require";
-import { ReauthenticationSchema } from "../auth/reauthentication.schemas";
+import { proofBody, REAUTHENTICATION_NOTE, tooManyWrongPasswords } from "../auth/reauthentication.schemas";
 import {
   ChangeEmailSchema,
   EmailChangeAcceptedSchema,
@@ -60,18 +60,17 @@ export const deleteMe = defineRoute({
   path: "/me",
   tags,
   summary: "Delete your account",
-  description:
-    "Erases the account and everything only it owns. Every session is revoked first, so its access tokens stop working at once. Needs a recent authentication: a sign-in within REAUTH_WINDOW (default 10 minutes), or `current_password` (or `mfa_code`) in the body; otherwise 403 `reauthentication_required`.",
+  description: `Erases the account and everything only it owns. Every session is revoked first, so its access tokens stop working at once. ${REAUTHENTICATION_NOTE}`,
   security: SECURITY.bearer,
   middleware: [requireUser()],
-  request: { body: jsonRequestBody(ReauthenticationSchema, "Proof, when the sign-in is not recent.", false) },
+  request: { body: proofBody() },
   responses: {
     204: { description: "Deleted." },
     403: problemResponse(
       403,
       "Not a recent sign-in and no (or a wrong) proof (`reauthentication_required`, with `accepted_proofs`), or an API key.",
     ),
-    429: problemResponse(429, "Too many wrong passwords (`too_many_attempts`)."),
+    429: tooManyWrongPasswords(),
     ...problemResponses(400, 401, 413, 415),
   },
 });
@@ -81,8 +80,7 @@ export const changeEmail = defineRoute({
   path: "/me/email",
   tags,
   summary: "Change your email address",
-  description:
-    "Needs a recent authentication (as DELETE /users/me). Sends a confirmation link to the new address and a notice to the current one; the address changes only when the link is used (POST /api/v1/auth/email/change/confirm), and stays verified. The answer is the same whether or not the new address already has an account (then no link is sent). One request a minute (`email_change_too_soon`); the `email_change` rate-limit policy applies.",
+  description: `${REAUTHENTICATION_NOTE} Sends a confirmation link to the new address and a notice to the current one; the address changes only when the link is used (POST /api/v1/auth/email/change/confirm), and stays verified. The answer is the same whether or not the new address already has an account (then no link is sent). One request a minute (\`email_change_too_soon\`); the \`email_change\` rate-limit policy applies.`,
   security: SECURITY.bearer,
   middleware: [requireUser(), rateLimit("email_change")],
   request: { body: jsonRequestBody(ChangeEmailSchema) },
