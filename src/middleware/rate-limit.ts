@@ -6,7 +6,8 @@
  *   `user` per user, `anonymous` per client IP — except `system` principals,
  *   /admin routes, GET /health/live, CORS preflights and, where it is on, the dev mailbox.
  * - `rateLimit(name, { key })` adds a strict policy to one route (login, magic
- *   code, password reset, waitlist, WebSocket ticket, verification resend).
+ *   code, password reset, waitlist, WebSocket ticket, verification resend, registration,
+ *   email change).
  *
  * Every limited response carries `X-RateLimit-Limit`, `X-RateLimit-Remaining`,
  * `X-RateLimit-Reset` (seconds) for the tightest policy, and the IETF draft-10

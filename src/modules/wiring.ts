@@ -51,6 +51,12 @@ import {
   organizationDeletionSteps,
 } from "./orgs/orgs.service";
 import { enqueueScheduledTasksJob } from "./tasks/task-scheduler";
+import {
+  sessionsExportSection,
+  tasksExportSection,
+  type UserExportSection,
+  userExportSections,
+} from "./tasks/task-types/export-user-data";
 import { eraseUserTasks } from "./tasks/tasks.service";
 import { deleteAllAvatars } from "./users/avatar.service";
 
@@ -91,6 +97,9 @@ export const wiring = {
     },
   ] as AccountErasureStep[],
 
+  /** The sections of a user's data export (the `export_user_data` task), after the profile. */
+  userExportSections: [sessionsExportSection, tasksExportSection] as UserExportSection[],
+
   /** Before an organization is deleted (orgs/orgs.service.ts → deleteOrganization). */
   organizationDeletionSteps: [
     revokeOrganizationKeys,
@@ -129,6 +138,7 @@ export function wireModules(): void {
   sessionRevocationHooks.push(...wiring.sessionRevocationHooks);
   accountClaimSteps.push(...wiring.accountClaimSteps);
   accountErasureSteps.push(...wiring.accountErasureSteps);
+  userExportSections.push(...wiring.userExportSections);
   organizationDeletionSteps.push(...wiring.organizationDeletionSteps);
   for (const listener of wiring.emailEventListeners) onEmailEvent(listener);
   deliveredEmailObservers.push(...wiring.deliveredEmailObservers);

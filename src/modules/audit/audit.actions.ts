@@ -43,6 +43,8 @@ export const auditTargetTypes = [
   "api_key",
   "membership",
   "login_identifier",
+  // Per-IP lockouts of the first wave's KV throttle; nothing writes it since the SignInThrottle Durable
+  // Object counts per account and client, but older rows keep it (and `filter[target_type]=ip` finds them).
   "ip",
 ] as const;
 export type AuditTargetType = (typeof auditTargetTypes)[number];

@@ -1,11 +1,12 @@
 /**
- * The hourly clean-up of emailed secrets: verification links, reset links and
- * magic codes past their expiry are deleted (used ones expire too, within a day at
- * most, so nothing spent lingers). Registered in src/scheduled.ts.
+ * The hourly clean-up of emailed secrets: verification (and disown) links, reset
+ * links, address-change links and magic codes past their expiry are deleted (used
+ * ones expire too, within a day at most, so nothing spent lingers). Listed in
+ * src/modules/wiring.ts.
  */
 import { inArray, lt, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
-import { emailVerificationTokens, magicCodes, passwordResetTokens } from "../../db/schema";
+import { emailChangeTokens, emailVerificationTokens, magicCodes, passwordResetTokens } from "../../db/schema";
 import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 
@@ -39,10 +40,16 @@ async function purgeExpired(
 export async function purgeExpiredAuthTokens(
   ctx: ServiceContext,
   now = Date.now(),
-): Promise<{ email_verification_tokens: number; password_reset_tokens: number; magic_codes: number }> {
+): Promise<{
+  email_verification_tokens: number;
+  password_reset_tokens: number;
+  email_change_tokens: number;
+  magic_codes: number;
+}> {
   return {
     email_verification_tokens: await purgeExpired(ctx, emailVerificationTokens, emailVerificationTokens, now),
     password_reset_tokens: await purgeExpired(ctx, passwordResetTokens, passwordResetTokens, now),
+    email_change_tokens: await purgeExpired(ctx, emailChangeTokens, emailChangeTokens, now),
     magic_codes: await purgeExpired(ctx, magicCodes, magicCodes, now),
   };
 }

@@ -145,10 +145,10 @@ export const AuthTokensSchema = z
       .string()
       .openapi({ description: "Opaque, single use: each refresh returns a new one and spends this one." }),
     token_type: z.literal(TOKEN_TYPE),
-    expires_in: z
-      .number()
-      .int()
-      .openapi({ description: "Seconds the access token lives (ACCESS_TOKEN_TTL)." }),
+    expires_in: z.number().int().openapi({
+      description:
+        "Seconds the access token lives: ACCESS_TOKEN_TTL, or less when the session's SESSION_MAX_AGE ends sooner.",
+    }),
   })
   .openapi("AuthTokens", { example: authTokensExample });
 
@@ -167,6 +167,14 @@ export const AccessTokenClaimsSchema = z
     nbf: z.number().int(),
     exp: z.number().int(),
     is_staff: z.boolean(),
+    auth_time: z.number().int().openapi({
+      description:
+        "When the session's sign-in happened (seconds): refresh keeps it. Sensitive actions need it within REAUTH_WINDOW.",
+    }),
+    amr: z.array(z.string()).openapi({
+      description: "How the person signed in (RFC 8176): `pwd` password, `email` magic code or link.",
+      example: ["pwd"],
+    }),
   })
   .openapi("AccessTokenClaims");
 
@@ -185,6 +193,8 @@ export const TokenVerifyResultSchema = z
         nbf: 1795251600,
         exp: 1795252500,
         is_staff: false,
+        auth_time: 1795251600,
+        amr: ["pwd"],
       },
     },
   });

@@ -54,8 +54,7 @@ export type RevocationReason =
   | "refresh_token_reused"
   | "account_deleted"
   | "account_disabled"
-  | "account_claimed"
-  | "email_changed";
+  | "account_claimed";
 
 export const revokedSessionKey = (sessionId: string) => `${REVOKED_KEY_PREFIX}${sessionId}`;
 
@@ -554,7 +553,7 @@ export async function purgeSessions(ctx: ServiceContext, now = Date.now()): Prom
   return { deleted };
 }
 
-/** Registered in src/scheduled.ts: hourly. */
+/** Listed in src/modules/wiring.ts; runs hourly. */
 export const purgeSessionsJob: MaintenanceJob = {
   name: "auth.purge_sessions",
   everyMinutes: 60,

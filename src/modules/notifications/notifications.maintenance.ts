@@ -43,7 +43,7 @@ export async function purgeOldNotifications(
   return { deleted };
 }
 
-/** Registered in src/scheduled.ts: once a day (00:00 UTC). */
+/** Listed in src/modules/wiring.ts; runs once a day (00:00 UTC). */
 export const purgeNotificationsJob: MaintenanceJob = {
   name: "notifications.purge_old",
   everyMinutes: 24 * 60,

@@ -29,7 +29,7 @@ export const createInvitation = defineRoute({
   tags,
   summary: "Invite someone by email",
   description:
-    "Owners and admins (only owners invite owners). Emails a link valid for 7 days, usable once; when the address already has an account, that user also gets an in-app notification. Inviting an address again replaces its open invitation (the old link stops working).",
+    "Owners and admins (only owners invite owners). Emails a link valid for 7 days, usable once; when the address already has an account, that user also gets an in-app notification. Inviting an address again replaces its open invitation (the old link stops working). Only an account with a verified address invites (403 `email_not_verified`), and an organization sends at most INVITATIONS_PER_ORG_PER_DAY (default 50) in any 24 hours, re-sends included (429 `invitation_limit_reached` with `Retry-After`). The inviter's and the organization's names reach the email as plain text of at most 60 characters.",
   security: SECURITY.bearer,
   middleware: [requireOrgAccess("invitations:manage")],
   request: { params: OrgIdParams, body: jsonRequestBody(CreateInvitationSchema) },
@@ -38,9 +38,16 @@ export const createInvitation = defineRoute({
       ...jsonContent(InvitationSchema, "Invited; the email is on its way.", invitationExample),
       headers: { Location: { description: "The invitation.", schema: { type: "string" } } },
     },
-    403: managers,
+    403: problemResponse(
+      403,
+      "Only owners and admins manage invitations; API keys cannot. An unverified inviter (`email_not_verified`).",
+    ),
     404: notYours,
     409: problemResponse(409, "The address belongs to a member already (`already_member`)."),
+    429: problemResponse(
+      429,
+      "The organization's daily invitations are used up (`invitation_limit_reached`).",
+    ),
     ...problemResponses(400, 401),
   },
 });

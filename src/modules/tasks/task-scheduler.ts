@@ -130,7 +130,7 @@ export async function enqueueScheduledTasks(
   return { enqueued, failed: failed.length };
 }
 
-/** Registered in src/scheduled.ts: every minute. */
+/** Listed in src/modules/wiring.ts; runs every minute. */
 export const enqueueScheduledTasksJob: MaintenanceJob = {
   name: "tasks.enqueue_scheduled",
   everyMinutes: 1,

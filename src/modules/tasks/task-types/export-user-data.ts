@@ -10,8 +10,8 @@ import { taskPath, toTaskDto } from "../tasks.queries";
 import { defineTaskType } from "./define";
 
 /**
- * One part of a user's export. Modules with personal data add theirs with one
- * `userExportSections.push({ name, collect })` from their *.index.ts.
+ * One part of a user's export, after the profile. The sections, in order, are listed in
+ * src/modules/wiring.ts: a module with personal data adds its own there.
  */
 export type UserExportSection = {
   name: string;
@@ -19,6 +19,9 @@ export type UserExportSection = {
 };
 
 const PAGE = 100;
+
+/** The account's live sessions (devices). */
+export const sessionsExportSection: UserExportSection = { name: "sessions", collect: allSessions };
 
 async function allSessions(ctx: ServiceContext, userId: string) {
   const rows = [];
@@ -44,6 +47,9 @@ async function allSessions(ctx: ServiceContext, userId: string) {
   }));
 }
 
+/** Every task the user owns. */
+export const tasksExportSection: UserExportSection = { name: "tasks", collect: allTasks };
+
 async function allTasks(ctx: ServiceContext, userId: string) {
   const rows = [];
   let after = "";
@@ -61,10 +67,8 @@ async function allTasks(ctx: ServiceContext, userId: string) {
   }
 }
 
-export const userExportSections: UserExportSection[] = [
-  { name: "sessions", collect: allSessions },
-  { name: "tasks", collect: allTasks },
-];
+/** Filled by the wiring (wireModules()). */
+export const userExportSections: UserExportSection[] = [];
 
 export const exportKey = (userId: string, taskId: string) => `exports/${userId}/${taskId}.json`;
 
