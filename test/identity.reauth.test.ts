@@ -160,6 +160,32 @@ describe.each(Object.keys(actions) as Array<keyof typeof actions>)("%s", (name) 
   });
 });
 
+describe("the window closes as the clock moves", () => {
+  it("a sign-in allows DELETE /users/me for REAUTH_WINDOW seconds, then asks for proof", async () => {
+    const account = await createUser({ emailVerifiedAt: new Date() });
+    const signedIn = await jsonOf<AuthTokensBody>(
+      await api("POST", "/api/v1/auth/login", { body: { email: account.email, password: account.password } }),
+      200,
+    );
+    vi.useFakeTimers({ toFake: ["Date"] });
+    // Ten minutes and one second later, through a refreshed (brand-new) access token.
+    vi.setSystemTime(Date.now() + 600_000 + 1_000);
+    const refreshed = await jsonOf<AuthTokensBody>(
+      await api("POST", "/api/v1/auth/refresh", { body: { refresh_token: signedIn.refresh_token } }),
+      200,
+    );
+    const res = await as(refreshed.access_token).delete("/api/v1/users/me");
+    vi.useRealTimers();
+    await expectReauthRequired(res);
+    // A new sign-in opens the window again.
+    const again = await jsonOf<AuthTokensBody>(
+      await api("POST", "/api/v1/auth/login", { body: { email: account.email, password: account.password } }),
+      200,
+    );
+    expect((await as(again.access_token).delete("/api/v1/users/me")).status).toBe(204);
+  });
+});
+
 describe("what a refused re-authentication leaves behind", () => {
   it("nothing: the account is still there after a stale DELETE /users/me", async () => {
     const person = await personWithOldSignIn();
