@@ -9,7 +9,7 @@
  * per-isolate map so the isolate that revoked a session refuses its tokens at
  * once, before KV has propagated anywhere.
  */
-import { and, count, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import {
   type NewSession,
@@ -26,7 +26,7 @@ import { uuidv7 } from "../../lib/ids";
 import { getKeyRing, type SignedAccessToken, signAccessToken } from "../../lib/jwt";
 import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { reportRefreshTokenReuse } from "./security-events";
 
@@ -510,16 +510,11 @@ export async function listSessions(
     isNull(sessions.revokedAt),
     gt(sessions.expiresAt, new Date(now)),
   );
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(sessions)
-      .where(and(live, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(sessions).where(live),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(sessions).$dynamic(),
+    countFrom: sessions,
+    where: live,
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -4,14 +4,14 @@
  * account is erased. Verbs on one organization take an OrgContext (see
  * org-context.ts), which already proved the caller may be there.
  */
-import { and, asc, count, eq, ne } from "drizzle-orm";
+import { and, asc, eq, ne } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { memberships, type Organization, organizations, type User } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { randomBytes } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
 import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
@@ -183,17 +183,15 @@ export async function listMyOrganizations(
   let result: Page<OrgRow>;
   if (principal.kind === "user") {
     const mine = eq(memberships.userId, principal.userId);
-    const [rows, [total]] = await ctx.db.batch([
-      ctx.db
+    result = await listPage(ctx.db, page, {
+      rows: ctx.db
         .select({ organization: organizations, role: memberships.role })
         .from(memberships)
         .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
-        .where(and(mine, page.where))
-        .orderBy(...page.orderBy)
-        .limit(page.take),
-      ctx.db.select({ value: count() }).from(memberships).where(mine),
-    ]);
-    result = page.finish(rows, total?.value ?? 0);
+        .$dynamic(),
+      countFrom: memberships,
+      where: mine,
+    });
   } else if (principal.kind === "api_key") {
     const own = eq(organizations.id, principal.organizationId);
     const rows = await ctx.db
