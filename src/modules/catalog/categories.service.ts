@@ -5,13 +5,13 @@
  * turned into 409s here.
  */
 import { count, eq } from "drizzle-orm";
+import { constraintFailure } from "../../db/constraint-errors";
 import { type Category, categories, products } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import type { CategoryDto, CreateCategoryInput, UpdateCategoryInput } from "./categories.schemas";
-import { constraintFailure } from "./constraint-errors";
 
 export function toCategoryDto(category: Category): CategoryDto {
   return {

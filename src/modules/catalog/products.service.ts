@@ -4,6 +4,7 @@
  * else's product is a 403 (it exists, you may not change it), never a 404.
  */
 import { and, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import { constraintFailure } from "../../db/constraint-errors";
 import { type Product, products } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
@@ -11,7 +12,6 @@ import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { problems } from "../../lib/problem";
 import { getCategory } from "./categories.service";
-import { constraintFailure } from "./constraint-errors";
 import { formatPrice, type PriceColumns, parsePrice } from "./money";
 import type { CreateProductInput, ProductDto, UpdateProductInput } from "./products.schemas";
 import { ftsMatchExpression } from "./search";

@@ -6,6 +6,7 @@
  */
 import { and, asc, eq, ne } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { constraintFailure } from "../../db/constraint-errors";
 import { memberships, type Organization, organizations, type User } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { randomBytes } from "../../lib/crypto";
@@ -45,15 +46,8 @@ export const slugTaken = () =>
   });
 
 function isSlugViolation(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    if (
-      /UNIQUE constraint failed/i.test(cause.message) &&
-      /organizations\.slug|organizations_slug_unique/.test(cause.message)
-    ) {
-      return true;
-    }
-  }
-  return false;
+  const failure = constraintFailure(error);
+  return failure?.kind === "unique" && /organizations\.slug|organizations_slug_unique/.test(failure.target);
 }
 
 /** "Zoë's Café & Bar" → "zoes-cafe-bar"; always 3–40 characters of the slug alphabet. */
