@@ -11,6 +11,7 @@
  */
 import { and, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { chunk } from "../../db/batch";
 import {
   type NewSession,
   type Session,
@@ -536,8 +537,7 @@ export async function purgeSessions(ctx: ServiceContext, now = Date.now()): Prom
     );
     if (ids.length === 0) break;
     // D1 binds at most 100 parameters per statement.
-    for (let i = 0; i < ids.length; i += 90) {
-      const part = ids.slice(i, i + 90);
+    for (const part of chunk(ids, 90)) {
       await ctx.db.batch([
         ctx.db.delete(spentRefreshTokens).where(inArray(spentRefreshTokens.sessionId, part)),
         ctx.db.delete(sessions).where(inArray(sessions.id, part)),
