@@ -1,8 +1,8 @@
 /** The catalog's pure helpers: money conversion, the FTS5 query builder, slugs, constraint errors. */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { constraintFailure } from "../src/db/constraint-errors";
 import { slugify } from "../src/modules/catalog/categories.service";
-import { constraintFailure } from "../src/modules/catalog/constraint-errors";
 import {
   amountToThousandths,
   CURRENCIES,
@@ -135,5 +135,18 @@ describe("constraintFailure", () => {
     });
     expect(constraintFailure(new Error("network down"))).toBeNull();
     expect(constraintFailure("not an error")).toBeNull();
+  });
+
+  it("names every column of a composite index, and believes the database over the query's parameters", () => {
+    expect(
+      constraintFailure(
+        new Error("UNIQUE constraint failed: credit_ledger.organization_id, credit_ledger.reference"),
+      ),
+    ).toEqual({ kind: "unique", target: "credit_ledger.organization_id, credit_ledger.reference" });
+    // Drizzle's own message repeats the bound parameters, which a client chose.
+    const spoofed = new Error("Failed query: insert …\nparams: UNIQUE constraint failed: users.email", {
+      cause: new Error("D1_ERROR: UNIQUE constraint failed: users.username: SQLITE_CONSTRAINT"),
+    });
+    expect(constraintFailure(spoofed)).toEqual({ kind: "unique", target: "users.username" });
   });
 });

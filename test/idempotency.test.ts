@@ -8,13 +8,10 @@ import { env } from "cloudflare:workers";
 import { count, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { idempotencyRecords, products } from "../src/db/schema";
+import { requestFingerprint } from "../src/lib/idempotency/fingerprint";
+import { purgeIdempotencyRecordsJob } from "../src/lib/idempotency/purge";
+import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS } from "../src/lib/idempotency/records";
 import { uuidv7 } from "../src/lib/ids";
-import {
-  IDEMPOTENCY_LEASE_MS,
-  IDEMPOTENCY_TTL_MS,
-  purgeIdempotencyRecordsJob,
-  requestFingerprint,
-} from "../src/middleware/idempotency";
 import { wiring } from "../src/modules/wiring";
 import { runScheduled } from "../src/scheduled";
 import { createCategory, db, type ProductBody } from "./catalog.fixtures";

@@ -7,13 +7,9 @@
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { limitBody } from "../middleware/body-limit";
-import {
-  IDEMPOTENCY_KEY_HEADER,
-  IDEMPOTENCY_TTL_MS,
-  IDEMPOTENT_REPLAYED_HEADER,
-  idempotency,
-} from "../middleware/idempotency";
+import { IDEMPOTENCY_KEY_HEADER, IDEMPOTENT_REPLAYED_HEADER, idempotency } from "../middleware/idempotency";
 import { requireJsonBody } from "../middleware/json-body";
+import { IDEMPOTENCY_TTL_MS } from "./idempotency/records";
 import { statusTitle } from "./problem";
 
 export const DEFAULT_JSON_BODY_LIMIT = 1024 * 1024;

@@ -3,14 +3,17 @@
  * points at plus the row id as tie-breaker, so pages stay stable while rows are
  * inserted or deleted, and a page costs one indexed range scan however deep it is.
  *
- * A service asks `keysetPage()` for the WHERE/ORDER BY/LIMIT to add to its own
- * query, runs it (with its count query, in one db.batch), and hands the rows to
- * `page.finish()`; the handler then calls `setLinkHeader()`.
+ * A service asks `keysetPage()` for the WHERE/ORDER BY/LIMIT of the page, and
+ * `listPage()` adds them to its query, runs it with the count of the same filters
+ * (in one db.batch) and hands the rows to `page.finish()`; the handler then calls
+ * `setLinkHeader()`.
  */
 import { z } from "@hono/zod-openapi";
-import { and, asc, desc, or, type SQL, sql } from "drizzle-orm";
-import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { and, asc, count, desc, or, type SQL, sql } from "drizzle-orm";
+import type { RunnableQuery } from "drizzle-orm/runnable-query";
+import type { AnySQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Context } from "hono";
+import type { Database } from "../db/client";
 import { base64urlDecode, base64urlEncode } from "./crypto";
 import type { SortTerm } from "./list-query";
 import { ProblemError } from "./problem";
@@ -137,6 +140,45 @@ export function keysetPage<Row>(input: {
       return { data, meta: { next, prev, total } };
     },
   };
+}
+
+export type KeysetPage<Row> = ReturnType<typeof keysetPage<Row>>;
+
+/**
+ * The select a list pages through, whatever it selects and joins, made with
+ * `.$dynamic()` so that `listPage()` can add the page's WHERE, ORDER BY and LIMIT.
+ */
+export interface PageableSelect<Row> extends RunnableQuery<Row[], "sqlite"> {
+  where(where: SQL | undefined): PageableSelect<Row>;
+  orderBy(...columns: SQL[]): PageableSelect<Row>;
+  limit(limit: number): PageableSelect<Row>;
+}
+
+/**
+ * One page of a list and the total of its filters, in one db.batch (one round trip):
+ *
+ *     return listPage(ctx.db, page, {
+ *       rows: ctx.db.select().from(tasks).$dynamic(),
+ *       countFrom: tasks,
+ *       where,
+ *     });
+ *
+ * `where` filters both the rows and the count (so it may only name `countFrom`'s
+ * columns); the page adds its cursor condition, order and limit to the rows.
+ */
+export async function listPage<Row>(
+  db: Database,
+  page: KeysetPage<Row>,
+  query: { rows: PageableSelect<NoInfer<Row>>; countFrom: SQLiteTable; where?: SQL | undefined },
+): Promise<Page<Row>> {
+  const [rows, [total]] = await db.batch([
+    query.rows
+      .where(and(query.where, page.where))
+      .orderBy(...page.orderBy)
+      .limit(page.take),
+    db.select({ value: count() }).from(query.countFrom).where(query.where),
+  ]);
+  return page.finish(rows, total?.value ?? 0);
 }
 
 /** RFC 8288 Link header with rel="next" / rel="prev", keeping every other query parameter. */

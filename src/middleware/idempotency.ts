@@ -21,37 +21,32 @@
  * `Cache-Control: no-store` (they carry credentials: token pairs, API-key
  * secrets, which must not sit in D1 or be handed out twice).
  *
- * A request that dies mid-way (isolate evicted, CPU limit) leaves its claim
- * behind; the claim is a lease of 60 s, after which another request with the same
- * key and body takes it over and runs. A holder that outlives its lease cannot
- * overwrite the new holder's record: completing requires the claim's `lock_id`.
- *
- * Anonymous callers are scoped by client address (IPv6 by /64, as the rate limiter
- * counts them). Two clients behind one address that pick the same key share it:
- * the body must still match byte for byte for a replay, so one only ever sees the
- * answer to a request identical to its own, and otherwise gets a 422. Random keys
- * (UUIDs) make that practically impossible.
+ * The records live in src/lib/idempotency/: records.ts (claim, store, release;
+ * the 60 s lease that frees a key whose request died), fingerprint.ts (scope and
+ * request fingerprint, how anonymous callers share an address) and purge.ts (the
+ * hourly clean-up).
  */
-import { and, eq, inArray, isNull, lte, or } from "drizzle-orm";
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import type { Database } from "../db/client";
-import { type IdempotencyRecord, idempotencyRecords } from "../db/schema";
+import type { IdempotencyRecord } from "../db/schema";
 import type { AppEnv } from "../env";
-import type { MaintenanceJob } from "../jobs/maintenance-job";
 import type { ServiceContext } from "../lib/context";
-import { randomToken, sha256Hex } from "../lib/crypto";
-import { uuidv7 } from "../lib/ids";
+import { idempotencyScope, requestFingerprint } from "../lib/idempotency/fingerprint";
+import {
+  type Claim,
+  claimKey,
+  IDEMPOTENCY_LEASE_MS,
+  IDEMPOTENCY_TTL_MS,
+  type RecordKey,
+  releaseClaim,
+  storeResponse,
+} from "../lib/idempotency/records";
 import { serializeError } from "../lib/logger";
-import type { Principal } from "../lib/principal";
 import { ProblemError, problems } from "../lib/problem";
-import { addressBucket } from "../lib/rate-limit/client-address";
 import { limitBody } from "./body-limit";
 
 export const IDEMPOTENCY_KEY_HEADER = "Idempotency-Key";
 export const IDEMPOTENT_REPLAYED_HEADER = "Idempotent-Replayed";
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
-export const IDEMPOTENCY_LEASE_MS = 60 * 1000;
 /** Seconds a client is told to wait before retrying a key that is in use: most handlers finish well within. */
 export const IN_PROGRESS_RETRY_AFTER_SECONDS = 1;
 /** 1–255 printable ASCII characters (space to tilde). */
@@ -80,25 +75,6 @@ export type IdempotencyOptions = {
   maxBodyBytes?: number;
 };
 
-/** Who a key belongs to: `user:<id>`, `api_key:<id>`, `ip:<address>`; null for `system` (never over HTTP). */
-export function idempotencyScope(principal: Principal, clientIp: string | undefined): string | null {
-  switch (principal.kind) {
-    case "user":
-      return `user:${principal.userId}`;
-    case "api_key":
-      return `api_key:${principal.keyId}`;
-    case "anonymous":
-      return `ip:${addressBucket(clientIp)}`;
-    default:
-      return null;
-  }
-}
-
-/** SHA-256 of what makes two requests "the same": method, path with query, raw body. */
-export function requestFingerprint(method: string, pathAndQuery: string, body: string): Promise<string> {
-  return sha256Hex(`${method.toUpperCase()}\n${pathAndQuery}\n${body}`);
-}
-
 function invalidKey(detail: string): ProblemError {
   return problems.validation(
     [{ parameter: IDEMPOTENCY_KEY_HEADER, location: "header", detail }],
@@ -123,141 +99,6 @@ export const requestInProgress = () =>
     detail: `A request with this ${IDEMPOTENCY_KEY_HEADER} is still being processed. Retry after it finishes to get its response.`,
     headers: { "Retry-After": String(IN_PROGRESS_RETRY_AFTER_SECONDS) },
   });
-
-// ---------------------------------------------------------------------------
-// The record in D1
-
-type RecordKey = { scope: string; method: string; route: string; key: string };
-type Claim = { id: string; lockId: string };
-type Decision =
-  | { kind: "claimed"; claim: Claim }
-  | { kind: "replay"; record: IdempotencyRecord }
-  | { kind: "reused" }
-  | { kind: "in_progress" };
-
-type Timing = { now: number; ttlMs: number; leaseMs: number };
-
-function findRecord(db: Database, key: RecordKey): Promise<IdempotencyRecord | undefined> {
-  return db
-    .select()
-    .from(idempotencyRecords)
-    .where(
-      and(
-        eq(idempotencyRecords.scope, key.scope),
-        eq(idempotencyRecords.method, key.method),
-        eq(idempotencyRecords.route, key.route),
-        eq(idempotencyRecords.key, key.key),
-      ),
-    )
-    .get();
-}
-
-/** A fresh claim's columns: in progress, leased to `lockId`. */
-function claimColumns(fingerprint: string, lockId: string, timing: Timing) {
-  return {
-    fingerprint,
-    lockId,
-    lockedUntil: new Date(timing.now + timing.leaseMs),
-    responseStatus: null,
-    responseHeaders: null,
-    responseBody: null,
-    createdAt: new Date(timing.now),
-    expiresAt: new Date(timing.now + timing.ttlMs),
-  };
-}
-
-/**
- * Claims the key, or says why not. Every write is conditional, so concurrent
- * requests (on any isolate) agree on one holder; a lost race re-reads and decides again.
- */
-async function claimKey(
-  db: Database,
-  key: RecordKey,
-  fingerprint: string,
-  timing: Timing,
-): Promise<Decision> {
-  const lockId = randomToken(16);
-  const fresh = claimColumns(fingerprint, lockId, timing);
-  const insert = async (): Promise<Claim | null> => {
-    const id = uuidv7(timing.now);
-    const result = await db
-      .insert(idempotencyRecords)
-      .values({ id, ...key, ...fresh })
-      .onConflictDoNothing()
-      .run();
-    return result.meta.changes === 1 ? { id, lockId } : null;
-  };
-
-  const inserted = await insert();
-  if (inserted) return { kind: "claimed", claim: inserted };
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const record = await findRecord(db, key);
-    if (!record) {
-      // Released (a 5xx) or purged between our insert and this read: the key is free again.
-      const retried = await insert();
-      if (retried) return { kind: "claimed", claim: retried };
-      continue;
-    }
-    const now = new Date(timing.now);
-    if (record.expiresAt <= now) {
-      // An expired key the cron has not purged yet is free, for any request.
-      const taken = await db
-        .update(idempotencyRecords)
-        .set(fresh)
-        .where(and(eq(idempotencyRecords.id, record.id), lte(idempotencyRecords.expiresAt, now)))
-        .run();
-      if (taken.meta.changes === 1) return { kind: "claimed", claim: { id: record.id, lockId } };
-      continue;
-    }
-    if (record.fingerprint !== fingerprint) return { kind: "reused" };
-    if (record.responseStatus !== null) return { kind: "replay", record };
-    if (record.lockedUntil && record.lockedUntil > now) return { kind: "in_progress" };
-    // The holder's lease lapsed without an answer: it crashed. Take the claim over.
-    const taken = await db
-      .update(idempotencyRecords)
-      .set({ lockId, lockedUntil: new Date(timing.now + timing.leaseMs) })
-      .where(
-        and(
-          eq(idempotencyRecords.id, record.id),
-          isNull(idempotencyRecords.responseStatus),
-          or(isNull(idempotencyRecords.lockedUntil), lte(idempotencyRecords.lockedUntil, now)),
-        ),
-      )
-      .run();
-    if (taken.meta.changes === 1) return { kind: "claimed", claim: { id: record.id, lockId } };
-  }
-  // Three lost races in a row: someone else is busy with this key right now.
-  return { kind: "in_progress" };
-}
-
-async function storeResponse(
-  db: Database,
-  claim: Claim,
-  response: { status: number; headers: Array<[string, string]>; body: string },
-): Promise<boolean> {
-  const result = await db
-    .update(idempotencyRecords)
-    .set({
-      responseStatus: response.status,
-      responseHeaders: response.headers,
-      responseBody: response.body,
-      lockId: null,
-      lockedUntil: null,
-    })
-    .where(and(eq(idempotencyRecords.id, claim.id), eq(idempotencyRecords.lockId, claim.lockId)))
-    .run();
-  return result.meta.changes === 1;
-}
-
-async function releaseClaim(db: Database, claim: Claim): Promise<void> {
-  await db
-    .delete(idempotencyRecords)
-    .where(and(eq(idempotencyRecords.id, claim.id), eq(idempotencyRecords.lockId, claim.lockId)))
-    .run();
-}
-
-// ---------------------------------------------------------------------------
-// The middleware
 
 /** The raw body as text: already read (and size-checked) by the JSON guards, or read here within a limit. */
 async function rawBody(c: Context<AppEnv>, maxBytes: number): Promise<string> {
@@ -380,35 +221,3 @@ async function settleQuietly(ctx: ServiceContext, work: () => Promise<void>): Pr
     });
   }
 }
-
-// ---------------------------------------------------------------------------
-// Clean-up
-
-/** Rows deleted per statement, so one run never holds D1 for long. */
-const PURGE_BATCH = 500;
-const PURGE_MAX_BATCHES = 40;
-
-/** Deletes records past their 24 h; returns how many. */
-export async function purgeExpiredIdempotencyRecords(ctx: ServiceContext, now: Date): Promise<number> {
-  let removed = 0;
-  for (let batch = 0; batch < PURGE_MAX_BATCHES; batch++) {
-    const expired = ctx.db
-      .select({ id: idempotencyRecords.id })
-      .from(idempotencyRecords)
-      .where(lte(idempotencyRecords.expiresAt, now))
-      .limit(PURGE_BATCH);
-    const result = await ctx.db
-      .delete(idempotencyRecords)
-      .where(inArray(idempotencyRecords.id, expired))
-      .run();
-    removed += result.meta.changes;
-    if (result.meta.changes < PURGE_BATCH) break;
-  }
-  return removed;
-}
-
-export const purgeIdempotencyRecordsJob: MaintenanceJob = {
-  name: "idempotency.purge_expired",
-  everyMinutes: 60,
-  run: async (ctx, now) => ({ removed: await purgeExpiredIdempotencyRecords(ctx, now) }),
-};

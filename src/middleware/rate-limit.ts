@@ -102,7 +102,7 @@ export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
 }
 
 /** One policy's state for this request, as the headers report it. */
-type PolicyState = {
+export type PolicyState = {
   name: string;
   limit: number;
   windowSeconds: number;
@@ -114,9 +114,6 @@ type PolicyState = {
 
 /** One counter to hit: a policy and what it counts by. */
 type Counter = { policy: RateLimitPolicy; key: string };
-
-/** Policies already applied to a request, so a route limiter's headers include the global one's. */
-const appliedStates = new WeakMap<object, PolicyState[]>();
 
 type Limiter = {
   policiesFor(config: Config): RateLimitPolicies;
@@ -243,9 +240,10 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
   }
   if (states.size === 0) return;
 
-  const applied = (appliedStates.get(c) ?? []).filter((state) => !states.has(state.name));
+  // Policies already applied to this request, so a route limiter's headers include the global one's.
+  const applied = (c.get("rateLimitStates") ?? []).filter((state) => !states.has(state.name));
   applied.push(...states.values());
-  appliedStates.set(c, applied);
+  c.set("rateLimitStates", applied);
   const headers = rateLimitHeaders(applied);
   for (const [name, value] of Object.entries(headers)) c.header(name, value);
 
@@ -287,7 +285,7 @@ function rateLimitHeaders(states: PolicyState[]): Record<string, string> {
  * upgrade (101) is left untouched: it cannot be copied.
  */
 function reapplyHeaders(c: Context<AppEnv>): void {
-  const states = appliedStates.get(c);
+  const states = c.get("rateLimitStates");
   if (!states || states.length === 0 || c.res.status === 101) return;
   for (const [name, value] of Object.entries(rateLimitHeaders(states))) {
     if (c.res.headers.get(name) !== value) c.header(name, value);

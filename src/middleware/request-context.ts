@@ -14,8 +14,8 @@ export function resolveRequestId(header: string | undefined): string {
   return header && SANE_REQUEST_ID.test(header) ? header : uuidv7();
 }
 
-/** When each request started (performance.now()), and what requestTiming() measured once it ended. */
-const timings = new WeakMap<Context, { started: number; measured?: RequestTiming }>();
+/** When the request started (performance.now()), and what requestTiming() measured once it ended. */
+export type RequestTimingState = { started: number; measured?: RequestTiming };
 
 export type RequestTiming = {
   /** The matched route pattern (e.g. /api/v1/tasks/:id), or "(unmatched)": never the raw path. */
@@ -28,15 +28,15 @@ export type RequestTiming = {
  * caller after the response (the request metrics) fixes the numbers, and the access
  * log reports the same ones.
  */
-export function requestTiming(c: Context): RequestTiming {
-  const timing = timings.get(c) ?? { started: performance.now() };
+export function requestTiming(c: Context<AppEnv>): RequestTiming {
+  const timing = c.get("timing") ?? { started: performance.now() };
   if (!timing.measured) {
     const route = routePath(c, -1);
     timing.measured = {
       route: route && route !== "/*" && route !== "*" ? route : "(unmatched)",
       durationMs: Math.round((performance.now() - timing.started) * 100) / 100,
     };
-    timings.set(c, timing);
+    c.set("timing", timing);
   }
   return timing.measured;
 }
@@ -48,7 +48,7 @@ export function requestTiming(c: Context): RequestTiming {
  */
 export function requestContext(): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
-    timings.set(c, { started: performance.now() });
+    c.set("timing", { started: performance.now() });
     const requestId = resolveRequestId(c.req.header("x-request-id"));
     c.set("requestId", requestId);
     c.header("X-Request-Id", requestId);

@@ -103,16 +103,13 @@ export function requireScopes(...scopes: ApiKeyScope[]): MiddlewareHandler<AppEn
   };
 }
 
-/** The organization a guarded route resolved, by request. */
-const orgContexts = new WeakMap<Context, OrgContext>();
-
 /**
  * The OrgContext that requireOrgAccess()/requireOrgRole() resolved for this
  * request. Calling it on a route without either guard is a bug (500), never an
  * unscoped query.
  */
 export function orgContext(c: Context<AppEnv>): OrgContext {
-  const octx = orgContexts.get(c);
+  const octx = c.get("orgContext");
   if (!octx) throw new Error("orgContext(): the route has no requireOrgAccess()/requireOrgRole() guard");
   return octx;
 }
@@ -130,7 +127,7 @@ async function enterOrganization(c: Context<AppEnv>): Promise<OrgContext> {
     );
   }
   const octx = await resolveOrgContext(c.var.ctx, raw as string);
-  orgContexts.set(c, octx);
+  c.set("orgContext", octx);
   return octx;
 }
 

@@ -11,12 +11,12 @@ import { type DeliveredEmailObserver, deliveredEmailObservers } from "../email/d
 import type { EmailEventListener } from "../email/events";
 import { onEmailEvent } from "../email/events";
 import type { MaintenanceJob } from "../jobs/maintenance-job";
+import { purgeIdempotencyRecordsJob } from "../lib/idempotency/purge";
 import {
   accessTokenResolver,
   type CredentialResolver,
   credentialResolvers,
 } from "../middleware/authenticate";
-import { purgeIdempotencyRecordsJob } from "../middleware/idempotency";
 import { apiKeyResolver } from "./api-keys/api-key-resolver";
 import { purgeSecretsJob, revokeKeysCreatedBy, revokeOrganizationKeys } from "./api-keys/api-keys.service";
 import {

@@ -2,7 +2,7 @@ import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqli
 import { id, timestamp } from "./columns";
 
 /**
- * One row per Idempotency-Key in use (src/middleware/idempotency.ts). The unique
+ * One row per Idempotency-Key in use (src/lib/idempotency/records.ts). The unique
  * index is what makes a key single-use under concurrency: the first request
  * inserts the row (its claim) before its handler runs; a concurrent one conflicts.
  *

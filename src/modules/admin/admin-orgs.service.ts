@@ -3,11 +3,11 @@
  * orgs module only lists the caller's own); members are read through the orgs module
  * with a system OrgContext (staff are usually not members of what they inspect).
  */
-import { and, count, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { memberships, type Organization, organizations } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { containsText } from "../../lib/text-search";
 import { listMembers } from "../orgs/members.service";
 import { systemOrgContext } from "../orgs/org-context";
@@ -51,16 +51,11 @@ export async function listOrganizations(
     filters.push(containsText([sql`${organizations.name}`, sql`${organizations.slug}`], input.q));
   }
   const where = and(...filters);
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select({ organization: organizations, memberCount })
-      .from(organizations)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(organizations).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select({ organization: organizations, memberCount }).from(organizations).$dynamic(),
+    countFrom: organizations,
+    where,
+  });
 }
 
 export async function getOrganizationDetails(ctx: ServiceContext, id: string) {

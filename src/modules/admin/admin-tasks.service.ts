@@ -9,7 +9,7 @@ import { and, count, eq, isNull, type SQL } from "drizzle-orm";
 import { type Task, type TaskStatus, taskStatuses, tasks } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
 import { taskAccounting } from "../tasks/task-accounting";
@@ -75,16 +75,11 @@ export async function listAllTasks(
     input.organizationId ? eq(tasks.organizationId, input.organizationId) : undefined,
   ];
   const where = and(...filters);
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(tasks)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(tasks).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(tasks).$dynamic(),
+    countFrom: tasks,
+    where,
+  });
 }
 
 const zeroCounts = () =>

@@ -8,7 +8,7 @@
  * change, scopes may always be removed, but added only when the editor's role
  * may grant them.
  */
-import { and, count, eq, gt, isNotNull, isNull, lt, or, type SQL } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, lt, or, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type ApiKey, apiKeySecrets, apiKeys } from "../../db/schema";
 import type { MaintenanceJob } from "../../jobs/maintenance-job";
@@ -16,7 +16,7 @@ import type { ServiceContext } from "../../lib/context";
 import { sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { resolvePolicies } from "../../lib/rate-limit/policies";
 import { AFTER_CHANGE, audit, auditStatement } from "../audit/audit.service";
@@ -169,16 +169,11 @@ export async function listApiKeys(
     filters.push(query.revoked ? isNotNull(apiKeys.revokedAt) : isNull(apiKeys.revokedAt));
   }
   const where = and(...filters);
-  const [rows, [total]] = await octx.db.batch([
-    octx.db
-      .select()
-      .from(apiKeys)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    octx.db.select({ value: count() }).from(apiKeys).where(where),
-  ]);
-  const result = page.finish(rows, total?.value ?? 0);
+  const result = await listPage(octx.db, page, {
+    rows: octx.db.select().from(apiKeys).$dynamic(),
+    countFrom: apiKeys,
+    where,
+  });
   return { data: result.data.map(toApiKeyDto), meta: result.meta };
 }
 

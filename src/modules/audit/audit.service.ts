@@ -15,14 +15,14 @@
  * Actor, IP, user agent and request id come from the ServiceContext; `before` and
  * `after` go through redactForAudit (secrets replaced, size bounded).
  */
-import { and, count, eq, getTableColumns, gte, lte, type SQL, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, gte, lte, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type AuditActorType, type AuditLog, auditLogs, type NewAuditLog } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import type { Principal } from "../../lib/principal";
 import type { AuditAction, AuditTargetType } from "./audit.actions";
 import { redactForAudit } from "./audit.redact";
@@ -132,16 +132,11 @@ export async function listAuditLogs(ctx: ServiceContext, input: ListAuditLogsInp
     input.createdFrom ? gte(auditLogs.createdAt, input.createdFrom) : undefined,
     input.createdTo ? lte(auditLogs.createdAt, input.createdTo) : undefined,
   );
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(auditLogs)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(auditLogs).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(auditLogs).$dynamic(),
+    countFrom: auditLogs,
+    where,
+  });
 }
 
 export function toAuditLogDto(row: AuditLog): AuditLogDto {

@@ -14,6 +14,7 @@
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { constraintFailure } from "../../db/constraint-errors";
 import { emailChangeTokens, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
@@ -37,13 +38,12 @@ export const usernameTaken = () =>
     errors: [{ pointer: "/username", detail: "Already taken." }],
   });
 
-/** Which unique index of `users` a failed write hit, reading through drizzle's wrapping of the D1 error. */
+/** Which unique index of `users` a failed write hit (src/db/constraint-errors.ts reads D1's error). */
 export function uniqueViolation(error: unknown): "email" | "username" | null {
-  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    if (!/UNIQUE constraint failed/i.test(cause.message)) continue;
-    if (/users_username_unique|users\.username/.test(cause.message)) return "username";
-    if (/users_email_unique|users\.email/.test(cause.message)) return "email";
-  }
+  const failure = constraintFailure(error);
+  if (failure?.kind !== "unique") return null;
+  if (/users_username_unique|users\.username/.test(failure.target)) return "username";
+  if (/users_email_unique|users\.email/.test(failure.target)) return "email";
   return null;
 }
 

@@ -9,8 +9,9 @@
  * per-isolate map so the isolate that revoked a session refuses its tokens at
  * once, before KV has propagated anywhere.
  */
-import { and, count, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { chunk } from "../../db/batch";
 import {
   type NewSession,
   type Session,
@@ -26,7 +27,7 @@ import { uuidv7 } from "../../lib/ids";
 import { getKeyRing, type SignedAccessToken, signAccessToken } from "../../lib/jwt";
 import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { reportRefreshTokenReuse } from "./security-events";
 
@@ -509,16 +510,11 @@ export async function listSessions(
     isNull(sessions.revokedAt),
     gt(sessions.expiresAt, new Date(now)),
   );
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(sessions)
-      .where(and(live, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(sessions).where(live),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(sessions).$dynamic(),
+    countFrom: sessions,
+    where: live,
+  });
 }
 
 // ---------------------------------------------------------------------------
@@ -540,8 +536,7 @@ export async function purgeSessions(ctx: ServiceContext, now = Date.now()): Prom
     );
     if (ids.length === 0) break;
     // D1 binds at most 100 parameters per statement.
-    for (let i = 0; i < ids.length; i += 90) {
-      const part = ids.slice(i, i + 90);
+    for (const part of chunk(ids, 90)) {
       await ctx.db.batch([
         ctx.db.delete(spentRefreshTokens).where(inArray(spentRefreshTokens.sessionId, part)),
         ctx.db.delete(sessions).where(inArray(sessions.id, part)),

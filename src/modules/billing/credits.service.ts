@@ -16,13 +16,13 @@
  * exactly when the balance moved, with the balance it left. Sum(amount) over an
  * organization's ledger is therefore always its balance.
  */
-import { and, count, eq, inArray, notExists, sql } from "drizzle-orm";
+import { and, eq, inArray, notExists, sql } from "drizzle-orm";
 import { billingAccounts, type CreditEntryKind, type CreditLedgerEntry, creditLedger } from "../../db/schema";
 import { enqueue } from "../../jobs/enqueue";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { type OrgContext, ownedBy } from "../orgs/org-context";
 import { insufficientCredits } from "./billing.problems";
 
@@ -224,14 +224,9 @@ export async function listCreditLedger(
     ownedBy(octx, creditLedger.organizationId),
     input.kinds ? inArray(creditLedger.kind, input.kinds) : undefined,
   );
-  const [rows, [total]] = await octx.db.batch([
-    octx.db
-      .select()
-      .from(creditLedger)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    octx.db.select({ value: count() }).from(creditLedger).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(octx.db, page, {
+    rows: octx.db.select().from(creditLedger).$dynamic(),
+    countFrom: creditLedger,
+    where,
+  });
 }

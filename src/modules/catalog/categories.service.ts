@@ -5,13 +5,13 @@
  * turned into 409s here.
  */
 import { count, eq } from "drizzle-orm";
+import { constraintFailure } from "../../db/constraint-errors";
 import { type Category, categories, products } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import type { CategoryDto, CreateCategoryInput, UpdateCategoryInput } from "./categories.schemas";
-import { constraintFailure } from "./constraint-errors";
 
 export function toCategoryDto(category: Category): CategoryDto {
   return {
@@ -82,16 +82,10 @@ export async function listCategories(
     limit: input.limit,
     cursor: input.cursor,
   });
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(categories)
-      .where(page.where)
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(categories),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(categories).$dynamic(),
+    countFrom: categories,
+  });
 }
 
 export async function getCategory(ctx: ServiceContext, id: string): Promise<Category> {

@@ -3,15 +3,15 @@
  * (`created_by`) or staff change and delete. Products are public, so someone
  * else's product is a 403 (it exists, you may not change it), never a 404.
  */
-import { and, count, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import { and, eq, gte, lte, type SQL, sql } from "drizzle-orm";
+import { constraintFailure } from "../../db/constraint-errors";
 import { type Product, products } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { problems } from "../../lib/problem";
 import { getCategory } from "./categories.service";
-import { constraintFailure } from "./constraint-errors";
 import { formatPrice, type PriceColumns, parsePrice } from "./money";
 import type { CreateProductInput, ProductDto, UpdateProductInput } from "./products.schemas";
 import { ftsMatchExpression } from "./search";
@@ -99,16 +99,11 @@ export async function listProducts(ctx: ServiceContext, input: ListProductsInput
   }
   const where = and(...filters);
 
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(products)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(products).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(products).$dynamic(),
+    countFrom: products,
+    where,
+  });
 }
 
 export async function getProduct(ctx: ServiceContext, id: string): Promise<Product> {

@@ -3,11 +3,11 @@
  * clients read them evaluated for the caller (feature-flags.evaluate.ts) through the
  * per-isolate cache (flag-cache.ts).
  */
-import { and, count, eq, type SQL } from "drizzle-orm";
+import { eq, type SQL } from "drizzle-orm";
 import { type FeatureFlag, featureFlags } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
 import { listMyOrganizations } from "../orgs/orgs.service";
@@ -58,16 +58,11 @@ export async function listFeatureFlags(
   });
   const where: SQL | undefined =
     input.enabled === undefined ? undefined : eq(featureFlags.enabled, input.enabled);
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(featureFlags)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(featureFlags).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(featureFlags).$dynamic(),
+    countFrom: featureFlags,
+    where,
+  });
 }
 
 /** PUT: creates the flag or replaces every field of it; `created` says which. */

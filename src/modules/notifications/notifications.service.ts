@@ -5,7 +5,7 @@
  * notification_preferences ask for one. The REST verbs below keep read state, and each
  * change of read state is pushed to the user's sockets too, so every device agrees.
  */
-import { and, count, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, type SQL } from "drizzle-orm";
 import {
   type Notification as NotificationRow,
   type NotificationType,
@@ -15,7 +15,7 @@ import {
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import type { HubEvent } from "./notification-hub.protocol";
 import { channelsFor } from "./notification-preferences";
@@ -198,16 +198,11 @@ export async function listNotifications(
   if (input.unread === false) filters.push(isNotNull(notifications.readAt));
   if (input.type) filters.push(eq(notifications.type, input.type));
   const matching = and(...filters);
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(notifications)
-      .where(and(matching, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(notifications).where(matching),
-  ]);
-  const result = page.finish(rows, total?.value ?? 0);
+  const result = await listPage(ctx.db, page, {
+    rows: ctx.db.select().from(notifications).$dynamic(),
+    countFrom: notifications,
+    where: matching,
+  });
   return { data: result.data.map(toNotificationDto), meta: result.meta };
 }
 

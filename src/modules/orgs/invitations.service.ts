@@ -10,7 +10,7 @@
  * accepts at once spend it once; the (organization, user) primary key makes a
  * duplicate membership impossible whatever happens.
  */
-import { and, asc, count, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
 import { type Invitation, invitations, memberships, organizations, type User } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
 import type { MaintenanceJob } from "../../jobs/maintenance-job";
@@ -19,7 +19,7 @@ import { randomToken, sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
 import { findUserByEmail, findUserById } from "../auth/accounts";
@@ -263,16 +263,11 @@ export async function listInvitations(
     ownedBy(octx, invitations.organizationId),
     query.status ? statusCondition(query.status, new Date()) : undefined,
   );
-  const [rows, [total]] = await octx.db.batch([
-    octx.db
-      .select()
-      .from(invitations)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    octx.db.select({ value: count() }).from(invitations).where(where),
-  ]);
-  const result = page.finish(rows, total?.value ?? 0);
+  const result = await listPage(octx.db, page, {
+    rows: octx.db.select().from(invitations).$dynamic(),
+    countFrom: invitations,
+    where,
+  });
   return { data: result.data.map(toInvitationDto), meta: result.meta };
 }
 

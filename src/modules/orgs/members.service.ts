@@ -9,10 +9,10 @@
  *   DELETE below re-counts the other owners in the same statement, so two owners
  *   demoting each other at once cannot leave the organization without one.
  */
-import { and, count, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { memberships, users } from "../../db/schema";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
 import { assertCan, memberActor, type OrgContext, ownedBy } from "./org-context";
@@ -75,17 +75,15 @@ export async function listMembers(
     ownedBy(octx, memberships.organizationId),
     query.role ? eq(memberships.role, query.role) : undefined,
   );
-  const [rows, [total]] = await octx.db.batch([
-    octx.db
+  const result = await listPage(octx.db, page, {
+    rows: octx.db
       .select(memberColumns)
       .from(memberships)
       .innerJoin(users, eq(users.id, memberships.userId))
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    octx.db.select({ value: count() }).from(memberships).where(where),
-  ]);
-  const result = page.finish(rows, total?.value ?? 0);
+      .$dynamic(),
+    countFrom: memberships,
+    where,
+  });
   return { data: result.data.map(toMemberDto), meta: result.meta };
 }
 

@@ -4,14 +4,15 @@
  * account is erased. Verbs on one organization take an OrgContext (see
  * org-context.ts), which already proved the caller may be there.
  */
-import { and, asc, count, eq, ne } from "drizzle-orm";
+import { and, asc, eq, ne } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { constraintFailure } from "../../db/constraint-errors";
 import { memberships, type Organization, organizations, type User } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { randomBytes } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
 import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
@@ -45,15 +46,8 @@ export const slugTaken = () =>
   });
 
 function isSlugViolation(error: unknown): boolean {
-  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    if (
-      /UNIQUE constraint failed/i.test(cause.message) &&
-      /organizations\.slug|organizations_slug_unique/.test(cause.message)
-    ) {
-      return true;
-    }
-  }
-  return false;
+  const failure = constraintFailure(error);
+  return failure?.kind === "unique" && /organizations\.slug|organizations_slug_unique/.test(failure.target);
 }
 
 /** "Zoë's Café & Bar" → "zoes-cafe-bar"; always 3–40 characters of the slug alphabet. */
@@ -183,17 +177,15 @@ export async function listMyOrganizations(
   let result: Page<OrgRow>;
   if (principal.kind === "user") {
     const mine = eq(memberships.userId, principal.userId);
-    const [rows, [total]] = await ctx.db.batch([
-      ctx.db
+    result = await listPage(ctx.db, page, {
+      rows: ctx.db
         .select({ organization: organizations, role: memberships.role })
         .from(memberships)
         .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
-        .where(and(mine, page.where))
-        .orderBy(...page.orderBy)
-        .limit(page.take),
-      ctx.db.select({ value: count() }).from(memberships).where(mine),
-    ]);
-    result = page.finish(rows, total?.value ?? 0);
+        .$dynamic(),
+      countFrom: memberships,
+      where: mine,
+    });
   } else if (principal.kind === "api_key") {
     const own = eq(organizations.id, principal.organizationId);
     const rows = await ctx.db

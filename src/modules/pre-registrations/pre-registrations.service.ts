@@ -2,11 +2,11 @@
  * The waitlist: one row per address. Joining twice is not an error (200 with the
  * existing entry), so a client can retry freely. Staff list it and export it as CSV.
  */
-import { and, count, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { type PreRegistration, preRegistrations } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import { containsText } from "../../lib/text-search";
 import type { PreRegistrationDto } from "./pre-registrations.schemas";
@@ -63,16 +63,11 @@ export async function listPreRegistrations(
     cursor: input.cursor,
   });
   const where = searchFilter(input.q);
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(preRegistrations)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(preRegistrations).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(preRegistrations).$dynamic(),
+    countFrom: preRegistrations,
+    where,
+  });
 }
 
 /** Rows per query while exporting: memory stays flat however long the list is. */

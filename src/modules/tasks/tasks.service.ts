@@ -4,12 +4,12 @@
  * them onto the queue at the right time is task-scheduler.ts.
  */
 import { z } from "@hono/zod-openapi";
-import { and, count, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { finishedTaskStatuses, type Task, type TaskStatus, tasks } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { toFieldErrors } from "../../lib/validation";
 import type { AccountErasureStep } from "../auth/accounts";
@@ -139,16 +139,11 @@ export async function listTasks(ctx: ServiceContext, input: ListTasksInput): Pro
     input.statuses ? inArray(tasks.status, input.statuses) : undefined,
     input.types ? inArray(tasks.type, input.types) : undefined,
   );
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(tasks)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(tasks).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(tasks).$dynamic(),
+    countFrom: tasks,
+    where,
+  });
 }
 
 export async function getTask(ctx: ServiceContext, id: string): Promise<Task> {

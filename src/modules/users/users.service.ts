@@ -4,11 +4,11 @@
  * verbs, and auth never imports this module's services.
  */
 import type { z } from "@hono/zod-openapi";
-import { and, count, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import { type NotificationPreferences, type NotificationType, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, type Page } from "../../lib/pagination";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { problems } from "../../lib/problem";
 import { containsText } from "../../lib/text-search";
@@ -191,16 +191,11 @@ export async function listUsers(ctx: ServiceContext, input: ListUsersInput): Pro
     );
   }
   const where = and(...filters);
-  const [rows, [total]] = await ctx.db.batch([
-    ctx.db
-      .select()
-      .from(users)
-      .where(and(where, page.where))
-      .orderBy(...page.orderBy)
-      .limit(page.take),
-    ctx.db.select({ value: count() }).from(users).where(where),
-  ]);
-  return page.finish(rows, total?.value ?? 0);
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(users).$dynamic(),
+    countFrom: users,
+    where,
+  });
 }
 
 /** Staff read any account; anyone reads their own (so `Location` after sign-up resolves for its owner). */
