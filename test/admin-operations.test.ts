@@ -2,13 +2,14 @@
  * The platform summary, the waitlist under /admin/v1 and notification broadcasts.
  */
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
-import { auditLogs, notifications, preRegistrations, stripeEvents, tasks } from "../src/db/schema";
+import { notifications, preRegistrations, stripeEvents, tasks } from "../src/db/schema";
 import type { AdminSummaryDto } from "../src/modules/admin/admin-operations.schemas";
+import type { PreRegistrationDto } from "../src/modules/pre-registrations/pre-registrations.schemas";
+import { auditRowsOf } from "./support/audit";
 import { createStaff, createUser, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
+import { api, as, jsonOf, type Page, problemOf } from "./support/http";
 import { createOrg } from "./support/orgs";
 
 const db = getDb(env);
@@ -78,7 +79,7 @@ describe("the waitlist under /admin/v1", () => {
     await db
       .insert(preRegistrations)
       .values([{ email: `a-${tag}@example.test` }, { email: `=cmd-${tag}@example.test` }]);
-    const page = await jsonOf<{ data: Array<{ email: string }>; meta: { total: number } }>(
+    const page = await jsonOf<Page<PreRegistrationDto>>(
       await as(staffToken).get(`/admin/v1/pre-registrations?q=${tag}&sort=email`),
       200,
     );
@@ -130,7 +131,7 @@ describe("POST /admin/v1/notifications/broadcast", () => {
       broadcast_id: body.broadcast_id,
       audience: { kind: "users", user_ids: recipients },
     });
-    const rows = await db.select().from(auditLogs).where(eq(auditLogs.requestId, requestId));
+    const rows = await auditRowsOf(requestId);
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({
       action: "notification.broadcast",

@@ -4,13 +4,13 @@
  * are held (test/support/tasks.ts) so each test sees exactly what was enqueued.
  */
 import { env } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
-import { auditLogs, type NewTask, type Task, tasks, type User } from "../src/db/schema";
+import { type NewTask, type Task, tasks, type User } from "../src/db/schema";
 import type { AdminTaskDto, TaskStatsDto } from "../src/modules/admin/admin-tasks.schemas";
+import { staffCall } from "./support/audit";
 import { createStaff, createUser, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
+import { as, jsonOf, type Page, problemOf } from "./support/http";
 import { createOrg } from "./support/orgs";
 import { deliver, holdJobsQueue, taskRow } from "./support/tasks";
 
@@ -54,21 +54,13 @@ const failedTask = () =>
     deadLettered: true,
   });
 
-let sequence = 0;
-async function staffCall(method: string, path: string, body?: unknown) {
-  const requestId = `admin-tasks-test-${++sequence}-${crypto.randomUUID()}`;
-  const res = await api(method, path, { token: staffToken, body, headers: { "x-request-id": requestId } });
-  const audit = () => db.select().from(auditLogs).where(eq(auditLogs.requestId, requestId));
-  return { res, audit };
-}
-
 describe("listing and stats", () => {
   it("lists every task with its owner, filtered by status, type and owner", async () => {
     const org = await createOrg(owner);
     const mine = await insertTask({ type: "process_data", payload: { items: [1] } });
     const orgTask = await insertTask({ ownerUserId: null, organizationId: org.id, status: "SUCCESS" });
     const staff = as(staffToken);
-    const byOwner = await jsonOf<{ data: AdminTaskDto[] }>(
+    const byOwner = await jsonOf<Page<AdminTaskDto>>(
       await staff.get(`/admin/v1/tasks?filter[owner_user_id]=${owner.id}&filter[type]=process_data`),
       200,
     );
@@ -78,7 +70,7 @@ describe("listing and stats", () => {
       organization_id: null,
       dead_lettered: false,
     });
-    const byOrg = await jsonOf<{ data: AdminTaskDto[] }>(
+    const byOrg = await jsonOf<Page<AdminTaskDto>>(
       await staff.get(`/admin/v1/tasks?filter[organization_id]=${org.id}&filter[status]=SUCCESS`),
       200,
     );
@@ -109,8 +101,8 @@ describe("POST /admin/v1/tasks/{id}/retry", () => {
   it("sends a FAILURE task back to the queue exactly once, even when two staff retry at once", async () => {
     const task = await failedTask();
     const [first, second] = await Promise.all([
-      staffCall("POST", `/admin/v1/tasks/${task.id}/retry`),
-      staffCall("POST", `/admin/v1/tasks/${task.id}/retry`),
+      staffCall(staffToken, "POST", `/admin/v1/tasks/${task.id}/retry`),
+      staffCall(staffToken, "POST", `/admin/v1/tasks/${task.id}/retry`),
     ]);
     const statuses = [first.res.status, second.res.status].sort();
     expect(statuses).toEqual([202, 409]);
@@ -147,12 +139,15 @@ describe("POST /admin/v1/tasks/{id}/retry", () => {
   it("answers 409 for tasks that are not FAILURE and 404 for unknown ids, writing nothing", async () => {
     for (const status of ["PENDING", "SUCCESS", "REVOKED"] as const) {
       const task = await insertTask({ status });
-      const { res, audit } = await staffCall("POST", `/admin/v1/tasks/${task.id}/retry`);
+      const { res, audit } = await staffCall(staffToken, "POST", `/admin/v1/tasks/${task.id}/retry`);
       const problem = await problemOf(res, 409);
       expect(problem).toMatchObject({ code: "task_not_failed", task_status: status });
       expect(await audit()).toHaveLength(0);
     }
-    await problemOf((await staffCall("POST", `/admin/v1/tasks/${crypto.randomUUID()}/retry`)).res, 404);
+    await problemOf(
+      (await staffCall(staffToken, "POST", `/admin/v1/tasks/${crypto.randomUUID()}/retry`)).res,
+      404,
+    );
     expect(queue.held).toHaveLength(0);
   });
 });
@@ -160,7 +155,7 @@ describe("POST /admin/v1/tasks/{id}/retry", () => {
 describe("POST /admin/v1/tasks/{id}/cancel", () => {
   it("revokes a PENDING task of anyone, with one audit row", async () => {
     const task = await insertTask();
-    const { res, audit } = await staffCall("POST", `/admin/v1/tasks/${task.id}/cancel`);
+    const { res, audit } = await staffCall(staffToken, "POST", `/admin/v1/tasks/${task.id}/cancel`);
     expect(await jsonOf<AdminTaskDto>(res, 200)).toMatchObject({ status: "REVOKED" });
     const rows = await audit();
     expect(rows).toHaveLength(1);
@@ -174,19 +169,19 @@ describe("POST /admin/v1/tasks/{id}/cancel", () => {
 
   it("asks a running task to stop (202), once", async () => {
     const task = await insertTask({ status: "STARTED", attempts: 1, startedAt: new Date() });
-    const first = await staffCall("POST", `/admin/v1/tasks/${task.id}/cancel`);
+    const first = await staffCall(staffToken, "POST", `/admin/v1/tasks/${task.id}/cancel`);
     const body = await jsonOf<AdminTaskDto>(first.res, 202);
     expect(body.status).toBe("STARTED");
     expect(body.cancel_requested_at).not.toBeNull();
     expect(await first.audit()).toHaveLength(1);
-    const again = await staffCall("POST", `/admin/v1/tasks/${task.id}/cancel`);
+    const again = await staffCall(staffToken, "POST", `/admin/v1/tasks/${task.id}/cancel`);
     expect((await jsonOf<AdminTaskDto>(again.res, 202)).cancel_requested_at).toBe(body.cancel_requested_at);
     expect(await again.audit()).toHaveLength(0);
   });
 
   it("answers 409 task_finished for finished tasks", async () => {
     const task = await insertTask({ status: "SUCCESS" });
-    const { res, audit } = await staffCall("POST", `/admin/v1/tasks/${task.id}/cancel`);
+    const { res, audit } = await staffCall(staffToken, "POST", `/admin/v1/tasks/${task.id}/cancel`);
     expect((await problemOf(res, 409)).code).toBe("task_finished");
     expect(await audit()).toHaveLength(0);
   });

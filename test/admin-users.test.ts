@@ -7,10 +7,11 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
-import { auditLogs, sessions, type User, users } from "../src/db/schema";
+import { sessions, type User, users } from "../src/db/schema";
 import type { UserDto } from "../src/modules/users/users.schemas";
+import { staffCall } from "./support/audit";
 import { createStaff, createUser, loginAs, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
+import { api, as, jsonOf, type Page, problemOf } from "./support/http";
 import { addMember, createOrg } from "./support/orgs";
 
 const db = getDb(env);
@@ -22,17 +23,6 @@ beforeAll(async () => {
   staffUser = (await createStaff()).user;
   staffToken = (await signIn(staffUser)).accessToken;
 });
-
-let sequence = 0;
-/** A staff request with its own X-Request-Id, so the audit rows it wrote can be found exactly. */
-async function staffCall(method: string, path: string, body?: unknown) {
-  const requestId = `admin-users-test-${++sequence}-${crypto.randomUUID()}`;
-  const res = await api(method, path, { token: staffToken, body, headers: { "x-request-id": requestId } });
-  const audit = () => db.select().from(auditLogs).where(eq(auditLogs.requestId, requestId));
-  return { res, audit };
-}
-
-type Page<T> = { data: T[]; meta: { next: string | null; total: number } };
 
 describe("GET /admin/v1/users", () => {
   it("searches, filters and sorts every account", async () => {
@@ -84,7 +74,7 @@ describe("PATCH /admin/v1/users/{id}", () => {
     const device = await signIn(member.user);
     expect((await as(device.accessToken).get("/api/v1/users/me")).status).toBe(200);
 
-    const { res, audit } = await staffCall("PATCH", `/admin/v1/users/${member.user.id}`, {
+    const { res, audit } = await staffCall(staffToken, "PATCH", `/admin/v1/users/${member.user.id}`, {
       is_active: false,
     });
     expect(await jsonOf<UserDto>(res, 200)).toMatchObject({ id: member.user.id, is_active: false });
@@ -116,7 +106,9 @@ describe("PATCH /admin/v1/users/{id}", () => {
     const device = await signIn(member.user);
     await problemOf(await as(device.accessToken).get("/admin/v1/summary"), 403);
 
-    const { res, audit } = await staffCall("PATCH", `/admin/v1/users/${member.user.id}`, { is_staff: true });
+    const { res, audit } = await staffCall(staffToken, "PATCH", `/admin/v1/users/${member.user.id}`, {
+      is_staff: true,
+    });
     expect(await jsonOf<UserDto>(res, 200)).toMatchObject({ is_staff: true, is_active: true });
     expect((await audit())[0]).toMatchObject({
       before: { is_active: true, is_staff: false },
@@ -130,7 +122,7 @@ describe("PATCH /admin/v1/users/{id}", () => {
   it("changes and records nothing when the values are already set", async () => {
     const { user } = await createUser();
     const device = await signIn(user);
-    const { res, audit } = await staffCall("PATCH", `/admin/v1/users/${user.id}`, {
+    const { res, audit } = await staffCall(staffToken, "PATCH", `/admin/v1/users/${user.id}`, {
       is_active: true,
       is_staff: false,
     });
@@ -141,7 +133,7 @@ describe("PATCH /admin/v1/users/{id}", () => {
 
   it("refuses to let staff disable or demote themselves", async () => {
     for (const body of [{ is_active: false }, { is_staff: false }]) {
-      const { res, audit } = await staffCall("PATCH", `/admin/v1/users/${staffUser.id}`, body);
+      const { res, audit } = await staffCall(staffToken, "PATCH", `/admin/v1/users/${staffUser.id}`, body);
       expect((await problemOf(res, 403)).code).toBe("self_modification");
       expect(await audit()).toHaveLength(0);
     }
@@ -157,7 +149,7 @@ describe("PATCH /admin/v1/users/{id}", () => {
     ];
     for (const [body, pointer] of cases) {
       const problem = await problemOf(
-        (await staffCall("PATCH", `/admin/v1/users/${user.id}`, body)).res,
+        (await staffCall(staffToken, "PATCH", `/admin/v1/users/${user.id}`, body)).res,
         400,
       );
       expect(problem.code, JSON.stringify(body)).toBe("validation_failed");
@@ -167,7 +159,9 @@ describe("PATCH /admin/v1/users/{id}", () => {
           JSON.stringify(body),
         ).toContain(pointer);
     }
-    const unknown = await staffCall("PATCH", `/admin/v1/users/${crypto.randomUUID()}`, { is_active: false });
+    const unknown = await staffCall(staffToken, "PATCH", `/admin/v1/users/${crypto.randomUUID()}`, {
+      is_active: false,
+    });
     await problemOf(unknown.res, 404);
     expect(await unknown.audit()).toHaveLength(0);
   });
@@ -177,7 +171,7 @@ describe("POST /admin/v1/users/{id}/revoke-sessions", () => {
   it("signs the account out everywhere, with one audit row in the same batch", async () => {
     const { user } = await createUser();
     const [a, b] = [await signIn(user), await signIn(user)];
-    const { res, audit } = await staffCall("POST", `/admin/v1/users/${user.id}/revoke-sessions`);
+    const { res, audit } = await staffCall(staffToken, "POST", `/admin/v1/users/${user.id}/revoke-sessions`);
     expect(await jsonOf(res, 200)).toEqual({ revoked_sessions: 2 });
     const rows = await audit();
     expect(rows).toHaveLength(1);
@@ -189,7 +183,7 @@ describe("POST /admin/v1/users/{id}/revoke-sessions", () => {
     });
     for (const device of [a, b]) await problemOf(await as(device.accessToken).get("/api/v1/users/me"), 401);
     await problemOf(
-      (await staffCall("POST", `/admin/v1/users/${crypto.randomUUID()}/revoke-sessions`)).res,
+      (await staffCall(staffToken, "POST", `/admin/v1/users/${crypto.randomUUID()}/revoke-sessions`)).res,
       404,
     );
   });
@@ -199,7 +193,7 @@ describe("DELETE /admin/v1/users/{id}", () => {
   it("erases the account; the audit row survives it and keeps no email", async () => {
     const { user, email } = await createUser();
     const device = await signIn(user);
-    const { res, audit } = await staffCall("DELETE", `/admin/v1/users/${user.id}`);
+    const { res, audit } = await staffCall(staffToken, "DELETE", `/admin/v1/users/${user.id}`);
     expect(res.status).toBe(204);
     expect(await db.select().from(users).where(eq(users.id, user.id))).toEqual([]);
     await problemOf(await as(device.accessToken).get("/api/v1/users/me"), 401);
@@ -208,11 +202,11 @@ describe("DELETE /admin/v1/users/{id}", () => {
     expect(rows[0]).toMatchObject({ action: "user.delete", targetId: user.id, after: null });
     expect(rows[0]?.before).toMatchObject({ id: user.id, is_active: true, is_staff: false });
     expect(JSON.stringify(rows[0])).not.toContain(email);
-    await problemOf((await staffCall("DELETE", `/admin/v1/users/${user.id}`)).res, 404);
+    await problemOf((await staffCall(staffToken, "DELETE", `/admin/v1/users/${user.id}`)).res, 404);
   });
 
   it("refuses to let staff delete themselves", async () => {
-    const { res, audit } = await staffCall("DELETE", `/admin/v1/users/${staffUser.id}`);
+    const { res, audit } = await staffCall(staffToken, "DELETE", `/admin/v1/users/${staffUser.id}`);
     expect((await problemOf(res, 403)).code).toBe("self_modification");
     expect(await audit()).toHaveLength(0);
   });

@@ -12,7 +12,7 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { getDb } from "../src/db/client";
-import { apiKeys, type Organization } from "../src/db/schema";
+import { apiKeys } from "../src/db/schema";
 import type { Bindings } from "../src/env";
 import { createServiceContext } from "../src/lib/context";
 import { sha256Hex, timingSafeEqual } from "../src/lib/crypto";
@@ -22,8 +22,8 @@ import { authenticateApiKey, forgetKeyUses, matchSecretHash } from "../src/modul
 import { CACHE_TTL_SECONDS, forgetLocalInvalidations } from "../src/modules/api-keys/key-cache";
 import { checksumOf, generateApiKey, parseApiKey } from "../src/modules/api-keys/key-format";
 import { createUser, signIn, type TestUser } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
-import { apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
+import { as, jsonOf, problemOf } from "./support/http";
+import { type ApiKeyWithSecretDto, apiKeyHeaders, createApiKey, createOrg, readOrg } from "./support/orgs";
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -38,9 +38,6 @@ afterEach(() => {
   vi.restoreAllMocks();
   vi.useRealTimers();
 });
-
-const readOrg = (org: Organization, secret: string) =>
-  api("GET", `/api/v1/orgs/${org.id}`, { token: secret });
 
 /** The same secret with one random character changed and a checksum that holds again: a forgery of the right shape. */
 function tamper(secret: string, at = 30): string {
@@ -288,7 +285,7 @@ describe("refused at once on this isolate, even while KV still serves the old lo
     const entry = (await kvEntries(secret, key.id)).secret;
     const cached = (await env.AUTH_KV.get(entry)) as string;
 
-    const rotated = await jsonOf<{ key: string }>(
+    const rotated = await jsonOf<ApiKeyWithSecretDto>(
       await as(ownerToken).post(`/api/v1/orgs/${org.id}/api-keys/${key.id}/rotate`, { body: {} }),
       200,
     );
@@ -494,7 +491,7 @@ describe("environments", () => {
       },
       production,
     );
-    const live = await jsonOf<{ key: string; mode: string }>(created, 201);
+    const live = await jsonOf<ApiKeyWithSecretDto>(created, 201);
     expect(live.mode).toBe("live");
     expect(live.key.startsWith("sk_live_")).toBe(true);
     const used = await app.request(

@@ -9,38 +9,17 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { apiKeySecrets, apiKeys, type Organization, users } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
+import type { ApiKeyDto } from "../src/modules/api-keys/api-keys.schemas";
 import { API_KEY_REGEX, generateApiKey, parseApiKey } from "../src/modules/api-keys/key-format";
-import { createUser, signIn, type TestUser } from "./support/factories";
-import { api, as, jsonOf, type Problem, problemOf } from "./support/http";
-import { addMember, apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
+import { createUser, type Person, person, signIn } from "./support/factories";
+import { api, as, fieldsOf, jsonOf, type Page, problemOf } from "./support/http";
+import type { ApiKeyWithSecretDto, RotatedApiKeyDto } from "./support/orgs";
+import { addMember, apiKeyHeaders, createApiKey, createOrg, readOrg } from "./support/orgs";
 import { securitySuite } from "./support/security";
 
 vi.setConfig({ testTimeout: 30_000 });
 
 const db = getDb(env);
-type Page<T> = { data: T[]; meta: { total: number; next: string | null } };
-type ApiKeyDto = {
-  id: string;
-  name: string;
-  prefix: string;
-  mode: string;
-  scopes: string[];
-  status: string;
-  created_by: string | null;
-  last_used_at: string | null;
-  expires_at: string | null;
-  revoked_at: string | null;
-  rate_limit: { limit: number; window_seconds: number } | null;
-};
-type WithSecret = ApiKeyDto & { key: string };
-const fieldsOf = (problem: Problem) =>
-  (problem.errors ?? []).map((error) => error.pointer ?? error.parameter);
-
-type Person = TestUser & { api: ReturnType<typeof as> };
-async function person(overrides: Parameters<typeof createUser>[0] = {}): Promise<Person> {
-  const account = await createUser(overrides);
-  return { ...account, api: as((await signIn(account.user)).accessToken) };
-}
 
 afterEach(() => {
   vi.useRealTimers();
@@ -60,8 +39,6 @@ async function team(): Promise<Organization> {
 }
 
 const keysPath = (org: Organization, suffix = "") => `/api/v1/orgs/${org.id}/api-keys${suffix}`;
-const readOrg = (org: Organization, secret: string) =>
-  api("GET", `/api/v1/orgs/${org.id}`, { token: secret });
 
 describe("POST /orgs/{org_id}/api-keys", () => {
   it("answers the secret once, in the documented format, and stores only its SHA-256", async () => {
@@ -69,7 +46,7 @@ describe("POST /orgs/{org_id}/api-keys", () => {
     const res = await admin.api.post(keysPath(org), {
       body: { name: "CI deploys", scopes: ["org:read", "tasks:write"] },
     });
-    const created = await jsonOf<WithSecret>(res, 201);
+    const created = await jsonOf<ApiKeyWithSecretDto>(res, 201);
     expect(res.headers.get("location")).toBe(`/api/v1/orgs/${org.id}/api-keys/${created.id}`);
     expect(res.headers.get("cache-control")).toBe("no-store");
     // Outside production keys are test keys: sk_test_ + 43 base62 random + 6 base62 CRC32.
@@ -110,7 +87,7 @@ describe("POST /orgs/{org_id}/api-keys", () => {
     const byOwner = await owner.api.post(keysPath(org), {
       body: { name: "Billing sync", scopes: ["billing:read"] },
     });
-    expect((await jsonOf<WithSecret>(byOwner, 201)).scopes).toEqual(["billing:read"]);
+    expect((await jsonOf<ApiKeyWithSecretDto>(byOwner, 201)).scopes).toEqual(["billing:read"]);
   });
 
   it.each([
@@ -163,7 +140,10 @@ describe("POST /orgs/{org_id}/api-keys", () => {
     const lower = await owner.api.post(keysPath(org), {
       body: { name: "slow", scopes: ["org:read"], rate_limit: { limit: 100, window_seconds: 60 } },
     });
-    expect((await jsonOf<WithSecret>(lower, 201)).rate_limit).toEqual({ limit: 100, window_seconds: 60 });
+    expect((await jsonOf<ApiKeyWithSecretDto>(lower, 201)).rate_limit).toEqual({
+      limit: 100,
+      window_seconds: 60,
+    });
     const higher = await owner.api.post(keysPath(org), {
       body: { name: "fast", scopes: ["org:read"], rate_limit: { limit: 5000, window_seconds: 60 } },
     });
@@ -174,7 +154,10 @@ describe("POST /orgs/{org_id}/api-keys", () => {
     const byStaff = await staff.api.post(keysPath(org), {
       body: { name: "fast", scopes: ["org:read"], rate_limit: { limit: 5000, window_seconds: 60 } },
     });
-    expect((await jsonOf<WithSecret>(byStaff, 201)).rate_limit).toEqual({ limit: 5000, window_seconds: 60 });
+    expect((await jsonOf<ApiKeyWithSecretDto>(byStaff, 201)).rate_limit).toEqual({
+      limit: 5000,
+      window_seconds: 60,
+    });
   });
 });
 
@@ -185,7 +168,7 @@ describe("GET /orgs/{org_id}/api-keys and /{key_id}", () => {
     for (const name of ["one", "two", "three"]) {
       secrets.push(
         (
-          await jsonOf<WithSecret>(
+          await jsonOf<ApiKeyWithSecretDto>(
             await owner.api.post(keysPath(org), { body: { name, scopes: ["org:read"] } }),
             201,
           )
@@ -303,7 +286,7 @@ describe("POST /orgs/{org_id}/api-keys/{key_id}/rotate", () => {
     const res = await api("POST", keysPath(org, `/${key.id}/rotate`), {
       token: (await signIn(owner.user)).accessToken,
     });
-    const rotated = await jsonOf<WithSecret & { previous_secret_expires_at: string }>(res, 200);
+    const rotated = await jsonOf<RotatedApiKeyDto>(res, 200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(rotated).toMatchObject({ id: key.id, scopes: key.scopes, prefix: rotated.key.slice(0, 16) });
     expect(rotated.key).not.toBe(old);
@@ -320,7 +303,7 @@ describe("POST /orgs/{org_id}/api-keys/{key_id}/rotate", () => {
   it("keeps the old secret working for the grace period asked for, and not a moment longer", async () => {
     const org = await team();
     const { key, secret: old } = await createApiKey(org);
-    const rotated = await jsonOf<WithSecret>(
+    const rotated = await jsonOf<ApiKeyWithSecretDto>(
       await owner.api.post(keysPath(org, `/${key.id}/rotate`), { body: { grace_period_seconds: 3600 } }),
       200,
     );
@@ -336,11 +319,11 @@ describe("POST /orgs/{org_id}/api-keys/{key_id}/rotate", () => {
   it("a second rotation ends the first one's grace period no later than its own", async () => {
     const org = await team();
     const { key, secret: first } = await createApiKey(org);
-    const second = await jsonOf<WithSecret>(
+    const second = await jsonOf<ApiKeyWithSecretDto>(
       await owner.api.post(keysPath(org, `/${key.id}/rotate`), { body: { grace_period_seconds: 3600 } }),
       200,
     );
-    const third = await jsonOf<WithSecret>(
+    const third = await jsonOf<ApiKeyWithSecretDto>(
       await owner.api.post(keysPath(org, `/${key.id}/rotate`), { body: { grace_period_seconds: 0 } }),
       200,
     );
@@ -408,7 +391,7 @@ describe("who may use which credential", () => {
     const org = await team();
     const leaver = await person();
     await addMember(org, leaver.user, "admin");
-    const created = await jsonOf<WithSecret>(
+    const created = await jsonOf<ApiKeyWithSecretDto>(
       await leaver.api.post(keysPath(org), { body: { name: "integration", scopes: ["org:read"] } }),
       201,
     );

@@ -13,7 +13,7 @@ import { deliverPasswordReset } from "../src/modules/auth/password-reset.service
 import { SIGN_IN_THROTTLE } from "../src/modules/auth/sign-in-throttle.do";
 import { createUser, serviceContext, signIn, type TestUser } from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
-import { addMember, createOrg } from "./support/orgs";
+import { type ApiKeyWithSecretDto, addMember, createOrg } from "./support/orgs";
 
 const db = getDb(env);
 
@@ -91,7 +91,7 @@ describe("API keys", () => {
     const res = await client.post(`/api/v1/orgs/${org.id}/api-keys`, {
       body: { name: "CI deploys", scopes: ["tasks:read"] },
     });
-    const created = await jsonOf<{ id: string; key: string; prefix: string }>(res, 201);
+    const created = await jsonOf<ApiKeyWithSecretDto>(res, 201);
     const found = await rows("api_key.create", created.id);
     expect(found).toHaveLength(1);
     expect(found[0]).toMatchObject({ actorType: "user", actorId: owner.id, targetType: "api_key" });
@@ -106,7 +106,7 @@ describe("API keys", () => {
   });
 
   it("api_key.revoke: one row with the key before and after; revoking again adds none", async () => {
-    const created = await jsonOf<{ id: string }>(
+    const created = await jsonOf<ApiKeyWithSecretDto>(
       await client.post(`/api/v1/orgs/${org.id}/api-keys`, { body: { name: "Temp", scopes: ["org:read"] } }),
       201,
     );

@@ -13,11 +13,9 @@ import { REDACTED } from "../src/modules/audit/audit.redact";
 import type { AuditLogDto } from "../src/modules/audit/audit.schemas";
 import { AFTER_CHANGE, audit, auditStatement } from "../src/modules/audit/audit.service";
 import { createStaff, createUser, serviceContext, signIn } from "./support/factories";
-import { as, jsonOf, problemOf } from "./support/http";
+import { as, jsonOf, type Page, problemOf } from "./support/http";
 
 const db = getDb(env);
-
-type Page = { data: AuditLogDto[]; meta: { next: string | null; prev: string | null; total: number } };
 
 const rowsFor = (targetId: string) => db.select().from(auditLogs).where(eq(auditLogs.targetId, targetId));
 
@@ -182,7 +180,10 @@ describe("GET /admin/v1/audit-logs", () => {
   });
 
   it("filters by target, actor and action, newest first", async () => {
-    const page = await jsonOf<Page>(await staff.get(`/admin/v1/audit-logs?filter[target_id]=${target}`), 200);
+    const page = await jsonOf<Page<AuditLogDto>>(
+      await staff.get(`/admin/v1/audit-logs?filter[target_id]=${target}`),
+      200,
+    );
     expect(page.meta.total).toBe(4);
     expect(page.data.map((row) => row.action)).toEqual([
       "task.cancel",
@@ -192,7 +193,7 @@ describe("GET /admin/v1/audit-logs", () => {
     ]);
     expect(page.data.map((row) => (row.after as { n?: number } | null)?.n ?? null)).toEqual([null, 3, 2, 1]);
 
-    const retries = await jsonOf<Page>(
+    const retries = await jsonOf<Page<AuditLogDto>>(
       await staff.get(
         `/admin/v1/audit-logs?filter[target_type]=task&filter[target_id]=${target}&filter[action]=task.retry&filter[actor_id]=${staffId}&filter[actor_type]=user`,
       ),
@@ -204,14 +205,14 @@ describe("GET /admin/v1/audit-logs", () => {
 
   it("filters by a date range (inclusive)", async () => {
     const now = new Date(Date.now() + 1000).toISOString();
-    const inside = await jsonOf<Page>(
+    const inside = await jsonOf<Page<AuditLogDto>>(
       await staff.get(
         `/admin/v1/audit-logs?filter[target_id]=${target}&filter[created_at][gte]=${from}&filter[created_at][lte]=${now}`,
       ),
       200,
     );
     expect(inside.meta.total).toBe(4);
-    const before = await jsonOf<Page>(
+    const before = await jsonOf<Page<AuditLogDto>>(
       await staff.get(`/admin/v1/audit-logs?filter[target_id]=${target}&filter[created_at][lte]=${from}`),
       200,
     );
@@ -220,10 +221,10 @@ describe("GET /admin/v1/audit-logs", () => {
 
   it("pages with cursors, oldest first on request, with a Link header", async () => {
     const first = await staff.get(`/admin/v1/audit-logs?filter[target_id]=${target}&sort=created_at&limit=3`);
-    const page1 = await jsonOf<Page>(first, 200);
+    const page1 = await jsonOf<Page<AuditLogDto>>(first, 200);
     expect(page1.data).toHaveLength(3);
     expect(first.headers.get("link")).toMatch(/rel="next"/);
-    const page2 = await jsonOf<Page>(
+    const page2 = await jsonOf<Page<AuditLogDto>>(
       await staff.get(
         `/admin/v1/audit-logs?filter[target_id]=${target}&sort=created_at&limit=3&cursor=${page1.meta.next}`,
       ),

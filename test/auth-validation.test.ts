@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { type AuthTokensBody, createUser, DEFAULT_PASSWORD, signIn } from "./support/factories";
-import { api, jsonOf, type Problem, problemOf } from "./support/http";
+import { api, fieldsOf, jsonOf, problemOf } from "./support/http";
 
 // Each sign-in pays one scrypt (~150 ms, more when every test file runs at once).
 vi.setConfig({ testTimeout: 30_000 });
@@ -17,8 +17,6 @@ const valid = {
   password_confirm: "a perfectly fine passphrase",
 };
 
-const pointers = (problem: Problem) => (problem.errors ?? []).map((error) => error.pointer);
-
 describe("POST /auth/register refuses bad input", () => {
   let existing: Awaited<ReturnType<typeof createUser>>;
   beforeAll(async () => {
@@ -28,7 +26,7 @@ describe("POST /auth/register refuses bad input", () => {
   it("names every missing field", async () => {
     const problem = await problemOf(await register({}), 400);
     expect(problem.code).toBe("validation_failed");
-    expect(pointers(problem).sort()).toEqual(["/email", "/password", "/password_confirm"]);
+    expect(fieldsOf(problem).sort()).toEqual(["/email", "/password", "/password_confirm"]);
   });
 
   it("refuses unknown fields, such as a self-granted staff flag", async () => {
@@ -57,14 +55,14 @@ describe("POST /auth/register refuses bad input", () => {
     ],
   ])("%s → 400 naming the field", async (_label, body, pointer) => {
     const problem = await problemOf(await register(body), 400);
-    expect(pointers(problem)).toEqual([pointer]);
+    expect(fieldsOf(problem)).toEqual([pointer]);
   });
 
   it("answers a one-million-character password with a clean 400 naming /password", async () => {
     const huge = "p".repeat(1_000_000);
     const res = await register({ ...valid, password: huge, password_confirm: "x" });
     const problem = await problemOf(res, 400);
-    expect(pointers(problem)).toEqual(["/password"]);
+    expect(fieldsOf(problem)).toEqual(["/password"]);
     expect(problem.errors?.[0]?.detail).toBe("Use at most 128 characters.");
   });
 
@@ -189,7 +187,7 @@ describe("other identity routes refuse bad input", () => {
     ["verify: no token", "/api/v1/auth/token/verify", { jwt: "x" }, "/token"],
   ])("%s → 400", async (_label, path, body, pointer) => {
     const problem = await problemOf(await api("POST", path, { body }), 400);
-    expect(pointers(problem)).toContain(pointer);
+    expect(fieldsOf(problem)).toContain(pointer);
   });
 
   it("password change: wrong types and missing fields name the fields (before any password is checked)", async () => {
@@ -199,7 +197,7 @@ describe("other identity routes refuse bad input", () => {
       token: tokens.accessToken,
       body: { current_password: 1, password: DEFAULT_PASSWORD },
     });
-    expect(pointers(await problemOf(res, 400)).sort()).toEqual(["/current_password", "/password_confirm"]);
+    expect(fieldsOf(await problemOf(res, 400)).sort()).toEqual(["/current_password", "/password_confirm"]);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   REFRESH_GRACE_MS,
   revokedSessionKey,
 } from "../src/modules/auth/sessions.service";
+import type { SessionDto, UserDto } from "../src/modules/users/users.schemas";
 import {
   type AuthTokensBody,
   createUser,
@@ -23,9 +24,9 @@ import {
   serviceContext,
   signIn,
 } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
+import { api, as, jsonOf, type Page, problemOf } from "./support/http";
 import { securitySuite } from "./support/security";
-import { decodeSegment, realKid } from "./support/tokens";
+import { claimsOf, decodeSegment, realKid } from "./support/tokens";
 
 // Each sign-in pays one scrypt (~150 ms, more when every test file runs at once).
 vi.setConfig({ testTimeout: 30_000 });
@@ -47,7 +48,7 @@ async function ageRotation(sessionId: string, ms: number): Promise<void> {
   ]);
 }
 
-const sidOf = (accessToken: string) => decodeSegment(accessToken.split(".")[1] as string).sid as string;
+const sidOf = (accessToken: string) => claimsOf(accessToken).sid as string;
 
 const refresh = (refreshToken: string, headers: Record<string, string> = BROWSER) =>
   api("POST", "/api/v1/auth/refresh", { body: { refresh_token: refreshToken }, headers });
@@ -118,10 +119,7 @@ describe("the whole life of a session", () => {
     expect(loginSession).not.toBe(sidOf(signup.access_token));
     expect(login.user.last_login_at).not.toBeNull();
 
-    const me = await jsonOf<{ id: string; email: string }>(
-      await as(login.access_token).get("/api/v1/users/me"),
-      200,
-    );
+    const me = await jsonOf<UserDto>(await as(login.access_token).get("/api/v1/users/me"), 200);
     expect(me).toMatchObject({ id: signup.user.id, email: "ada.lovelace@example.com" });
 
     // Refresh rotates: a new pair, the old refresh token is spent.
@@ -143,7 +141,7 @@ describe("the whole life of a session", () => {
     expect(refused).toMatchObject({ code: "invalid_token", detail: "The access token has been revoked." });
 
     // The sign-up session is untouched and is now the only device.
-    const devices = await jsonOf<{ data: Array<{ id: string; current: boolean }> }>(
+    const devices = await jsonOf<Page<SessionDto>>(
       await as(signup.access_token).get("/api/v1/users/me/sessions"),
       200,
     );
@@ -230,7 +228,7 @@ describe("refresh", () => {
     const tokens = await signIn(member.user);
     await db.update(users).set({ isStaff: true }).where(eq(users.id, member.user.id));
     const pair = await jsonOf<AuthTokensBody>(await refresh(tokens.refreshToken), 200);
-    expect(decodeSegment(pair.access_token.split(".")[1] as string).is_staff).toBe(true);
+    expect(claimsOf(pair.access_token).is_staff).toBe(true);
     expect((await as(pair.access_token).get("/api/v1/users")).status).toBe(200);
     await db.update(users).set({ isStaff: false }).where(eq(users.id, member.user.id));
   });

@@ -4,10 +4,12 @@
  * with nothing stored — proved by listing the user's R2 prefix after each one.
  */
 import { env, exports } from "cloudflare:workers";
+import type { z } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { users } from "../src/db/schema";
+import type { AvatarSchema } from "../src/modules/users/avatar.schemas";
 import { AVATAR_MAX_BYTES } from "../src/modules/users/avatar.service";
 import type { UserDto } from "../src/modules/users/users.schemas";
 import { createUser, signIn, type TestUser, type Tokens } from "./support/factories";
@@ -21,15 +23,8 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-type AvatarDto = {
-  avatar_url: string;
-  content_type: string;
-  size: number;
-  width: number;
-  height: number;
-  etag: string;
-  uploaded_at: string;
-};
+/** PUT /users/me/avatar: where the stored image is served, and what it is. */
+type AvatarDto = z.infer<typeof AvatarSchema>;
 
 function put(token: string, body: BodyInit | null, headers: Record<string, string> = {}) {
   return exports.default.fetch("http://localhost/api/v1/users/me/avatar", {

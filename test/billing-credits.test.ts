@@ -16,10 +16,10 @@ import { systemOrgContext } from "../src/modules/orgs/org-context";
 import { taskTypes } from "../src/modules/tasks/task-types";
 import type { TaskDto } from "../src/modules/tasks/tasks.schemas";
 import { createUser, serviceContext, signIn } from "./support/factories";
-import { api, jsonOf, type Problem, problemOf } from "./support/http";
+import { api, jsonOf, type Page, type Problem, problemOf } from "./support/http";
 import { watchMailbox } from "./support/mailbox";
 import { addMember, apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
-import { billingApi, billingEnv, runJobs, takeHeld } from "./support/stripe";
+import { billingApi, billingEnv, type CreditsPage, runJobs, takeHeld } from "./support/stripe";
 import { deliver, holdJobsQueue, taskRow } from "./support/tasks";
 
 const db = getDb(env);
@@ -111,7 +111,7 @@ describe("concurrent debits", () => {
     // Every entry's balance_after is distinct: the debits were applied one after another, never on a stale balance.
     expect(new Set(ledger.map((entry) => entry.balanceAfter)).size).toBe(ledger.length);
     // Only the paid tasks exist.
-    const tasks = await jsonOf<{ meta: { total: number } }>(
+    const tasks = await jsonOf<Page<TaskDto>>(
       await api("GET", "/api/v1/tasks", { headers: apiKeyHeaders(key) }),
       200,
     );
@@ -205,10 +205,7 @@ describe("what tasks cost", () => {
 
   it("short of credits: 402 insufficient_credits and no task", async () => {
     priceTaskType("process_data", 1_000_000);
-    const before = await jsonOf<{ meta: { total: number } }>(
-      await api("GET", "/api/v1/tasks", { token }),
-      200,
-    );
+    const before = await jsonOf<Page<TaskDto>>(await api("GET", "/api/v1/tasks", { token }), 200);
     const problem: Problem = await problemOf(
       await createTask({ type: "process_data", payload: { items: [1, 2] } }),
       402,
@@ -221,10 +218,7 @@ describe("what tasks cost", () => {
       organization_id: personal.id,
     });
     expect(problem.detail).toContain("1000000 credits");
-    const after = await jsonOf<{ meta: { total: number } }>(
-      await api("GET", "/api/v1/tasks", { token }),
-      200,
-    );
+    const after = await jsonOf<Page<TaskDto>>(await api("GET", "/api/v1/tasks", { token }), 200);
     expect(after.meta.total).toBe(before.meta.total);
     expect(held).toEqual([]);
   });
@@ -385,29 +379,24 @@ describe("GET /orgs/{org_id}/credits", () => {
     await spendCredits(octx, { amount: 7, reference: "usage:2", description: "Task sleep" });
   });
 
-  type Page = {
-    balance: number;
-    data: Array<{ id: string; kind: string; amount: number }>;
-    meta: { next: string | null; total: number };
-  };
   const get = (query = "") => billingApi("GET", `/api/v1/orgs/${org.id}/credits${query}`, { token });
 
   it("answers the balance and the ledger, newest first, in cursor pages with a Link header", async () => {
     const first = await get("?limit=2");
-    const page = await jsonOf<Page>(first, 200);
+    const page = await jsonOf<CreditsPage>(first, 200);
     expect(page.balance).toBe(48);
     expect(page.meta.total).toBe(5);
     expect(page.data.map((entry) => entry.amount)).toEqual([-7, -5]);
     expect(first.headers.get("link")).toContain('rel="next"');
-    const second = await jsonOf<Page>(await get(`?limit=2&cursor=${page.meta.next}`), 200);
+    const second = await jsonOf<CreditsPage>(await get(`?limit=2&cursor=${page.meta.next}`), 200);
     expect(second.data.map((entry) => entry.amount)).toEqual([30, 20]);
-    const all = await jsonOf<Page>(await get("?sort=created_at"), 200);
+    const all = await jsonOf<CreditsPage>(await get("?sort=created_at"), 200);
     expect(all.data.map((entry) => entry.amount)).toEqual([10, 20, 30, -5, -7]);
     expect(all.data.reduce((sum, entry) => sum + entry.amount, 0)).toBe(all.balance);
   });
 
   it("filters by kind", async () => {
-    const usage = await jsonOf<Page>(await get("?filter[kind]=usage"), 200);
+    const usage = await jsonOf<CreditsPage>(await get("?filter[kind]=usage"), 200);
     expect(usage.data.map((entry) => entry.kind)).toEqual(["usage", "usage"]);
     expect(usage.meta.total).toBe(2);
   });

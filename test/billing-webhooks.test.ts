@@ -3,7 +3,6 @@
  * fetch handler, the queue job through its queue handler, results read back over
  * HTTP and from D1. Stripe is faked only at `fetch` (re-reads of a subscription).
  */
-import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, count, eq } from "drizzle-orm";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -16,7 +15,7 @@ import {
   type Organization,
   stripeEvents,
 } from "../src/db/schema";
-import { runScheduled } from "../src/scheduled";
+import { runCron } from "./support/background";
 import { createUser, signIn, type TestUser } from "./support/factories";
 import { jsonOf, problemOf } from "./support/http";
 import { watchMailbox } from "./support/mailbox";
@@ -25,6 +24,7 @@ import {
   APP,
   billingApi,
   billingEnv,
+  type CreditsPage,
   completedCheckoutObject,
   fakeStripe,
   invoiceObject,
@@ -71,20 +71,8 @@ async function createTeam(): Promise<Team> {
   return { org, customer, owner, billing, admin, member, ownerToken: (await signIn(owner.user)).accessToken };
 }
 
-type CreditsBody = {
-  balance: number;
-  data: Array<{
-    kind: string;
-    amount: number;
-    balance_after: number;
-    reference: string;
-    description: string;
-  }>;
-  meta: { total: number };
-};
-
-async function credits(team: Team): Promise<CreditsBody> {
-  return jsonOf<CreditsBody>(
+async function credits(team: Team): Promise<CreditsPage> {
+  return jsonOf<CreditsPage>(
     await billingApi("GET", `/api/v1/orgs/${team.org.id}/credits`, { token: team.ownerToken }),
     200,
   );
@@ -733,7 +721,7 @@ describe("recovery (cron)", () => {
 
     // 11 minutes later, on a minute the 10-minute job runs.
     const at = Math.ceil((Date.now() + 11 * 60_000) / 600_000) * 600_000;
-    await runScheduled(createScheduledController({ scheduledTime: at, cron: "* * * * *" }), billingEnv);
+    await runCron(at, { bindings: billingEnv });
     const again = takeHeld(held, "billing.stripe_event");
     expect(again.map((message) => message.body)).toEqual([
       { type: "billing.stripe_event", event_id: event.id },
@@ -742,13 +730,10 @@ describe("recovery (cron)", () => {
     expect(await storedEvent(event.id)).toMatchObject({ outcome: "applied", dispatches: 2 });
 
     // Processed events are not sent again; records go after 30 days.
-    await runScheduled(
-      createScheduledController({ scheduledTime: at + 600_000, cron: "* * * * *" }),
-      billingEnv,
-    );
+    await runCron(at + 600_000, { bindings: billingEnv });
     expect(takeHeld(held, "billing.stripe_event")).toEqual([]);
     const later = Math.ceil((Date.now() + 31 * 86_400_000) / 3_600_000) * 3_600_000;
-    await runScheduled(createScheduledController({ scheduledTime: later, cron: "* * * * *" }), billingEnv);
+    await runCron(later, { bindings: billingEnv });
     expect(await storedEvent(event.id)).toBeUndefined();
   });
 });

@@ -6,7 +6,8 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { createCategory, type ProductBody } from "./catalog.fixtures";
+import type { ProductDto } from "../src/modules/catalog/products.schemas";
+import { createCategory } from "./catalog.fixtures";
 import { createUser, signIn } from "./support/factories";
 import { api, jsonOf } from "./support/http";
 
@@ -103,7 +104,7 @@ describe("product routes never answer 500", () => {
 
   it("PATCH /api/v1/products/{id} with arbitrary JSON bodies", async () => {
     const token = await freshToken();
-    const product = await jsonOf<ProductBody>(
+    const product = await jsonOf<ProductDto>(
       await api("POST", "/api/v1/products", {
         token,
         body: { name: "Target", price: "10.00", currency: "USD", category_id: categoryId },

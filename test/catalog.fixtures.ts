@@ -12,29 +12,6 @@ import { parsePrice } from "../src/modules/catalog/money";
 
 export const db = getDb(env);
 
-export type Page<T> = { data: T[]; meta: { next: string | null; prev: string | null; total: number } };
-
-export type ProductBody = {
-  id: string;
-  name: string;
-  description: string;
-  price: string;
-  currency: string;
-  category_id: string;
-  created_by: string;
-  created_at: string;
-  updated_at: string;
-};
-
-export type CategoryBody = {
-  id: string;
-  name: string;
-  slug: string;
-  description: string;
-  created_at: string;
-  updated_at: string;
-};
-
 let sequence = 0;
 
 export async function createCategory(

@@ -5,19 +5,12 @@
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { products } from "../src/db/schema";
-import {
-  type CategoryBody,
-  createCategory,
-  db,
-  type Page,
-  type ProductBody,
-  seedProducts,
-} from "./catalog.fixtures";
+import type { CategoryDto } from "../src/modules/catalog/categories.schemas";
+import type { ProductDto } from "../src/modules/catalog/products.schemas";
+import { createCategory, db, seedProducts } from "./catalog.fixtures";
 import { createStaff, createUser, signIn, type Tokens } from "./support/factories";
-import { api, as, jsonOf, type Problem, problemOf } from "./support/http";
+import { api, as, fieldsOf, jsonOf, type Page, problemOf } from "./support/http";
 import { securitySuite } from "./support/security";
-
-const fields = (problem: Problem) => (problem.errors ?? []).map((error) => error.pointer ?? error.parameter);
 
 let owner: Tokens;
 let ownerId: string;
@@ -40,9 +33,9 @@ const validProduct = () => ({
   category_id: categoryId,
 });
 
-async function createProduct(token: string, body: Record<string, unknown> = {}): Promise<ProductBody> {
+async function createProduct(token: string, body: Record<string, unknown> = {}): Promise<ProductDto> {
   const res = await as(token).post("/api/v1/products", { body: { ...validProduct(), ...body } });
-  return jsonOf<ProductBody>(res, 201);
+  return jsonOf<ProductDto>(res, 201);
 }
 
 describe("categories", () => {
@@ -50,19 +43,19 @@ describe("categories", () => {
     const res = await as(staff.accessToken).post("/api/v1/categories", {
       body: { name: "  Crème Brûlée Tools ", description: "Torches and ramekins." },
     });
-    const created = await jsonOf<CategoryBody>(res, 201);
+    const created = await jsonOf<CategoryDto>(res, 201);
     expect(res.headers.get("location")).toBe(`/api/v1/categories/${created.id}`);
     expect(created).toMatchObject({
       name: "Crème Brûlée Tools",
       slug: "creme-brulee-tools",
       description: "Torches and ramekins.",
     });
-    expect(await jsonOf<CategoryBody>(await api("GET", `/api/v1/categories/${created.id}`), 200)).toEqual(
+    expect(await jsonOf<CategoryDto>(await api("GET", `/api/v1/categories/${created.id}`), 200)).toEqual(
       created,
     );
 
     await createCategory({ name: "Audio", slug: "audio" });
-    const page = await jsonOf<Page<CategoryBody>>(await api("GET", "/api/v1/categories?limit=100"), 200);
+    const page = await jsonOf<Page<CategoryDto>>(await api("GET", "/api/v1/categories?limit=100"), 200);
     const names = page.data.map((category) => category.name);
     expect(names).toEqual([...names].sort());
     expect(names).toEqual(expect.arrayContaining(["Audio", "Crème Brûlée Tools", "Laptops"]));
@@ -75,13 +68,13 @@ describe("categories", () => {
       409,
     );
     expect(byName.code).toBe("category_name_taken");
-    expect(fields(byName)).toEqual(["/name"]);
+    expect(fieldsOf(byName)).toEqual(["/name"]);
     const bySlug = await problemOf(
       await staffApi.post("/api/v1/categories", { body: { name: "Notebooks", slug: "laptops" } }),
       409,
     );
     expect(bySlug.code).toBe("category_slug_taken");
-    expect(fields(bySlug)).toEqual(["/slug"]);
+    expect(fieldsOf(bySlug)).toEqual(["/slug"]);
   });
 
   it("asks for a slug when none can be made from the name, and checks the slug's shape", async () => {
@@ -90,8 +83,8 @@ describe("categories", () => {
       await staffApi.post("/api/v1/categories", { body: { name: "日本" } }),
       400,
     );
-    expect(fields(noSlug)).toEqual(["/slug"]);
-    const made = await jsonOf<CategoryBody>(
+    expect(fieldsOf(noSlug)).toEqual(["/slug"]);
+    const made = await jsonOf<CategoryDto>(
       await staffApi.post("/api/v1/categories", { body: { name: "日本", slug: "japan" } }),
       201,
     );
@@ -102,19 +95,19 @@ describe("categories", () => {
         await staffApi.post("/api/v1/categories", { body: { name: `Slug ${slug}`, slug } }),
         400,
       );
-      expect(fields(problem), slug).toEqual(["/slug"]);
+      expect(fieldsOf(problem), slug).toEqual(["/slug"]);
     }
     const unknown = await problemOf(
       await staffApi.post("/api/v1/categories", { body: { name: "Extra", colour: "red" } }),
       400,
     );
-    expect(fields(unknown)).toEqual(["/colour"]);
+    expect(fieldsOf(unknown)).toEqual(["/colour"]);
   });
 
   it("staff change one; a taken slug is a 409 and an unknown id a 404", async () => {
     const staffApi = as(staff.accessToken);
     const category = await createCategory();
-    const changed = await jsonOf<CategoryBody>(
+    const changed = await jsonOf<CategoryDto>(
       await staffApi.patch(`/api/v1/categories/${category.id}`, { body: { description: "Renamed soon." } }),
       200,
     );
@@ -147,7 +140,7 @@ describe("categories", () => {
 
   it("answers 400 naming the id when it is not a UUID", async () => {
     const problem = await problemOf(await api("GET", "/api/v1/categories/laptops"), 400);
-    expect(fields(problem)).toEqual(["id"]);
+    expect(fieldsOf(problem)).toEqual(["id"]);
   });
 
   const staffOnly = async () => ({ authorization: `Bearer ${other.accessToken}` });
@@ -173,7 +166,7 @@ describe("categories", () => {
 describe("products: create and read", () => {
   it("creates a product owned by the caller, with Location, and anyone reads it", async () => {
     const res = await as(owner.accessToken).post("/api/v1/products", { body: validProduct() });
-    const created = await jsonOf<ProductBody>(res, 201);
+    const created = await jsonOf<ProductDto>(res, 201);
     expect(res.headers.get("location")).toBe(`/api/v1/products/${created.id}`);
     expect(Object.keys(created).sort()).toEqual(
       [
@@ -189,7 +182,7 @@ describe("products: create and read", () => {
       ].sort(),
     );
     expect(created).toMatchObject({ ...validProduct(), created_by: ownerId });
-    expect(await jsonOf<ProductBody>(await api("GET", `/api/v1/products/${created.id}`), 200)).toEqual(
+    expect(await jsonOf<ProductDto>(await api("GET", `/api/v1/products/${created.id}`), 200)).toEqual(
       created,
     );
 
@@ -239,7 +232,7 @@ describe("products: create and read", () => {
       });
       const problem = await problemOf(res, 400);
       expect(problem.code, JSON.stringify(price)).toBe("validation_failed");
-      expect(fields(problem), JSON.stringify(price)).toEqual(["/price"]);
+      expect(fieldsOf(problem), JSON.stringify(price)).toEqual(["/price"]);
     }
     const numeric = await problemOf(
       await as(owner.accessToken).post("/api/v1/products", { body: { ...validProduct(), price: 5 } }),
@@ -269,17 +262,17 @@ describe("products: create and read", () => {
         body: { ...validProduct(), ...override },
       });
       const problem = await problemOf(res, 400);
-      expect(fields(problem), JSON.stringify(override)).toEqual(expected);
+      expect(fieldsOf(problem), JSON.stringify(override)).toEqual(expected);
     }
     const missing = await problemOf(
       await as(owner.accessToken).post("/api/v1/products", { body: { name: "Only a name" } }),
       400,
     );
-    expect(fields(missing).sort()).toEqual(["/category_id", "/currency", "/price"]);
+    expect(fieldsOf(missing).sort()).toEqual(["/category_id", "/currency", "/price"]);
   });
 
   it("answers 400 naming the id when it is not a UUID, and 404 for an unknown one", async () => {
-    expect(fields(await problemOf(await api("GET", "/api/v1/products/not-a-uuid"), 400))).toEqual(["id"]);
+    expect(fieldsOf(await problemOf(await api("GET", "/api/v1/products/not-a-uuid"), 400))).toEqual(["id"]);
     expect((await problemOf(await api("GET", `/api/v1/products/${crypto.randomUUID()}`), 404)).code).toBe(
       "not_found",
     );
@@ -292,7 +285,7 @@ describe("products: change and delete", () => {
     const res = await as(owner.accessToken).patch(`/api/v1/products/${created.id}`, {
       body: { name: "Travel laptop 14 (2027)", price: "1799.5" },
     });
-    const changed = await jsonOf<ProductBody>(res, 200);
+    const changed = await jsonOf<ProductDto>(res, 200);
     expect(changed).toMatchObject({
       ...created,
       name: "Travel laptop 14 (2027)",
@@ -301,7 +294,7 @@ describe("products: change and delete", () => {
     });
     expect(changed.updated_at >= created.updated_at).toBe(true);
 
-    const unchanged = await jsonOf<ProductBody>(
+    const unchanged = await jsonOf<ProductDto>(
       await as(owner.accessToken).patch(`/api/v1/products/${created.id}`, { body: {} }),
       200,
     );
@@ -315,19 +308,19 @@ describe("products: change and delete", () => {
       await me.patch(`/api/v1/products/${created.id}`, { body: { currency: "JPY" } }),
       400,
     );
-    expect(fields(alone)).toEqual(["/price"]);
+    expect(fieldsOf(alone)).toEqual(["/price"]);
     const tooPrecise = await problemOf(
       await me.patch(`/api/v1/products/${created.id}`, { body: { currency: "JPY", price: "2000.50" } }),
       400,
     );
-    expect(fields(tooPrecise)).toEqual(["/price"]);
+    expect(fieldsOf(tooPrecise)).toEqual(["/price"]);
     // The stored currency (USD) decides when only the price is sent.
     const storedCurrency = await problemOf(
       await me.patch(`/api/v1/products/${created.id}`, { body: { price: "10.001" } }),
       400,
     );
-    expect(fields(storedCurrency)).toEqual(["/price"]);
-    const yen = await jsonOf<ProductBody>(
+    expect(fieldsOf(storedCurrency)).toEqual(["/price"]);
+    const yen = await jsonOf<ProductDto>(
       await me.patch(`/api/v1/products/${created.id}`, { body: { currency: "jpy", price: "2000" } }),
       200,
     );
@@ -337,7 +330,7 @@ describe("products: change and delete", () => {
   it("moves a product to another category, and refuses an unknown one naming /category_id", async () => {
     const created = await createProduct(owner.accessToken);
     const target = await createCategory();
-    const moved = await jsonOf<ProductBody>(
+    const moved = await jsonOf<ProductDto>(
       await as(owner.accessToken).patch(`/api/v1/products/${created.id}`, {
         body: { category_id: target.id },
       }),
@@ -350,7 +343,7 @@ describe("products: change and delete", () => {
       }),
       400,
     );
-    expect(fields(unknown)).toEqual(["/category_id"]);
+    expect(fieldsOf(unknown)).toEqual(["/category_id"]);
   });
 
   it("answers 403 to another user (the product is public, so not a 404) and changes nothing", async () => {
@@ -362,7 +355,7 @@ describe("products: change and delete", () => {
     );
     expect(patch.code).toBe("forbidden");
     await problemOf(await them.delete(`/api/v1/products/${created.id}`), 403);
-    expect(await jsonOf<ProductBody>(await api("GET", `/api/v1/products/${created.id}`), 200)).toEqual(
+    expect(await jsonOf<ProductDto>(await api("GET", `/api/v1/products/${created.id}`), 200)).toEqual(
       created,
     );
   });
@@ -370,7 +363,7 @@ describe("products: change and delete", () => {
   it("lets staff change and delete anyone's product", async () => {
     const created = await createProduct(owner.accessToken);
     const staffApi = as(staff.accessToken);
-    const changed = await jsonOf<ProductBody>(
+    const changed = await jsonOf<ProductDto>(
       await staffApi.patch(`/api/v1/products/${created.id}`, { body: { description: "Moderated." } }),
       200,
     );
@@ -391,12 +384,12 @@ describe("products: change and delete", () => {
     const { user } = await createUser();
     const tokens = await signIn(user);
     const created = await createProduct(tokens.accessToken, { name: "Quokkaphone ephemeral" });
-    const before = await jsonOf<Page<ProductBody>>(await api("GET", "/api/v1/products?q=quokkaphone"), 200);
+    const before = await jsonOf<Page<ProductDto>>(await api("GET", "/api/v1/products?q=quokkaphone"), 200);
     expect(before.data.map((product) => product.id)).toEqual([created.id]);
 
     expect((await as(tokens.accessToken).delete("/api/v1/users/me")).status).toBe(204);
     await problemOf(await api("GET", `/api/v1/products/${created.id}`), 404);
-    const after = await jsonOf<Page<ProductBody>>(await api("GET", "/api/v1/products?q=quokkaphone"), 200);
+    const after = await jsonOf<Page<ProductDto>>(await api("GET", "/api/v1/products?q=quokkaphone"), 200);
     expect(after).toMatchObject({ data: [], meta: { total: 0 } });
   });
 

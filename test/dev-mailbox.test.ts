@@ -4,12 +4,10 @@
  * escaped), newest first, for one day (time injected, never slept); the routes answer
  * 404 where it is off, and staging/production refuse to turn it on.
  */
-import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type SendEmailInput, sendEmail } from "../src/email/send-email";
 import { type Bindings, ConfigError, getConfig } from "../src/env";
-import worker from "../src/index";
 import { createLogger } from "../src/lib/logger";
 import type { MailboxEmail } from "../src/modules/dev-mailbox/dev-mailbox.service";
 import {
@@ -17,26 +15,18 @@ import {
   MAILBOX_PREFIX,
   MAILBOX_RETENTION_MS,
 } from "../src/modules/dev-mailbox/dev-mailbox.service";
-import { api, jsonOf, problemOf } from "./support/http";
-import { consume, deliver, watchMailbox } from "./support/mailbox";
-
-const HOLD_SECONDS = 43_200;
+import { newAddress } from "./support/factories";
+import { api, apiWith, jsonOf, problemOf } from "./support/http";
+import { consume, deliver, HOLD_SECONDS, watchMailbox } from "./support/mailbox";
 
 afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
 
-const newAddress = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}@example.com`;
-
 /** A request straight to the Worker's fetch handler, in this isolate (so a faked clock applies). */
-async function get(path: string, vars: Record<string, string> = {}): Promise<Response> {
-  return worker.fetch(
-    new Request(`http://localhost${path}`, { headers: { "cf-connecting-ip": "198.51.100.77" } }),
-    { ...env, ...vars } as Bindings,
-    createExecutionContext(),
-  );
-}
+const get = (path: string, vars: Record<string, string> = {}) =>
+  apiWith(vars, "GET", path, { ip: "198.51.100.77" });
 
 async function mailboxFor(to: string): Promise<MailboxEmail[]> {
   const body = await jsonOf<{ data: MailboxEmail[] }>(
@@ -303,11 +293,7 @@ describe("the pages", () => {
 
 describe("rate limiting", () => {
   const poll = (path: string, vars: Record<string, string> = {}) =>
-    worker.fetch(
-      new Request(`http://localhost${path}`, { headers: { "cf-connecting-ip": "198.51.100.78" } }),
-      { ...env, ...vars } as Bindings,
-      createExecutionContext(),
-    );
+    apiWith(vars, "GET", path, { ip: "198.51.100.78" });
 
   it("does not count the mailbox against the per-IP budget where it is on (scripts poll it)", async () => {
     for (let i = 0; i < 70; i++) {

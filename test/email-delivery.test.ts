@@ -5,20 +5,17 @@
  * batch they build (createMessageBatch), so retries, backoff and the last attempt are
  * driven without waiting for the queue's timers. Resend is faked only at `fetch`.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { type EmailEvent, onEmailEvent } from "../src/email/events";
 import { type SendEmailInput, sendEmail } from "../src/email/send-email";
 import { type Bindings, getConfig } from "../src/env";
-import worker from "../src/index";
 import { MAX_RETRIES, retryDelaySeconds } from "../src/jobs/consumer";
 import { createServiceContext } from "../src/lib/context";
 import { systemPrincipal } from "../src/lib/principal";
 import wranglerToml from "../wrangler.toml?raw";
+import { consume, EMAIL_DLQ, EMAIL_QUEUE, fakeResend, HOLD_SECONDS, resendAccepted } from "./support/mailbox";
 
-const EMAIL_QUEUE = "edge-api-email";
-const EMAIL_DLQ = "edge-api-email-dlq";
 const RESEND_KEY = "re_test_4f9a1c2b3d";
 
 const resetEmail: SendEmailInput = {
@@ -40,13 +37,6 @@ function envWith(
 
 const resendEnv = () => envWith({ EMAIL_PROVIDER: "resend", RESEND_API_KEY: RESEND_KEY });
 
-/**
- * The queue's longest delay (12 hours). Tests that drive the consumer themselves hold their
- * real message back this long, so the queue's own delivery of it never races them (or
- * fills the test output) before this file is done.
- */
-const HOLD_SECONDS = 43_200;
-
 /** Enqueues through the real producer onto the real local queue and returns the body that was sent. */
 async function enqueue(input: SendEmailInput): Promise<{ emailId: string; body: unknown }> {
   const send = vi.spyOn(env.EMAIL_QUEUE, "send");
@@ -56,27 +46,6 @@ async function enqueue(input: SendEmailInput): Promise<{ emailId: string; body: 
   expect(options).toEqual({ contentType: "json", delaySeconds: HOLD_SECONDS });
   send.mockRestore();
   return { emailId, body };
-}
-
-let messageSeq = 0;
-
-/**
- * Runs the Worker's queue handler on one message, as the queue would on delivery number
- * `attempts`. getQueueResult reports which messages were acked or retried but not the
- * retry's options, so `retry` is watched to read the backoff delay the handler asked for.
- */
-async function consume(body: unknown, options: { env?: Bindings; attempts?: number; queue?: string } = {}) {
-  const id = `msg-${++messageSeq}`;
-  const batch = createMessageBatch(options.queue ?? EMAIL_QUEUE, [
-    { id, timestamp: new Date(), attempts: options.attempts ?? 1, body },
-  ]);
-  const [message] = batch.messages;
-  if (!message) throw new Error("createMessageBatch returned no message");
-  const retry = vi.spyOn(message, "retry");
-  const ctx = createExecutionContext();
-  await worker.queue(batch, options.env ?? env, ctx);
-  const result = await getQueueResult(batch, ctx);
-  return { id, result, retryOptions: retry.mock.calls.map(([retryOptions]) => retryOptions) };
 }
 
 /** Log lines (JSON, one per call) written to a console method while a test runs. */
@@ -92,20 +61,6 @@ function captureLines(method: "log" | "warn" | "error"): () => Record<string, un
     });
 }
 
-/** Answers every fetch like Resend's POST /emails would, and records each request. */
-function fakeResend(...answers: (() => Response | Promise<Response>)[]) {
-  const requests: Request[] = [];
-  let call = 0;
-  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-    requests.push(new Request(input, init));
-    const answer = answers[Math.min(call++, answers.length - 1)];
-    if (!answer) throw new Error("fakeResend needs at least one answer");
-    return answer();
-  });
-  return { spy, requests };
-}
-
-const accepted = (id: string) => () => Response.json({ id }, { status: 200 });
 const resendError =
   (statusCode: number, name: string, message: string, headers: HeadersInit = {}) =>
   () =>
@@ -234,7 +189,7 @@ describe("email delivery: resend provider", () => {
 
   it("POSTs the body Resend's API expects, with an idempotency key, and acks", async () => {
     const { emailId, body } = await enqueue(resetEmail);
-    const resend = fakeResend(accepted("49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"));
+    const resend = fakeResend(resendAccepted("49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"));
     const { id, result } = await consume(body, { env: resendEnv() });
 
     expect(result.explicitAcks).toEqual([id]);
@@ -277,7 +232,7 @@ describe("email delivery: resend provider", () => {
 
   it("uses EMAIL_FROM as the sender", async () => {
     const { body } = await enqueue(resetEmail);
-    const resend = fakeResend(accepted("0d7c0a6e-8f43-4b8e-9a47-3f1f0e3c5a11"));
+    const resend = fakeResend(resendAccepted("0d7c0a6e-8f43-4b8e-9a47-3f1f0e3c5a11"));
     await consume(body, { env: { ...resendEnv(), EMAIL_FROM: "Acme Security <security@acme.example>" } });
     const [request] = resend.requests;
     expect(((await request?.json()) as { from?: string } | undefined)?.from).toBe(
@@ -287,7 +242,7 @@ describe("email delivery: resend provider", () => {
 
   it("sends the same idempotency key and payload when the queue redelivers a message", async () => {
     const { emailId, body } = await enqueue(resetEmail);
-    const resend = fakeResend(accepted("5b0e2f8a-7c1d-4e3f-9a2b-6c8d0e1f2a3b"));
+    const resend = fakeResend(resendAccepted("5b0e2f8a-7c1d-4e3f-9a2b-6c8d0e1f2a3b"));
     const testEnv = resendEnv();
     await consume(body, { env: testEnv, attempts: 1 });
     await consume(body, { env: testEnv, attempts: 2 });
@@ -426,7 +381,7 @@ describe("email delivery: errors", () => {
 
   it("refuses EMAIL_PROVIDER=resend without RESEND_API_KEY with a clear error, and retries", async () => {
     const { emailId, body } = await enqueue(resetEmail);
-    const resend = fakeResend(accepted("never-used"));
+    const resend = fakeResend(resendAccepted("never-used"));
     const errors = captureLines("error");
     const { id, result } = await consume(body, {
       env: envWith({ EMAIL_PROVIDER: "resend", RESEND_API_KEY: "" }),
@@ -455,7 +410,7 @@ describe("email delivery: errors", () => {
     });
     try {
       const { body } = await enqueue(resetEmail);
-      fakeResend(accepted("1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"));
+      fakeResend(resendAccepted("1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"));
       const errors = captureLines("error");
       const { id, result } = await consume(body, { env: resendEnv() });
       expect(result.explicitAcks).toEqual([id]);

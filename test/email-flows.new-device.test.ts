@@ -6,14 +6,16 @@
  */
 import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { signInDevices } from "../src/db/schema";
 import { describeDevice, UNKNOWN_DEVICE } from "../src/lib/user-agent";
 import { describePlace } from "../src/modules/auth/new-device.service";
-import { type AuthTokensBody, createUser, DEFAULT_PASSWORD } from "./support/factories";
-import { as, jsonOf, problemOf } from "./support/http";
-import { deliver, type Mailbox, watchMailbox } from "./support/mailbox";
+import type { SessionDto } from "../src/modules/users/users.schemas";
+import { type AuthTokensBody, createUser, DEFAULT_PASSWORD, newAddress } from "./support/factories";
+import { as, jsonOf, type Page, problemOf } from "./support/http";
+import { deliver, mailboxPerTest } from "./support/mailbox";
+import { claimsOf } from "./support/tokens";
 
 const db = getDb(env);
 
@@ -46,34 +48,21 @@ const login = async (email: string, origin: Origin) =>
     200,
   );
 
-type SessionDto = { id: string; current: boolean; new_device: boolean; country: string | null };
-
 async function sessionsOf(accessToken: string): Promise<Map<string, SessionDto>> {
-  const page = await jsonOf<{ data: SessionDto[] }>(
-    await as(accessToken).get("/api/v1/users/me/sessions"),
-    200,
-  );
+  const page = await jsonOf<Page<SessionDto>>(await as(accessToken).get("/api/v1/users/me/sessions"), 200);
   return new Map(page.data.map((session) => [session.id, session]));
 }
 
-const sessionIdOf = (tokens: AuthTokensBody) =>
-  (
-    JSON.parse(atob((tokens.access_token.split(".")[1] ?? "").replaceAll("-", "+").replaceAll("_", "/"))) as {
-      sid: string;
-    }
-  ).sid;
+const sessionIdOf = (tokens: AuthTokensBody) => claimsOf(tokens.access_token).sid as string;
 
-let mailbox: Mailbox;
-beforeEach(() => {
-  mailbox = watchMailbox();
-});
+const mailbox = mailboxPerTest();
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
 describe("new-device alerts", () => {
   it("registration sets the baseline; a new device is alerted with a revoke link and marked in the session list", async () => {
-    const email = `devices-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const email = newAddress("devices");
     const lisbon = { userAgent: FIREFOX_WINDOWS, country: "PT", city: "Lisbon" };
     const registered = await jsonOf<AuthTokensBody>(
       await post(

@@ -4,7 +4,6 @@
  * (console line, and once the Resend call at the fetch boundary), and the token
  * in it used. Plus the resend cooldown, the reusable guard, and the cron clean-up.
  */
-import { createScheduledController } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -18,17 +17,19 @@ import { requestContext } from "../src/middleware/request-context";
 import { requireVerifiedEmail } from "../src/middleware/require";
 import { VERIFICATION_RESEND_COOLDOWN_MS } from "../src/modules/auth/email-verification.service";
 import type { UserDto } from "../src/modules/users/users.schemas";
-import { runScheduled } from "../src/scheduled";
+import { runCron } from "./support/background";
 import {
+  type AuthTokensBody,
   createUser,
   DEFAULT_PASSWORD,
   loginAs,
+  newAddress,
   signIn,
   type TestUser,
   type Tokens,
 } from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
-import { consume, deliver, tokenFromLink, watchMailbox } from "./support/mailbox";
+import { consume, deliver, fakeResend, resendAccepted, tokenFromLink, watchMailbox } from "./support/mailbox";
 import { securitySuite } from "./support/security";
 
 const db = getDb(env);
@@ -62,8 +63,8 @@ async function ageTokens(userId: string, ms: number) {
 describe("email verification: registration → queue → email → verify", () => {
   it("queues a verification email at sign-up whose link verifies the address, then the welcome email", async () => {
     const mailbox = watchMailbox();
-    const address = `ada-${crypto.randomUUID().slice(0, 8)}@example.com`;
-    const registered = await jsonOf<{ user: UserDto; access_token: string }>(
+    const address = newAddress("ada");
+    const registered = await jsonOf<AuthTokensBody>(
       await api("POST", "/api/v1/auth/register", {
         body: {
           email: address,
@@ -128,11 +129,7 @@ describe("email verification: registration → queue → email → verify", () =
     await jsonOf(await as(tokens.accessToken).post("/api/v1/auth/email/resend"), 202);
     const message = await mailbox.next(user.email, "verify_email");
 
-    const requests: Request[] = [];
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      requests.push(new Request(input, init));
-      return Response.json({ id: "49a3999c-0ce1-4ea6-ab68-afcd6dc2e794" });
-    });
+    const { requests } = fakeResend(resendAccepted("49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"));
     const outcome = await consume(message, {
       env: { ...env, EMAIL_PROVIDER: "resend", RESEND_API_KEY: "re_test_4f9a1c2b3d" },
     });
@@ -210,7 +207,7 @@ describe("email verification: tokens that cannot be used", () => {
 
   it("refuses a token sent to an address the account no longer has", async () => {
     const token = await freshLink();
-    const changed = `changed-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const changed = newAddress("changed");
     await db.update(users).set({ email: changed }).where(eq(users.id, account.user.id));
     try {
       expect((await problemOf(await verify(token), 400)).code).toBe("invalid_or_expired");
@@ -384,10 +381,7 @@ describe("cron: expired tokens are deleted", () => {
 
     // The job is hourly: run the cron at the top of an hour after "now".
     const topOfHour = Math.ceil((now + 1) / 3_600_000) * 3_600_000;
-    const outcomes = await runScheduled(
-      createScheduledController({ scheduledTime: topOfHour, cron: "* * * * *" }),
-      env,
-    );
+    const outcomes = await runCron(topOfHour);
     const outcome = outcomes.find((entry) => entry.job === "auth.purge_expired_tokens");
     expect(outcome?.ok).toBe(true);
 

@@ -8,14 +8,15 @@ import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { getDb } from "../src/db/client";
-import { auditLogs, type FeatureFlag, featureFlags, type Organization, type User } from "../src/db/schema";
+import { type FeatureFlag, featureFlags, type Organization, type User } from "../src/db/schema";
 import { uuidv7 } from "../src/lib/ids";
 import { evaluateFlag, rolloutBucket } from "../src/modules/feature-flags/feature-flags.evaluate";
 import type { FeatureFlagDto } from "../src/modules/feature-flags/feature-flags.schemas";
 import { flag } from "../src/modules/feature-flags/flag";
 import { FLAG_CACHE_TTL_MS, flagCacheClock } from "../src/modules/feature-flags/flag-cache";
+import { auditRowsOf } from "./support/audit";
 import { createStaff, createUser, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
+import { api, as, jsonOf, type Page, problemOf } from "./support/http";
 import { addMember, apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
 
 const db = getDb(env);
@@ -110,8 +111,6 @@ describe("staff CRUD at /admin/v1/feature-flags", () => {
 
   const put = (key: string, body: unknown, requestId = crypto.randomUUID()) =>
     staff.put(`/admin/v1/feature-flags/${key}`, { body, headers: { "x-request-id": requestId } });
-  const auditOf = (requestId: string) =>
-    db.select().from(auditLogs).where(eq(auditLogs.requestId, requestId));
 
   it("creates (201 + Location), replaces (200) and deletes (204), one audit row each", async () => {
     const allowed = uuidv7();
@@ -131,7 +130,7 @@ describe("staff CRUD at /admin/v1/feature-flags", () => {
       description: "Dark UI",
       updated_by: staffId,
     });
-    const [createRow, ...extra] = await auditOf("flag-create");
+    const [createRow, ...extra] = await auditRowsOf("flag-create");
     expect(extra).toHaveLength(0);
     expect(createRow).toMatchObject({ action: "feature_flag.create", targetId: "dark_mode", before: null });
     expect(createRow?.after).toMatchObject({ key: "dark_mode", rollout_percentage: 10 });
@@ -147,7 +146,7 @@ describe("staff CRUD at /admin/v1/feature-flags", () => {
       description: "",
     });
     expect(replaced.created_at).toBe(body.created_at);
-    const [updateRow] = await auditOf("flag-update");
+    const [updateRow] = await auditRowsOf("flag-update");
     expect(updateRow).toMatchObject({ action: "feature_flag.update" });
     expect(updateRow?.before).toMatchObject({
       enabled: true,
@@ -156,7 +155,7 @@ describe("staff CRUD at /admin/v1/feature-flags", () => {
     });
     expect(updateRow?.after).toMatchObject({ enabled: false, rollout_percentage: 50, allow_user_ids: [] });
 
-    const list = await jsonOf<{ data: FeatureFlagDto[] }>(
+    const list = await jsonOf<Page<FeatureFlagDto>>(
       await staff.get("/admin/v1/feature-flags?filter[enabled]=false"),
       200,
     );
@@ -169,7 +168,7 @@ describe("staff CRUD at /admin/v1/feature-flags", () => {
       headers: { "x-request-id": "flag-del" },
     });
     expect(deleted.status).toBe(204);
-    const [deleteRow] = await auditOf("flag-del");
+    const [deleteRow] = await auditRowsOf("flag-del");
     expect(deleteRow).toMatchObject({ action: "feature_flag.delete", after: null });
     expect(deleteRow?.before).toMatchObject({ key: "dark_mode", enabled: false });
     await problemOf(await staff.delete("/admin/v1/feature-flags/dark_mode"), 404);

@@ -3,8 +3,6 @@
  * reuse with another body, concurrent requests with one key, a crashed holder,
  * expiry and the cron clean-up, the header's format, and the OpenAPI document.
  */
-import { createScheduledController } from "cloudflare:test";
-import { env } from "cloudflare:workers";
 import { count, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { idempotencyRecords, products } from "../src/db/schema";
@@ -12,9 +10,10 @@ import { requestFingerprint } from "../src/lib/idempotency/fingerprint";
 import { purgeIdempotencyRecordsJob } from "../src/lib/idempotency/purge";
 import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS } from "../src/lib/idempotency/records";
 import { uuidv7 } from "../src/lib/ids";
+import type { ProductDto } from "../src/modules/catalog/products.schemas";
 import { wiring } from "../src/modules/wiring";
-import { runScheduled } from "../src/scheduled";
-import { createCategory, db, type ProductBody } from "./catalog.fixtures";
+import { createCategory, db } from "./catalog.fixtures";
+import { runCron } from "./support/background";
 import { createStaff, createUser, signIn, type Tokens } from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
 
@@ -48,12 +47,12 @@ describe("Idempotency-Key on POST", () => {
     const key = newKey();
     const body = productBody(`Replayed ${key}`);
     const first = await postProduct(alice.accessToken, key, body);
-    const firstBody = await jsonOf<ProductBody>(first, 201);
+    const firstBody = await jsonOf<ProductDto>(first, 201);
     expect(first.headers.get("idempotent-replayed")).toBeNull();
 
     const second = await postProduct(alice.accessToken, key, body);
     expect(second.headers.get("idempotent-replayed")).toBe("true");
-    expect(await jsonOf<ProductBody>(second, 201)).toEqual(firstBody);
+    expect(await jsonOf<ProductDto>(second, 201)).toEqual(firstBody);
     expect(second.headers.get("location")).toBe(first.headers.get("location"));
     expect(second.headers.get("content-type")).toBe(first.headers.get("content-type"));
     // The retry is still a request of its own: its id and rate-limit headers are fresh.
@@ -98,7 +97,7 @@ describe("Idempotency-Key on POST", () => {
       const responses = await Promise.all(
         Array.from({ length: 6 }, () => postProduct(alice.accessToken, key, body)),
       );
-      const created: ProductBody[] = [];
+      const created: ProductDto[] = [];
       let ran = 0;
       for (const res of responses) {
         if (res.status === 409) {
@@ -106,7 +105,7 @@ describe("Idempotency-Key on POST", () => {
           expect((await problemOf(res, 409)).code).toBe("idempotency_request_in_progress");
           continue;
         }
-        created.push(await jsonOf<ProductBody>(res, 201));
+        created.push(await jsonOf<ProductDto>(res, 201));
         if (res.headers.get("idempotent-replayed") !== "true") ran += 1;
       }
       expect(ran, `round ${round}`).toBe(1);
@@ -118,10 +117,10 @@ describe("Idempotency-Key on POST", () => {
   it("scopes keys to the caller: another user's identical request with the same key runs on its own", async () => {
     const key = newKey();
     const body = productBody(`Shared key ${key}`);
-    const mine = await jsonOf<ProductBody>(await postProduct(alice.accessToken, key, body), 201);
+    const mine = await jsonOf<ProductDto>(await postProduct(alice.accessToken, key, body), 201);
     const theirs = await postProduct(bob.accessToken, key, body);
     expect(theirs.headers.get("idempotent-replayed")).toBeNull();
-    const theirsBody = await jsonOf<ProductBody>(theirs, 201);
+    const theirsBody = await jsonOf<ProductDto>(theirs, 201);
     expect(theirsBody.id).not.toBe(mine.id);
     expect(await productsNamed(body.name)).toBe(2);
   });
@@ -169,7 +168,7 @@ describe("Idempotency-Key on POST", () => {
 
 describe("Idempotency-Key on PATCH", () => {
   it("replays the stored answer, not the product's current state", async () => {
-    const created = await jsonOf<ProductBody>(
+    const created = await jsonOf<ProductDto>(
       await as(alice.accessToken).post("/api/v1/products", { body: productBody("Patched") }),
       201,
     );
@@ -179,7 +178,7 @@ describe("Idempotency-Key on PATCH", () => {
         body: { price: "39.90" },
         headers: { "Idempotency-Key": key },
       });
-    const first = await jsonOf<ProductBody>(await patch(), 200);
+    const first = await jsonOf<ProductDto>(await patch(), 200);
     expect(first.price).toBe("39.90");
     await jsonOf(
       await as(alice.accessToken).patch(`/api/v1/products/${created.id}`, { body: { price: "29.90" } }),
@@ -187,10 +186,10 @@ describe("Idempotency-Key on PATCH", () => {
     );
     const retry = await patch();
     expect(retry.headers.get("idempotent-replayed")).toBe("true");
-    expect(await jsonOf<ProductBody>(retry, 200)).toEqual(first);
+    expect(await jsonOf<ProductDto>(retry, 200)).toEqual(first);
 
     // Same key, same body, another product: a different request.
-    const other = await jsonOf<ProductBody>(
+    const other = await jsonOf<ProductDto>(
       await as(alice.accessToken).post("/api/v1/products", { body: productBody("Patched too") }),
       201,
     );
@@ -202,7 +201,7 @@ describe("Idempotency-Key on PATCH", () => {
   });
 
   it("stores an error the handler answered (403) and replays it", async () => {
-    const created = await jsonOf<ProductBody>(
+    const created = await jsonOf<ProductDto>(
       await as(alice.accessToken).post("/api/v1/products", { body: productBody("Not Bob's") }),
       201,
     );
@@ -299,8 +298,7 @@ describe("Idempotency-Key: holders that crashed, and expiry", () => {
 
     // The next whole hour: a minute at which the hourly job is due.
     const nextHour = Math.ceil(Date.now() / 3_600_000) * 3_600_000;
-    const controller = createScheduledController({ scheduledTime: nextHour, cron: "* * * * *" });
-    const outcomes = await runScheduled(controller, env, [purgeIdempotencyRecordsJob]);
+    const outcomes = await runCron(nextHour, { jobs: [purgeIdempotencyRecordsJob] });
     expect(outcomes).toEqual([
       { job: "idempotency.purge_expired", ok: true, result: { removed: expect.any(Number) } },
     ]);

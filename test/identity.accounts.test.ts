@@ -9,48 +9,28 @@
  *   old one, and a claim kills a change an attacker left pending.
  * - SESSION_MAX_AGE: refresh rotation cannot keep a session alive past 90 days.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { users } from "../src/db/schema";
-import type { Bindings } from "../src/env";
-import worker from "../src/index";
-import { type AuthTokensBody, createUser, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf, testIp } from "./support/http";
-import { type Mailbox, watchMailbox } from "./support/mailbox";
+import type { UserDto } from "../src/modules/users/users.schemas";
+import { type AuthTokensBody, createUser, newAddress, signIn } from "./support/factories";
+import { api, apiWith, as, jsonOf, problemOf } from "./support/http";
+import { mailboxPerTest, tokenOfUrl } from "./support/mailbox";
 
 vi.setConfig({ testTimeout: 30_000 });
 
 const db = getDb(env);
-let mailbox: Mailbox;
-beforeEach(() => {
-  mailbox = watchMailbox();
-});
+const mailbox = mailboxPerTest();
 afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
 
-const newAddress = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}@example.com`;
-const tokenOf = (url: string) => new URL(url).searchParams.get("token") as string;
-
 /** A request to the Worker with AUTH_EMAIL_VERIFICATION=required, waiting for its after-response work. */
-async function strict(method: string, path: string, body: unknown): Promise<Response> {
-  const ctx = createExecutionContext();
-  const res = await worker.fetch(
-    new Request(`http://localhost${path}`, {
-      method,
-      headers: { "content-type": "application/json", "cf-connecting-ip": testIp() },
-      body: JSON.stringify(body),
-    }),
-    { ...env, AUTH_EMAIL_VERIFICATION: "required" } as Bindings,
-    ctx,
-  );
-  await waitOnExecutionContext(ctx);
-  return res;
-}
+const strict = (method: string, path: string, body: unknown) =>
+  apiWith({ AUTH_EMAIL_VERIFICATION: "required" }, method, path, { body });
 
 const registration = (email: string, password = "a strict new passphrase") => ({
   email,
@@ -117,7 +97,7 @@ describe("strict verification: registration tells nobody whether an address has 
     const wrong = await strict("POST", "/api/v1/auth/login", { email, password: "wrong wrong wrong" });
     expect((await problemOf(wrong, 401)).code).toBe("invalid_credentials");
 
-    const token = tokenOf((await mailbox.next(email, "verify_email")).data.verify_url);
+    const token = tokenOfUrl((await mailbox.next(email, "verify_email")).data.verify_url);
     await jsonOf(await strict("POST", "/api/v1/auth/email/verify", { token }), 200);
     const signedIn = await jsonOf<AuthTokensBody>(await login(), 200);
     expect(signedIn.user.email_verified).toBe(true);
@@ -155,12 +135,10 @@ describe("changing the email address", () => {
     const notice = await mailbox.next(account.email, "email_change_notice");
     expect(notice.data.new_email_hint).toBe(`${target[0]}***@example.com`);
     const confirm = await mailbox.next(target, "email_change_confirm");
-    expect((await jsonOf<{ email: string }>(await me.get("/api/v1/users/me"), 200)).email).toBe(
-      account.email,
-    );
+    expect((await jsonOf<UserDto>(await me.get("/api/v1/users/me"), 200)).email).toBe(account.email);
 
-    const token = tokenOf(confirm.data.confirm_url);
-    const changed = await jsonOf<{ email: string; email_verified: boolean }>(
+    const token = tokenOfUrl(confirm.data.confirm_url);
+    const changed = await jsonOf<UserDto>(
       await api("POST", "/api/v1/auth/email/change/confirm", { body: { token } }),
       200,
     );
@@ -215,7 +193,7 @@ describe("changing the email address", () => {
       await as(attacker.access_token).post("/api/v1/users/me/email", { body: { email: evil } }),
       202,
     );
-    const link = tokenOf((await mailbox.next(evil, "email_change_confirm")).data.confirm_url);
+    const link = tokenOfUrl((await mailbox.next(evil, "email_change_confirm")).data.confirm_url);
 
     await api("POST", "/api/v1/auth/magic/request", { body: { email } });
     const code = (await mailbox.next(email, "magic_code")).data.code;

@@ -16,29 +16,26 @@
  */
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { auditLogs, users } from "../src/db/schema";
-import { type AuthTokensBody, createUser, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
-import { type Mailbox, watchMailbox } from "./support/mailbox";
+import type { OrgDto } from "../src/modules/orgs/orgs.schemas";
+import type { UserDto } from "../src/modules/users/users.schemas";
+import { type AuthTokensBody, createUser, newAddress, signIn } from "./support/factories";
+import { api, as, jsonOf, type Page, problemOf } from "./support/http";
+import { mailboxPerTest, tokenOfUrl } from "./support/mailbox";
+import type { ApiKeyWithSecretDto } from "./support/orgs";
 import { openSocket } from "./support/sockets";
 
 vi.setConfig({ testTimeout: 30_000 });
 
 const db = getDb(env);
-let mailbox: Mailbox;
-
-beforeEach(() => {
-  mailbox = watchMailbox();
-});
+const mailbox = mailboxPerTest();
 afterEach(() => {
   vi.restoreAllMocks();
 });
 
 const ATTACKER_PASSWORD = "attacker chose this one";
-const newAddress = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}@example.com`;
-const tokenOf = (url: string) => new URL(url).searchParams.get("token") as string;
 
 /** The attacker registers the victim's address, opens a socket and makes an API key in "their" organization. */
 async function attackerPreRegisters(email: string) {
@@ -51,13 +48,10 @@ async function attackerPreRegisters(email: string) {
   const attacker = as(registered.access_token);
   const socket = await openSocket("", { token: registered.access_token });
   await socket.next("hello");
-  const orgs = await jsonOf<{ data: Array<{ id: string; is_personal: boolean }> }>(
-    await attacker.get("/api/v1/orgs"),
-    200,
-  );
+  const orgs = await jsonOf<Page<OrgDto>>(await attacker.get("/api/v1/orgs"), 200);
   const personal = orgs.data.find((org) => org.is_personal);
   if (!personal) throw new Error("no personal organization");
-  const key = await jsonOf<{ key: string }>(
+  const key = await jsonOf<ApiKeyWithSecretDto>(
     await attacker.post(`/api/v1/orgs/${personal.id}/api-keys`, {
       body: { name: "backdoor", scopes: ["org:read"] },
     }),
@@ -122,7 +116,7 @@ describe("the owner proves the address by a magic code: the pre-registered accou
     const email = newAddress("victim-link");
     const held = await attackerPreRegisters(email);
     await api("POST", "/api/v1/auth/magic/request", { body: { email } });
-    const token = tokenOf((await mailbox.next(email, "magic_code")).data.magic_url);
+    const token = tokenOfUrl((await mailbox.next(email, "magic_code")).data.magic_url);
     const owner = await jsonOf<AuthTokensBody>(
       await api("POST", "/api/v1/auth/magic/verify", { body: { token } }),
       200,
@@ -138,7 +132,7 @@ describe("the owner resets the password: the pre-registered account is claimed",
     const held = await attackerPreRegisters(email);
 
     expect((await api("POST", "/api/v1/auth/password/forgot", { body: { email } })).status).toBe(202);
-    const token = tokenOf((await mailbox.next(email, "password_reset")).data.reset_url);
+    const token = tokenOfUrl((await mailbox.next(email, "password_reset")).data.reset_url);
     const fresh = "the owner's own passphrase";
     const reset = await api("POST", "/api/v1/auth/password/reset", {
       body: { token, password: fresh, password_confirm: fresh },
@@ -181,13 +175,10 @@ describe("what the claim never touches", () => {
       await api("POST", "/api/v1/auth/register", { body: { email, password, password_confirm: password } }),
       201,
     );
-    const token = tokenOf((await mailbox.next(email, "verify_email")).data.verify_url);
+    const token = tokenOfUrl((await mailbox.next(email, "verify_email")).data.verify_url);
     await jsonOf(await api("POST", "/api/v1/auth/email/verify", { body: { token } }), 200);
 
-    const me = await jsonOf<{ email_verified: boolean }>(
-      await as(registered.access_token).get("/api/v1/users/me"),
-      200,
-    );
+    const me = await jsonOf<UserDto>(await as(registered.access_token).get("/api/v1/users/me"), 200);
     expect(me.email_verified).toBe(true);
     expect((await api("POST", "/api/v1/auth/login", { body: { email, password } })).status).toBe(200);
   });
@@ -201,7 +192,7 @@ describe('"this was not me": the disown link of the verification email', () => {
     const disownUrl = sent.data.disown_url as string;
     expect(disownUrl).toMatch(/\/disown-account\?token=/);
 
-    const res = await api("POST", "/api/v1/auth/email/disown", { body: { token: tokenOf(disownUrl) } });
+    const res = await api("POST", "/api/v1/auth/email/disown", { body: { token: tokenOfUrl(disownUrl) } });
     expect(res.status).toBe(204);
 
     expect((await problemOf(await held.attacker.get("/api/v1/users/me"), 401)).code).toBe("invalid_token");
@@ -215,7 +206,7 @@ describe('"this was not me": the disown link of the verification email', () => {
     });
     expect(registered.status).toBe(201);
     // The link worked once.
-    const again = await api("POST", "/api/v1/auth/email/disown", { body: { token: tokenOf(disownUrl) } });
+    const again = await api("POST", "/api/v1/auth/email/disown", { body: { token: tokenOfUrl(disownUrl) } });
     expect((await problemOf(again, 400)).code).toBe("invalid_or_expired");
   });
 
@@ -225,11 +216,11 @@ describe('"this was not me": the disown link of the verification email', () => {
     await api("POST", "/api/v1/auth/register", { body: { email, password, password_confirm: password } });
     const sent = await mailbox.next(email, "verify_email");
     await jsonOf(
-      await api("POST", "/api/v1/auth/email/verify", { body: { token: tokenOf(sent.data.verify_url) } }),
+      await api("POST", "/api/v1/auth/email/verify", { body: { token: tokenOfUrl(sent.data.verify_url) } }),
       200,
     );
     const res = await api("POST", "/api/v1/auth/email/disown", {
-      body: { token: tokenOf(sent.data.disown_url as string) },
+      body: { token: tokenOfUrl(sent.data.disown_url as string) },
     });
     expect((await problemOf(res, 400)).code).toBe("invalid_or_expired");
     expect(await db.select().from(users).where(eq(users.email, email)).get()).toBeDefined();

@@ -10,35 +10,27 @@
  * - realtime: mark_read with the documented maximum of ids, and an access token passed as
  *   a WebSocket ticket (a refused credential is 401, not 400).
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
-import { beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { users } from "../src/db/schema";
-import type { Bindings } from "../src/env";
-import worker from "../src/index";
 import { forgetLocalRevocations, revokedSessionKey } from "../src/modules/auth/sessions.service";
 import { notify } from "../src/modules/notifications/notifications.service";
-import { createStaff, createUser, serviceContext, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf, testIp } from "./support/http";
-import { type Mailbox, watchMailbox } from "./support/mailbox";
+import type { UserDto } from "../src/modules/users/users.schemas";
+import { createStaff, createUser, newAddress, serviceContext, signIn } from "./support/factories";
+import { api, apiWith, as, jsonOf, type Page, problemOf } from "./support/http";
+import { mailboxPerTest } from "./support/mailbox";
 import { createApiKey, createOrg } from "./support/orgs";
 import { openSocket, upgrade } from "./support/sockets";
 
 vi.setConfig({ testTimeout: 30_000 });
 
 const db = getDb(env);
-let mailbox: Mailbox;
-beforeEach(() => {
-  mailbox = watchMailbox();
-});
+const mailbox = mailboxPerTest();
 
-const invite = (
-  token: string,
-  orgId: string,
-  email = `guest-${crypto.randomUUID().slice(0, 8)}@example.com`,
-) => as(token).post(`/api/v1/orgs/${orgId}/invitations`, { body: { email, role: "member" } });
+const invite = (token: string, orgId: string, email = newAddress("guest")) =>
+  as(token).post(`/api/v1/orgs/${orgId}/invitations`, { body: { email, role: "member" } });
 
 describe("invitation spam", () => {
   it("an unverified account cannot invite anyone (403 email_not_verified), and no email leaves", async () => {
@@ -54,25 +46,11 @@ describe("invitation spam", () => {
     const { user } = await createUser({ emailVerifiedAt: new Date() });
     const org = await createOrg(user);
     const token = (await signIn(user)).accessToken;
-    const limited = { ...env, INVITATIONS_PER_ORG_PER_DAY: "3" } as Bindings;
-    const send = async (i: number) => {
-      const ctx = createExecutionContext();
-      const res = await worker.fetch(
-        new Request(`http://localhost/api/v1/orgs/${org.id}/invitations`, {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            authorization: `Bearer ${token}`,
-            "cf-connecting-ip": testIp(),
-          },
-          body: JSON.stringify({ email: `burst-${i}-${org.id.slice(-6)}@example.com`, role: "member" }),
-        }),
-        limited,
-        ctx,
-      );
-      await waitOnExecutionContext(ctx);
-      return res;
-    };
+    const send = (i: number) =>
+      apiWith({ INVITATIONS_PER_ORG_PER_DAY: "3" }, "POST", `/api/v1/orgs/${org.id}/invitations`, {
+        token,
+        body: { email: `burst-${i}-${org.id.slice(-6)}@example.com`, role: "member" },
+      });
     const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => send(i)));
     expect(answers.filter((res) => res.status === 201)).toHaveLength(3);
     const refused = answers.filter((res) => res.status === 429);
@@ -103,7 +81,7 @@ describe("invitation spam", () => {
       lastName: "\u0007Bell",
     });
     const org = await createOrg(user, { name: `${"Acme ".repeat(30)}Corp` });
-    const guest = `plain-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const guest = newAddress("plain");
     expect((await invite((await signIn(user)).accessToken, org.id, guest)).status).toBe(201);
     const sent = await mailbox.next(guest, "org_invitation");
     for (const name of [sent.data.inviter_name, sent.data.organization_name]) {
@@ -192,12 +170,12 @@ describe("search never answers 500, whatever the length of q", () => {
     const person = await createUser({ firstName: long });
     await createUser({ firstName: "Percent%Sign_Under" });
     const staff = as((await signIn((await createStaff({ emailVerifiedAt: new Date() })).user)).accessToken);
-    const found = await jsonOf<{ data: Array<{ id: string }> }>(
+    const found = await jsonOf<Page<UserDto>>(
       await staff.get(`/admin/v1/users?q=${encodeURIComponent(long.toUpperCase())}`),
       200,
     );
     expect(found.data.map((user) => user.id)).toEqual([person.user.id]);
-    const literal = await jsonOf<{ data: Array<{ first_name: string }> }>(
+    const literal = await jsonOf<Page<UserDto>>(
       await staff.get(`/admin/v1/users?q=${encodeURIComponent("t%s")}`),
       200,
     );

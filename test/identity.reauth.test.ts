@@ -15,12 +15,14 @@ import {
   type AuthTokensBody,
   createUser,
   DEFAULT_PASSWORD,
+  newAddress,
   signIn,
   type TestUser,
 } from "./support/factories";
 import { api, as, jsonOf, type Problem, problemOf } from "./support/http";
 import { watchMailbox } from "./support/mailbox";
 import { createOrg } from "./support/orgs";
+import { claimsOf } from "./support/tokens";
 
 vi.setConfig({ testTimeout: 30_000 });
 
@@ -30,11 +32,6 @@ const ELEVEN_MINUTES = 11 * 60_000;
 beforeEach(() => {
   watchMailbox();
 });
-
-function claimsOf(token: string): Record<string, unknown> {
-  const payload = token.split(".")[1] as string;
-  return JSON.parse(atob(payload.replace(/-/g, "+").replace(/_/g, "/"))) as Record<string, unknown>;
-}
 
 async function expectReauthRequired(res: Response): Promise<Problem> {
   const problem = await problemOf(res, 403);
@@ -64,7 +61,7 @@ const actions = {
   },
   "POST /users/me/email": (client: ReturnType<typeof as>, _: TestUser, proof: object) =>
     client.post("/api/v1/users/me/email", {
-      body: { email: `moved-${crypto.randomUUID().slice(0, 8)}@example.com`, ...proof },
+      body: { email: newAddress("moved"), ...proof },
     }),
   'POST /orgs/{id}/api-keys with ["*"]': async (
     client: ReturnType<typeof as>,
@@ -111,7 +108,7 @@ describe("tokens say when and how their session authenticated", () => {
 
   it("a magic-code sign-in carries amr [email]", async () => {
     const mailbox = watchMailbox();
-    const email = `amr-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const email = newAddress("amr");
     await api("POST", "/api/v1/auth/magic/request", { body: { email } });
     const code = (await mailbox.next(email, "magic_code")).data.code;
     const signedIn = await jsonOf<AuthTokensBody>(

@@ -4,21 +4,19 @@
  * rules: single use, 15 minutes, five checks, one live code per address, someone
  * else's code, throttling, and the MAGIC_LINK_* settings.
  */
-import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { desc, eq } from "drizzle-orm";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { magicCodes, newDeviceSessions, sessions, users } from "../src/db/schema";
 import { type Bindings, ConfigError, getConfig } from "../src/env";
-import worker from "../src/index";
 import { createServiceContext } from "../src/lib/context";
 import { sha256Hex } from "../src/lib/crypto";
 import { systemPrincipal } from "../src/lib/principal";
 import { MAGIC_CODE_MAX_ATTEMPTS, requestMagicCode } from "../src/modules/auth/magic-code.service";
 import type { UserDto } from "../src/modules/users/users.schemas";
-import { type AuthTokensBody, createUser } from "./support/factories";
-import { api, as, jsonOf, type Problem, problemOf } from "./support/http";
+import { type AuthTokensBody, createUser, newAddress } from "./support/factories";
+import { api, apiWith, as, jsonOf, type Problem, problemOf } from "./support/http";
 import { deliver, type Mailbox, tokenFromLink, watchMailbox } from "./support/mailbox";
 
 const db = getDb(env);
@@ -32,7 +30,6 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-const newAddress = (tag = "magic") => `${tag}-${crypto.randomUUID().slice(0, 8)}@example.com`;
 const request = (email: string, options: { ip?: string } = {}) =>
   api("POST", "/api/v1/auth/magic/request", { body: { email }, ...options });
 const verify = (body: Record<string, unknown>) => api("POST", "/api/v1/auth/magic/verify", { body });
@@ -256,15 +253,7 @@ describe("POST /auth/magic/request: throttling and validation", () => {
 describe("MAGIC_LINK_* settings", () => {
   /** A request through the whole Worker with other variables. */
   const callWith = (vars: Record<string, string>, email: string) =>
-    worker.fetch(
-      new Request("http://localhost/api/v1/auth/magic/request", {
-        method: "POST",
-        headers: { "content-type": "application/json", "cf-connecting-ip": "198.51.100.60" },
-        body: JSON.stringify({ email }),
-      }),
-      { ...env, ...vars } as Bindings,
-      createExecutionContext(),
-    );
+    apiWith(vars, "POST", "/api/v1/auth/magic/request", { body: { email }, ip: "198.51.100.60" });
 
   it("echoes the emailed code as debug_token when MAGIC_LINK_DEBUG_ECHO_TOKEN=true (outside production)", async () => {
     const mailbox = watchMailbox();

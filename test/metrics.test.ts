@@ -4,17 +4,10 @@
  * what was sent. Also: METRICS_TOKEN, batching (no Durable Object call per request),
  * task runs, emails, webhook events and the collector's cardinality bound.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  getQueueResult,
-  waitOnExecutionContext,
-} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type SendEmailInput, sendEmail } from "../src/email/send-email";
 import type { Bindings } from "../src/env";
-import worker from "../src/index";
 import { EXPOSITION_CONTENT_TYPE } from "../src/modules/metrics/metrics.exposition";
 import {
   bufferedObservations,
@@ -28,7 +21,8 @@ import {
 } from "../src/modules/metrics/metrics.recorder";
 import { MAX_SERIES_PER_METRIC, OVERFLOW_LABEL_VALUE } from "../src/modules/metrics/metrics.registry";
 import { createUser, signIn } from "./support/factories";
-import { api } from "./support/http";
+import { api, apiWith } from "./support/http";
+import { consume } from "./support/mailbox";
 import {
   type Family,
   histogramSeries,
@@ -138,12 +132,8 @@ describe("requests", () => {
 describe("METRICS_TOKEN", () => {
   const TOKEN = "metrics-0f9e8d7c6b5a";
   const withToken = { ...env, METRICS_TOKEN: TOKEN } as Bindings;
-  const scrapeWith = async (headers: Record<string, string>, bindings: Bindings = withToken) => {
-    const ctx = createExecutionContext();
-    const res = await worker.fetch(new Request("http://localhost/metrics", { headers }), bindings, ctx);
-    await waitOnExecutionContext(ctx);
-    return res;
-  };
+  const scrapeWith = (headers: Record<string, string>, bindings: Bindings = withToken) =>
+    apiWith(bindings, "GET", "/metrics", { headers });
 
   it("is required as a Bearer token when set, compared exactly", async () => {
     const missing = await scrapeWith({});
@@ -262,25 +252,15 @@ describe("background work", () => {
     });
     await sendEmail(env, input);
     const body = send.mock.calls[0]?.[0];
-    const consume = async (bindings: Bindings) => {
-      const batch = createMessageBatch("edge-api-email", [
-        { id: `m-${crypto.randomUUID()}`, timestamp: new Date(), attempts: 1, body },
-      ]);
-      const ctx = createExecutionContext();
-      await worker.queue(batch, bindings, ctx);
-      return getQueueResult(batch, ctx);
-    };
     const before = await scrape();
-    await consume(env);
+    await consume(body);
     vi.spyOn(globalThis, "fetch").mockResolvedValue(
       Response.json({ statusCode: 500, name: "application_error", message: "down" }, { status: 500 }),
     );
-    const failed = await consume({
-      ...env,
-      EMAIL_PROVIDER: "resend",
-      RESEND_API_KEY: "re_test_123",
-    } as Bindings);
-    expect(failed.retryMessages).toHaveLength(1);
+    const failed = await consume(body, {
+      env: { ...env, EMAIL_PROVIDER: "resend", RESEND_API_KEY: "re_test_123" } as Bindings,
+    });
+    expect(failed.result.retryMessages).toHaveLength(1);
     const after = await scrape();
     expect(moved(before, after, "emails_sent_total", { template: "welcome", provider: "console" })).toBe(1);
     expect(moved(before, after, "emails_failed_total", { template: "welcome", final: "false" })).toBe(1);

@@ -4,18 +4,11 @@
  * hand those exact bodies to the Worker's queue handler (createMessageBatch), so batches,
  * redelivery and paging are driven without waiting on the queue's timers.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { and, eq, inArray } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { notifications, users } from "../src/db/schema";
-import worker from "../src/index";
 import { uuidv7 } from "../src/lib/ids";
 import {
   BROADCAST_MAX_USER_IDS,
@@ -26,7 +19,7 @@ import {
   NOTIFICATION_RETENTION_DAYS,
   uuidv7Floor,
 } from "../src/modules/notifications/notifications.maintenance";
-import { runScheduled } from "../src/scheduled";
+import { runCron, runQueueBatch } from "./support/background";
 import { createUser, serviceContext, signIn } from "./support/factories";
 import { openSocket } from "./support/sockets";
 
@@ -49,13 +42,10 @@ let seq = 0;
 /** The Worker's queue handler on these bodies; returns the acks/retries and what it queued next. */
 async function consume(bodies: unknown[]) {
   const send = vi.spyOn(env.JOBS_QUEUE, "send");
-  const batch = createMessageBatch(
+  const { result } = await runQueueBatch(
     JOBS_QUEUE,
-    bodies.map((body) => ({ id: `b-${++seq}`, timestamp: new Date(), attempts: 1, body })),
+    bodies.map((body) => ({ id: `b-${++seq}`, body })),
   );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  const result = await getQueueResult(batch, ctx);
   const queued = send.mock.calls.map(([body]) => body);
   send.mockRestore();
   return { result, queued };
@@ -180,10 +170,7 @@ describe("retention", () => {
     ]);
     expect(uuidv7Floor(oldAt + 1) > old).toBe(true);
 
-    const outcomes = await runScheduled(
-      createScheduledController({ scheduledTime: midnight, cron: "* * * * *" }),
-      env,
-    );
+    const outcomes = await runCron(midnight);
     expect(outcomes).toContainEqual({ job: "notifications.purge_old", ok: true, result: { deleted: 1 } });
     const left = await db
       .select({ id: notifications.id })

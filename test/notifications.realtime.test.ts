@@ -19,12 +19,13 @@ import {
   MAX_CLIENT_FRAME_BYTES,
   MAX_SOCKETS_PER_USER,
 } from "../src/modules/notifications/notification-hub.protocol";
+import type { NotificationDto } from "../src/modules/notifications/notifications.schemas";
 import { type NotifyInput, notify } from "../src/modules/notifications/notifications.service";
 import { issueWsTicket } from "../src/modules/notifications/ws-ticket";
-import { createUser, serviceContext, signIn, type Tokens } from "./support/factories";
+import { person, serviceContext, signIn, type Tokens } from "./support/factories";
 import { as, jsonOf, problemOf } from "./support/http";
 import { openSocket, type TestSocket, upgrade } from "./support/sockets";
-import { decodeSegment, signWithRealKey } from "./support/tokens";
+import { claimsOf, signWithRealKey } from "./support/tokens";
 
 vi.setConfig({ testTimeout: 20_000 });
 
@@ -32,15 +33,14 @@ const db = getDb(env);
 const sent = (title: string): NotifyInput => ({ type: "task_completed", title, message: `${title}: done` });
 const send = (userId: string, title: string) => notify(serviceContext(), userId, sent(title));
 
-/** A user with an open session, and a socket helper bound to it. */
-async function person(userAgent = "Mozilla/5.0 (TestBrowser 1.0)") {
-  const { user } = await createUser();
-  const tokens = await signIn(user, { userAgent });
-  return { user, tokens, socket: (query = "") => openSocket(query, { token: tokens.accessToken }) };
+/** A person signed in from `userAgent`, with a socket helper bound to their access token. */
+async function subscriber(userAgent = "Mozilla/5.0 (TestBrowser 1.0)") {
+  const someone = await person({}, { userAgent });
+  return { ...someone, socket: (query = "") => openSocket(query, { token: someone.token }) };
 }
 
 function principalOf(tokens: Tokens, userId: string): UserPrincipal {
-  const claims = decodeSegment(tokens.accessToken.split(".")[1] as string);
+  const claims = claimsOf(tokens.accessToken);
   return {
     kind: "user",
     userId,
@@ -80,8 +80,8 @@ afterEach(() => {
 
 describe("delivery", () => {
   it("reaches every socket of the user and no socket of anyone else", async () => {
-    const ada = await person();
-    const bob = await person();
+    const ada = await subscriber();
+    const bob = await subscriber();
     const [phone, laptop, bobs] = await Promise.all([
       track(ada.socket()),
       track(ada.socket()),
@@ -107,7 +107,7 @@ describe("delivery", () => {
   });
 
   it("keeps read state in sync: a read on one socket's behalf reaches the other", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const [phone, laptop] = await Promise.all([track(ada.socket()), track(ada.socket())]);
     await Promise.all([phone.next("hello"), laptop.next("hello")]);
     const first = await send(ada.user.id, "First");
@@ -124,10 +124,7 @@ describe("delivery", () => {
 
     // The REST route (another device without a socket) tells both sockets.
     const me = as(ada.tokens.accessToken);
-    const read = await jsonOf<{ id: string; read_at: string }>(
-      await me.post(`/api/v1/notifications/${second.id}/read`),
-      200,
-    );
+    const read = await jsonOf<NotificationDto>(await me.post(`/api/v1/notifications/${second.id}/read`), 200);
     expect(read.read_at).not.toBeNull();
     for (const socket of [phone, laptop]) {
       expect(await socket.next("read")).toEqual({ type: "read", ids: [second.id], unread_count: 0 });
@@ -148,7 +145,7 @@ describe("delivery", () => {
   });
 
   it("replays exactly what was missed, in order, before live events", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const first = await track(ada.socket());
     await first.next("hello");
     const seen = await send(ada.user.id, "Seen live");
@@ -179,7 +176,7 @@ describe("delivery", () => {
   });
 
   it("replays at most REPLAY_LIMIT and says the replay was truncated", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const start = Date.now() - 60_000;
     const rows: NewNotification[] = Array.from({ length: REPLAY_LIMIT + 2 }, (_, i) => ({
       id: uuidv7(start + i),
@@ -198,7 +195,7 @@ describe("delivery", () => {
   });
 
   it("answers 400 naming `since` when it is not a notification id", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const problem = await problemOf(
       await upgrade("?since=yesterday", { token: ada.tokens.accessToken }),
       400,
@@ -207,7 +204,7 @@ describe("delivery", () => {
   });
 
   it("closes the oldest socket when a user opens more than the limit", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const sockets: TestSocket[] = [];
     for (let i = 0; i < MAX_SOCKETS_PER_USER; i++) sockets.push(await track(ada.socket()));
     const oldest = sockets[0] as TestSocket;
@@ -228,7 +225,7 @@ describe("auth", () => {
   });
 
   it("refuses an expired, a malformed and a foreign-audience token", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const subject = { userId: ada.user.id, sessionId: ada.tokens.sessionId };
     const expired = await signWithRealKey(subject, {}, Date.now() - 2 * 60 * 60 * 1000);
     for (const headers of [
@@ -243,7 +240,7 @@ describe("auth", () => {
   });
 
   it("answers 426 to a request that is not an upgrade", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const res = await as(ada.tokens.accessToken).get("/api/v1/notifications/ws");
     const problem = await problemOf(res, 426);
     expect(problem.code).toBe("upgrade_required");
@@ -251,7 +248,7 @@ describe("auth", () => {
   });
 
   it("opens with a ticket once; the same ticket again is refused", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const res = await as(ada.tokens.accessToken).post("/api/v1/notifications/ws-ticket");
     const body = await jsonOf<{ ticket: string; expires_at: string; expires_in: number }>(res, 201);
     expect(body.ticket).toMatch(/^wst_[A-Za-z0-9_-]{43}$/);
@@ -271,7 +268,7 @@ describe("auth", () => {
   });
 
   it("stays single use even where KV still shows the spent ticket (another location)", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const { ticket } = await jsonOf<{ ticket: string }>(
       await as(ada.tokens.accessToken).post("/api/v1/notifications/ws-ticket"),
       201,
@@ -288,8 +285,8 @@ describe("auth", () => {
   });
 
   it("refuses another user's ticket presented with your own token", async () => {
-    const ada = await person();
-    const bob = await person();
+    const ada = await subscriber();
+    const bob = await subscriber();
     const { ticket } = await jsonOf<{ ticket: string }>(
       await as(ada.tokens.accessToken).post("/api/v1/notifications/ws-ticket"),
       201,
@@ -303,7 +300,7 @@ describe("auth", () => {
   });
 
   it("refuses a good ticket sent with a refused Authorization header (no silent downgrade)", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const { ticket } = await jsonOf<{ ticket: string }>(
       await as(ada.tokens.accessToken).post("/api/v1/notifications/ws-ticket"),
       201,
@@ -314,7 +311,7 @@ describe("auth", () => {
   });
 
   it("refuses a ticket older than 30 seconds, and accepts one just younger", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const ctx = serviceContext(principalOf(ada.tokens, ada.user.id));
     const stale = await issueWsTicket(ctx, Date.now() - 30_001);
     expect(await problemOf(await upgrade(`?ticket=${stale.ticket}`), 401)).toMatchObject({
@@ -326,7 +323,7 @@ describe("auth", () => {
   });
 
   it("refuses unknown and malformed tickets, and a ticket whose session was revoked", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     for (const ticket of [`wst_${"A".repeat(43)}`, "nope", "wst_%00"]) {
       expect((await problemOf(await upgrade(`?ticket=${ticket}`), 401)).code).toBe("invalid_ws_ticket");
     }
@@ -352,7 +349,7 @@ describe("auth", () => {
 
 describe("revocation closes sockets", () => {
   it("revoking one session closes its sockets (4001) and leaves the user's other sessions open", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const tablet = await signIn(ada.user, { userAgent: "Tablet" });
     const [a1, a2] = [await track(ada.socket()), await track(ada.socket())];
     const other = await track(openSocket("", { token: tablet.accessToken }));
@@ -369,7 +366,7 @@ describe("revocation closes sockets", () => {
   });
 
   it("logout closes the session's sockets with the reason", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const socket = await track(ada.socket());
     await socket.next("hello");
     expect((await as(ada.tokens.accessToken).post("/api/v1/auth/logout")).status).toBe(204);
@@ -378,7 +375,7 @@ describe("revocation closes sockets", () => {
   });
 
   it("deleting the account closes every socket of the user (4003)", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const tablet = await signIn(ada.user, { userAgent: "Tablet" });
     const sockets = [await track(ada.socket()), await track(openSocket("", { token: tablet.accessToken }))];
     await send(ada.user.id, "Before deletion");
@@ -391,7 +388,7 @@ describe("revocation closes sockets", () => {
   });
 
   it("refresh-token reuse: the session's sockets close, the user is told in the app and by email", async () => {
-    const ada = await person("Phone");
+    const ada = await subscriber("Phone");
     const laptop = await signIn(ada.user, { userAgent: "Laptop" });
     const phoneSocket = await track(ada.socket());
     const laptopSocket = await track(openSocket("", { token: laptop.accessToken }));
@@ -439,8 +436,8 @@ describe("revocation closes sockets", () => {
 
 describe("bad frames", () => {
   it("answers binary, oversized, invalid and unknown frames with an error and keeps every socket open", async () => {
-    const ada = await person();
-    const bob = await person();
+    const ada = await subscriber();
+    const bob = await subscriber();
     const [noisy, quiet, bobs] = [
       await track(ada.socket()),
       await track(ada.socket()),
@@ -494,7 +491,7 @@ describe("bad frames", () => {
   });
 
   it("limits how many mark_read frames a socket may send in a burst", async () => {
-    const ada = await person();
+    const ada = await subscriber();
     const socket = await track(ada.socket());
     await socket.next("hello");
     const note = await send(ada.user.id, "Once");

@@ -17,12 +17,11 @@ import {
   notify,
 } from "../src/modules/notifications/notifications.service";
 import { createUser, serviceContext, signIn, type Tokens } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
+import { api, as, jsonOf, type Page, problemOf } from "./support/http";
 import { securitySuite } from "./support/security";
 import { openSocket } from "./support/sockets";
 
 const db = getDb(env);
-type Page<T> = { data: T[]; meta: { next: string | null; prev: string | null; total: number } };
 const BASE = "/api/v1/notifications";
 
 const input = (type: NotificationType, title: string, extra: Partial<NotifyInput> = {}): NotifyInput => ({

@@ -4,11 +4,14 @@
  * bodies, and the token's life: bound to the key, refused once the key is revoked.
  */
 import { env } from "cloudflare:workers";
+import type { z } from "@hono/zod-openapi";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import type { Organization } from "../src/db/schema";
 import { getKeyRing, InvalidTokenError, verifyAccessToken, verifyClientAccessToken } from "../src/lib/jwt";
 import { generateApiKey } from "../src/modules/api-keys/key-format";
+import type { OAuthErrorSchema, TokenResponse } from "../src/modules/oauth/oauth.schemas";
+import type { OrgDto } from "../src/modules/orgs/orgs.schemas";
 import { createUser, signIn, type TestUser } from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
 import { createApiKey, createOrg, type TestApiKey } from "./support/orgs";
@@ -16,8 +19,8 @@ import { decodeSegment, signCustom, tokenSettings } from "./support/tokens";
 
 vi.setConfig({ testTimeout: 30_000 });
 
-type TokenBody = { access_token: string; token_type: string; expires_in: number; scope: string };
-type OAuthErrorBody = { error: string; error_description: string };
+/** RFC 6749 §5.2 error body (application/json, not problem+json). */
+type OAuthErrorBody = z.infer<typeof OAuthErrorSchema>;
 
 let owner: TestUser;
 let org: Organization;
@@ -63,7 +66,7 @@ const credentials = () => ({
 describe("issuing tokens", () => {
   it("takes a form body and answers a Bearer token for the key's organization with all its scopes", async () => {
     const res = await form(credentials());
-    const body = await jsonOf<TokenBody>(res, 200);
+    const body = await jsonOf<TokenResponse>(res, 200);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(res.headers.get("pragma")).toBe("no-cache");
     expect(body).toMatchObject({ token_type: "Bearer", expires_in: 900, scope: "org:read tasks:read" });
@@ -82,17 +85,17 @@ describe("issuing tokens", () => {
     expect(claims.sid).toBeUndefined();
 
     const used = await api("GET", `/api/v1/orgs/${org.id}`, { token: body.access_token });
-    expect((await jsonOf<{ id: string; role: null }>(used, 200)).role).toBeNull();
+    expect((await jsonOf<OrgDto>(used, 200)).role).toBeNull();
   });
 
   it("takes a JSON body, and HTTP Basic client credentials", async () => {
     expect((await json(credentials())).status).toBe(200);
     const viaBasic = await form({ grant_type: "client_credentials" }, basic(key.key.id, key.secret));
-    expect((await jsonOf<TokenBody>(viaBasic, 200)).scope).toBe("org:read tasks:read");
+    expect((await jsonOf<TokenResponse>(viaBasic, 200)).scope).toBe("org:read tasks:read");
   });
 
   it("narrows to the scopes asked for; the token cannot do what they leave out", async () => {
-    const narrowed = await jsonOf<TokenBody>(await form({ ...credentials(), scope: "tasks:read" }), 200);
+    const narrowed = await jsonOf<TokenResponse>(await form({ ...credentials(), scope: "tasks:read" }), 200);
     expect(narrowed.scope).toBe("tasks:read");
     const refused = await api("GET", `/api/v1/orgs/${org.id}`, { token: narrowed.access_token });
     expect((await problemOf(refused, 403)).code).toBe("insufficient_scope");
@@ -100,12 +103,12 @@ describe("issuing tokens", () => {
 
   it("ignores parameters it does not know, and treats empty ones as omitted (RFC 6749 §3.1, §3.2)", async () => {
     const res = await form({ ...credentials(), scope: "", audience: "something", resource: "x" });
-    expect((await jsonOf<TokenBody>(res, 200)).scope).toBe("org:read tasks:read");
+    expect((await jsonOf<TokenResponse>(res, 200)).scope).toBe("org:read tasks:read");
   });
 
   it("never outlives the key, nor an old secret in its rotation grace period", async () => {
     const expiring = await createApiKey(org, { expiresAt: new Date(Date.now() + 120_000) });
-    const body = await jsonOf<TokenBody>(
+    const body = await jsonOf<TokenResponse>(
       await form({
         grant_type: "client_credentials",
         client_id: expiring.key.id,
@@ -121,7 +124,7 @@ describe("issuing tokens", () => {
     await as(ownerToken).post(`/api/v1/orgs/${org.id}/api-keys/${rotating.key.id}/rotate`, {
       body: { grace_period_seconds: 300 },
     });
-    const graced = await jsonOf<TokenBody>(
+    const graced = await jsonOf<TokenResponse>(
       await form({
         grant_type: "client_credentials",
         client_id: rotating.key.id,
@@ -137,7 +140,7 @@ describe("the token's life follows the key", () => {
   it("is refused at once when the key is revoked, and when it expires", async () => {
     const short = await createApiKey(org);
     const token = (
-      await jsonOf<TokenBody>(
+      await jsonOf<TokenResponse>(
         await form({
           grant_type: "client_credentials",
           client_id: short.key.id,
@@ -157,7 +160,7 @@ describe("the token's life follows the key", () => {
 
     const other = await createApiKey(org);
     const token2 = (
-      await jsonOf<TokenBody>(
+      await jsonOf<TokenResponse>(
         await form({
           grant_type: "client_credentials",
           client_id: other.key.id,
@@ -176,7 +179,7 @@ describe("the token's life follows the key", () => {
   it("loses a scope the key loses", async () => {
     const changing = await createApiKey(org, { scopes: ["org:read", "tasks:read"] });
     const token = (
-      await jsonOf<TokenBody>(
+      await jsonOf<TokenResponse>(
         await form({
           grant_type: "client_credentials",
           client_id: changing.key.id,
@@ -195,7 +198,7 @@ describe("the token's life follows the key", () => {
   });
 
   it("is not a person's token, and a person's token is not a client token", async () => {
-    const body = await jsonOf<TokenBody>(await form(credentials()), 200);
+    const body = await jsonOf<TokenResponse>(await form(credentials()), 200);
     const verify = await api("POST", "/api/v1/auth/token/verify", { body: { token: body.access_token } });
     expect(verify.status).toBe(401);
     expect((await api("GET", "/api/v1/users/me", { token: body.access_token })).status).toBe(403);

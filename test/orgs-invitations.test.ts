@@ -9,30 +9,18 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { invitations, memberships, notifications, type Organization, users } from "../src/db/schema";
 import { sha256Hex } from "../src/lib/crypto";
-import { createUser, signIn, type TestUser } from "./support/factories";
-import { api, as, jsonOf, type Problem, problemOf } from "./support/http";
+import type { InvitationDto, MembershipDto } from "../src/modules/orgs/orgs.schemas";
+import { createUser, type Person, person, signIn, type TestUser } from "./support/factories";
+import { api, as, fieldsOf, jsonOf, type Page, problemOf } from "./support/http";
 import { addMember, createApiKey, createInvitation, createOrg } from "./support/orgs";
 import { securitySuite } from "./support/security";
 
 vi.setConfig({ testTimeout: 30_000 });
 
 const db = getDb(env);
-type Page<T> = { data: T[]; meta: { total: number } };
-type InvitationDto = { id: string; email: string; role: string; status: string; invited_by: string | null };
-type MembershipDto = { organization: { id: string; role: string }; role: string; joined_at: string };
-const fieldsOf = (problem: Problem) =>
-  (problem.errors ?? []).map((error) => error.pointer ?? error.parameter);
-
-type Person = TestUser & { token: string; api: ReturnType<typeof as> };
-
-async function person(options: { verified?: boolean; email?: string } = {}): Promise<Person> {
-  const account = await createUser({
-    ...(options.email ? { email: options.email } : {}),
-    emailVerifiedAt: options.verified === false ? null : new Date(),
-  });
-  const token = (await signIn(account.user)).accessToken;
-  return { ...account, token, api: as(token) };
-}
+/** Only a verified address may accept: everyone here is verified unless a test says otherwise. */
+const verifiedPerson = (overrides: Parameters<typeof person>[0] = {}) =>
+  person({ emailVerifiedAt: new Date(), ...overrides });
 
 const membershipsOf = (organizationId: string, userId: string) =>
   db
@@ -50,8 +38,8 @@ describe("POST /orgs/{org_id}/invitations", () => {
   let admin: Person;
   let org: Organization;
   beforeAll(async () => {
-    owner = await person();
-    admin = await person();
+    owner = await verifiedPerson();
+    admin = await verifiedPerson();
     org = await createOrg(owner.user, { name: "Acme Robotics" });
     await addMember(org, admin.user, "admin");
   });
@@ -92,7 +80,7 @@ describe("POST /orgs/{org_id}/invitations", () => {
     expect(expiresIn).toBeLessThanOrEqual(7 * 24 * 3600 * 1000);
 
     // The link works: the invitee signs up with that address, verifies it, and accepts.
-    const grace = await person({ email: "grace@example.test" });
+    const grace = await verifiedPerson({ email: "grace@example.test" });
     const accepted = await jsonOf<MembershipDto>(
       await grace.api.post("/api/v1/invitations/accept", { body: { token } }),
       200,
@@ -101,7 +89,7 @@ describe("POST /orgs/{org_id}/invitations", () => {
   });
 
   it("notifies an invitee who already has an account, in the app", async () => {
-    const invitee = await person();
+    const invitee = await verifiedPerson();
     const res = await owner.api.post(`/api/v1/orgs/${org.id}/invitations`, {
       body: { email: invitee.email, role: "member" },
     });
@@ -136,7 +124,7 @@ describe("POST /orgs/{org_id}/invitations", () => {
     const [old] = await db.select().from(invitations).where(eq(invitations.id, first.id));
     expect(old?.revokedAt).not.toBeNull();
 
-    const invitee = await person({ email });
+    const invitee = await verifiedPerson({ email });
     const stale = await invitee.api.post("/api/v1/invitations/accept", { body: { token: tokens[0] } });
     expect((await problemOf(stale, 400)).code).toBe("invitation_invalid");
     const fresh = await invitee.api.post("/api/v1/invitations/accept", { body: { token: tokens[1] } });
@@ -178,7 +166,7 @@ describe("POST /orgs/{org_id}/invitations", () => {
 
 describe("GET / DELETE invitations", () => {
   it("lists with filter[status], reads one, revokes (twice is fine), refuses to revoke an accepted one", async () => {
-    const owner = await person();
+    const owner = await verifiedPerson();
     const org = await createOrg(owner.user);
     const pending = await createInvitation(org, { email: "pending@example.test" });
     const expired = await createInvitation(org, {
@@ -232,7 +220,7 @@ describe("POST /invitations/accept", () => {
 
   it("makes the invitee a member once: accepting again is 400 invitation_used and adds nothing", async () => {
     const org = await createOrg(owner.user);
-    const invitee = await person();
+    const invitee = await verifiedPerson();
     const { token, invitation } = await createInvitation(org, { email: invitee.email, role: "admin" });
     const first = await jsonOf<MembershipDto>(await accept(invitee, token), 200);
     expect(first).toMatchObject({ role: "admin", organization: { id: org.id, role: "admin" } });
@@ -248,7 +236,7 @@ describe("POST /invitations/accept", () => {
 
   it("accepting the same token twice at once adds one membership: one 200, one 400", async () => {
     const org = await createOrg(owner.user);
-    const invitee = await person();
+    const invitee = await verifiedPerson();
     const { token } = await createInvitation(org, { email: invitee.email });
     const answers = await Promise.all([
       accept(invitee, token),
@@ -261,7 +249,7 @@ describe("POST /invitations/accept", () => {
 
   it("refuses an expired invitation (400 invitation_expired), including one that reached its 7 days", async () => {
     const org = await createOrg(owner.user);
-    const invitee = await person();
+    const invitee = await verifiedPerson();
     const old = await createInvitation(org, { email: invitee.email, expiresAt: new Date(Date.now() - 1) });
     const problem = await problemOf(await accept(invitee, old.token), 400);
     expect(problem.code).toBe("invitation_expired");
@@ -282,7 +270,7 @@ describe("POST /invitations/accept", () => {
 
   it("refuses unknown and revoked tokens (400 invitation_invalid)", async () => {
     const org = await createOrg(owner.user);
-    const invitee = await person();
+    const invitee = await verifiedPerson();
     const { token, invitation } = await createInvitation(org, { email: invitee.email });
     await db.update(invitations).set({ revokedAt: new Date() }).where(eq(invitations.id, invitation.id));
     expect((await problemOf(await accept(invitee, token), 400)).code).toBe("invitation_invalid");
@@ -292,8 +280,8 @@ describe("POST /invitations/accept", () => {
 
   it("refuses another account (403 invitation_email_mismatch) and leaves the invitation usable", async () => {
     const org = await createOrg(owner.user);
-    const invitee = await person();
-    const intruder = await person();
+    const invitee = await verifiedPerson();
+    const intruder = await verifiedPerson();
     const { token } = await createInvitation(org, { email: invitee.email });
     const problem = await problemOf(await accept(intruder, token), 403);
     expect(problem.code).toBe("invitation_email_mismatch");
@@ -304,7 +292,7 @@ describe("POST /invitations/accept", () => {
 
   it("needs a verified email (403 email_not_verified), even for the invited address", async () => {
     const org = await createOrg(owner.user);
-    const unverified = await person({ verified: false });
+    const unverified = await person({ emailVerifiedAt: null });
     const { token } = await createInvitation(org, { email: unverified.email });
     expect((await problemOf(await accept(unverified, token), 403)).code).toBe("email_not_verified");
     await db.update(users).set({ emailVerifiedAt: new Date() }).where(eq(users.id, unverified.user.id));
@@ -313,7 +301,7 @@ describe("POST /invitations/accept", () => {
 
   it("answers 409 already_member and keeps the invitation when the invitee is a member already", async () => {
     const org = await createOrg(owner.user);
-    const invitee = await person();
+    const invitee = await verifiedPerson();
     await addMember(org, invitee.user, "billing");
     const { token, invitation } = await createInvitation(org, { email: invitee.email, role: "admin" });
     expect((await problemOf(await accept(invitee, token), 409)).code).toBe("already_member");
@@ -327,7 +315,7 @@ describe("POST /invitations/accept", () => {
     const { secret } = await createApiKey(org, { scopes: ["org:read"] });
     const res = await api("POST", "/api/v1/invitations/accept", { token: secret, body: { token: "inv_x" } });
     expect((await problemOf(res, 403)).code).toBe("forbidden");
-    const invitee = await person();
+    const invitee = await verifiedPerson();
     expect(
       fieldsOf(await problemOf(await invitee.api.post("/api/v1/invitations/accept", { body: {} }), 400)),
     ).toEqual(["/token"]);
@@ -349,7 +337,7 @@ describe("security", () => {
     const other = await createUser();
     const theirs = await createOrg(other.user);
     const { invitation: theirInvitation } = await createInvitation(theirs, { email: "their@example.test" });
-    const me = await person();
+    const me = await verifiedPerson();
     return {
       path: `/api/v1/orgs/${theirs.id}/invitations${suffix.replace("{id}", theirInvitation.id)}`,
       headers: { authorization: `Bearer ${me.token}` },

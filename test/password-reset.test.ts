@@ -13,9 +13,25 @@ import { MAX_RETRIES } from "../src/jobs/consumer";
 import { sha256Hex } from "../src/lib/crypto";
 import { verifyPassword } from "../src/lib/password";
 import { deliverPasswordReset, requestPasswordReset } from "../src/modules/auth/password-reset.service";
-import { createUser, DEFAULT_PASSWORD, loginAs, serviceContext, signIn } from "./support/factories";
+import {
+  createUser,
+  DEFAULT_PASSWORD,
+  loginAs,
+  newAddress,
+  serviceContext,
+  signIn,
+} from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
-import { consume, deliver, EMAIL_DLQ, EMAIL_QUEUE, tokenFromLink, watchMailbox } from "./support/mailbox";
+import {
+  consume,
+  deliver,
+  EMAIL_DLQ,
+  EMAIL_QUEUE,
+  fakeResend,
+  resendAccepted,
+  tokenFromLink,
+  watchMailbox,
+} from "./support/mailbox";
 
 const db = getDb(env);
 const NEW_PASSWORD = "a brand new passphrase";
@@ -56,11 +72,7 @@ describe("password reset: forgot → queue → Resend → reset", () => {
     const message = await mailbox.next(email, "password_reset");
     expect(message.data).toMatchObject({ name: "Ada", expires_in_minutes: 60 });
 
-    const requests: Request[] = [];
-    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
-      requests.push(new Request(input, init));
-      return Response.json({ id: "5b0e2f8a-7c1d-4e3f-9a2b-6c8d0e1f2a3b" });
-    });
+    const { requests } = fakeResend(resendAccepted("5b0e2f8a-7c1d-4e3f-9a2b-6c8d0e1f2a3b"));
     const outcome = await consume(message, {
       env: { ...env, EMAIL_PROVIDER: "resend", RESEND_API_KEY: "re_test_reset" },
     });
@@ -105,7 +117,7 @@ describe("POST /auth/password/forgot reveals nothing", () => {
   it("answers an unknown address exactly like a known one, and queues nothing for it", async () => {
     const mailbox = watchMailbox();
     const { email } = await createUser();
-    const unknown = `nobody-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const unknown = newAddress("nobody");
     const known = await forgot(email);
     const missing = await forgot(unknown);
     expect(missing.status).toBe(known.status);
@@ -130,7 +142,7 @@ describe("POST /auth/password/forgot reveals nothing", () => {
       get: (_target, property) => (property === "then" ? () => {} : hang),
       apply: () => hang,
     });
-    for (const address of [email, `nobody-${crypto.randomUUID().slice(0, 8)}@example.com`]) {
+    for (const address of [email, newAddress("nobody")]) {
       const deferred: Promise<unknown>[] = [];
       const ctx = {
         ...serviceContext(),
@@ -155,7 +167,7 @@ describe("POST /auth/password/forgot reveals nothing", () => {
   });
 
   it("is limited per address (password_forgot: 5 a minute), whatever the IP", async () => {
-    const address = `flood-${crypto.randomUUID().slice(0, 8)}@example.com`;
+    const address = newAddress("flood");
     for (let i = 0; i < 5; i++) expect((await forgot(address)).status).toBe(202);
     const refused = await forgot(address);
     const problem = await problemOf(refused, 429);

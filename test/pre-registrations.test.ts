@@ -5,18 +5,15 @@ import { insertChunked } from "../src/db/batch";
 import { getDb } from "../src/db/client";
 import { preRegistrations } from "../src/db/schema";
 import { uuidv7 } from "../src/lib/ids";
+import type { PreRegistrationDto } from "../src/modules/pre-registrations/pre-registrations.schemas";
 import { CSV_HEADER, csvCell } from "../src/modules/pre-registrations/pre-registrations.service";
-import { createStaff, createUser, signIn } from "./support/factories";
-import { api, as, jsonOf, problemOf } from "./support/http";
+import { createStaff, createUser, newAddress, signIn } from "./support/factories";
+import { api, as, jsonOf, type Page, problemOf } from "./support/http";
 import { securitySuite } from "./support/security";
 
 const db = getDb(env);
 
-type Entry = { id: string; email: string; created_at: string };
-type Page = { data: Entry[]; meta: { next: string | null; prev: string | null; total: number } };
-
 const join = (body: unknown, ip?: string) => api("POST", "/api/v1/pre-registrations", { body, ip });
-const address = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}@example.com`;
 
 let staffToken: string;
 let userToken: string;
@@ -27,26 +24,32 @@ beforeAll(async () => {
 
 describe("POST /pre-registrations", () => {
   it("adds an address (201 with Location), and answers 200 with the same entry when it is already there", async () => {
-    const email = address("grace");
+    const email = newAddress("grace");
     const created = await join({ email });
-    const entry = await jsonOf<Entry>(created, 201);
+    const entry = await jsonOf<PreRegistrationDto>(created, 201);
     expect(entry).toEqual({ id: expect.any(String), email, created_at: expect.stringMatching(/Z$/) });
     expect(created.headers.get("location")).toBe(`/api/v1/pre-registrations/${entry.id}`);
 
-    const again = await jsonOf<Entry>(await join({ email: `  ${email.toUpperCase()} ` }), 200);
+    const again = await jsonOf<PreRegistrationDto>(await join({ email: `  ${email.toUpperCase()} ` }), 200);
     expect(again).toEqual(entry);
-    const fetched = await jsonOf<Entry>(await as(staffToken).get(created.headers.get("location") ?? ""), 200);
+    const fetched = await jsonOf<PreRegistrationDto>(
+      await as(staffToken).get(created.headers.get("location") ?? ""),
+      200,
+    );
     expect(fetched).toEqual(entry);
   });
 
   it("stays one row when the same address joins concurrently", async () => {
-    const email = address("race");
+    const email = newAddress("race");
     const statuses = (await Promise.all(Array.from({ length: 5 }, () => join({ email })))).map(
       (res) => res.status,
     );
     expect(statuses.filter((status) => status === 201)).toHaveLength(1);
     expect(statuses.filter((status) => status === 200)).toHaveLength(4);
-    const page = await jsonOf<Page>(await as(staffToken).get(`/api/v1/pre-registrations?q=${email}`), 200);
+    const page = await jsonOf<Page<PreRegistrationDto>>(
+      await as(staffToken).get(`/api/v1/pre-registrations?q=${email}`),
+      200,
+    );
     expect(page.meta.total).toBe(1);
   });
 
@@ -66,14 +69,14 @@ describe("POST /pre-registrations", () => {
 
   it("is throttled per IP (waitlist: 10 a minute)", async () => {
     const ip = "203.0.113.150";
-    for (let i = 0; i < 10; i++) expect((await join({ email: address("ip") }, ip)).status).toBe(201);
-    const refused = await join({ email: address("ip") }, ip);
+    for (let i = 0; i < 10; i++) expect((await join({ email: newAddress("ip") }, ip)).status).toBe(201);
+    const refused = await join({ email: newAddress("ip") }, ip);
     expect((await problemOf(refused, 429)).violated_policies).toEqual(["waitlist"]);
     expect(refused.headers.get("ratelimit-policy")).toContain('"waitlist";q=10;w=60');
   });
 
   it("is throttled per address too, whatever the IP", async () => {
-    const email = address("same");
+    const email = newAddress("same");
     for (let i = 0; i < 10; i++) expect([200, 201]).toContain((await join({ email })).status);
     expect((await problemOf(await join({ email }), 429)).violated_policies).toEqual(["waitlist"]);
   });
@@ -95,16 +98,16 @@ describe("staff: list and export", () => {
 
   it("lists newest first, pages with a cursor, sorts and searches", async () => {
     const first = await as(staffToken).get(`/api/v1/pre-registrations?q=${tag}&limit=2`);
-    const page = await jsonOf<Page>(first, 200);
+    const page = await jsonOf<Page<PreRegistrationDto>>(first, 200);
     expect(page.meta.total).toBe(3);
     expect(page.data.map((entry) => entry.email[0])).toEqual(["b", "a"]);
     expect(first.headers.get("link")).toContain('rel="next"');
-    const rest = await jsonOf<Page>(
+    const rest = await jsonOf<Page<PreRegistrationDto>>(
       await as(staffToken).get(`/api/v1/pre-registrations?q=${tag}&limit=2&cursor=${page.meta.next}`),
       200,
     );
     expect(rest.data.map((entry) => entry.email[0])).toEqual(["c"]);
-    const byEmail = await jsonOf<Page>(
+    const byEmail = await jsonOf<Page<PreRegistrationDto>>(
       await as(staffToken).get(`/api/v1/pre-registrations?q=${tag}&sort=email`),
       200,
     );
@@ -112,7 +115,10 @@ describe("staff: list and export", () => {
   });
 
   it("searches literally (% and _ match themselves)", async () => {
-    const page = await jsonOf<Page>(await as(staffToken).get("/api/v1/pre-registrations?q=%25"), 200);
+    const page = await jsonOf<Page<PreRegistrationDto>>(
+      await as(staffToken).get("/api/v1/pre-registrations?q=%25"),
+      200,
+    );
     expect(page.meta.total).toBe(0);
   });
 
@@ -159,8 +165,12 @@ describe("staff: list and export", () => {
     expect(bulk[0]).toBe(`n0000-${bulkTag}@example.com`);
     expect(bulk.at(-1)).toBe(`n1202-${bulkTag}@example.com`);
     // Every entry once: as many rows as the listing's total.
-    const total = (await jsonOf<Page>(await as(staffToken).get("/api/v1/pre-registrations?limit=1"), 200))
-      .meta.total;
+    const total = (
+      await jsonOf<Page<PreRegistrationDto>>(
+        await as(staffToken).get("/api/v1/pre-registrations?limit=1"),
+        200,
+      )
+    ).meta.total;
     expect(lines).toHaveLength(total + 1);
   });
 

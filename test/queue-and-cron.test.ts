@@ -1,28 +1,22 @@
 /** The queue consumer's generic behaviour and the cron runner. Later modules test their own message types. */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import worker from "../src/index";
 import { isDeadLetterQueue, retryDelaySeconds } from "../src/jobs/consumer";
 import { enqueue } from "../src/jobs/enqueue";
 import type { MaintenanceJob } from "../src/jobs/maintenance-job";
-import { dueJobs, runScheduled } from "../src/scheduled";
+import { dueJobs } from "../src/scheduled";
+import { runCron, runQueueBatch } from "./support/background";
 
 afterEach(() => vi.restoreAllMocks());
 
+/** The queue handler's result on `bodies`, delivered once each as messages `msg-0`, `msg-1` ... */
 async function consume(queue: string, bodies: unknown[]) {
-  const batch = createMessageBatch(
-    queue,
-    bodies.map((body, i) => ({ id: `msg-${i}`, timestamp: new Date(), attempts: 1, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  return getQueueResult(batch, ctx);
+  return (
+    await runQueueBatch(
+      queue,
+      bodies.map((body, i) => ({ id: `msg-${i}`, body })),
+    )
+  ).result;
 }
 
 describe("queue consumer", () => {
@@ -95,11 +89,9 @@ describe("cron", () => {
   it("runs every due job even when one fails, and logs the failure", async () => {
     const logged = vi.spyOn(console, "error").mockImplementation(() => {});
     ran.length = 0;
-    const controller = createScheduledController({
-      scheduledTime: Date.UTC(2026, 10, 21, 12, 0),
-      cron: "* * * * *",
+    const outcomes = await runCron(Date.UTC(2026, 10, 21, 12, 0), {
+      jobs: [job("first", 1, true), job("second", 1)],
     });
-    const outcomes = await runScheduled(controller, env, [job("first", 1, true), job("second", 1)]);
     expect(ran).toEqual(["first", "second"]);
     expect(outcomes).toEqual([
       { job: "first", ok: false },

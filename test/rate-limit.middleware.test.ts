@@ -22,6 +22,7 @@ import type { PolicyOverrides, RoutePolicyName } from "../src/lib/rate-limit/pol
 import type { RateLimitStore } from "../src/lib/rate-limit/store";
 import { handleError, handleNotFound } from "../src/middleware/error-handler";
 import { type Clock, globalRateLimit, type RateLimitOptions, rateLimit } from "../src/middleware/rate-limit";
+import type { Problem } from "./support/http";
 import { kvWithOutage } from "./support/kv-outage";
 
 const T0 = Date.UTC(2031, 5, 1, 9, 0, 0);
@@ -164,14 +165,6 @@ function rateHeaders(res: Response) {
   };
 }
 
-type ProblemJson = {
-  type: string;
-  status: number;
-  code: string;
-  detail: string;
-  violated_policies?: string[];
-};
-
 afterEach(async () => {
   for (const id of await listDurableObjectIds(env.RATE_LIMITER)) {
     await runDurableObjectAlarm(env.RATE_LIMITER.get(id));
@@ -234,7 +227,7 @@ describe.each([
           policy: '"anonymous";q=3;w=60',
           state: '"anonymous";r=0;t=40',
         });
-        const body = (await res.json()) as ProblemJson;
+        const body = (await res.json()) as Problem;
         expect(body).toMatchObject({
           type: "/problems/rate_limited",
           status: 429,
@@ -273,7 +266,7 @@ describe.each([
         for (let i = 0; i < 5; i++) await send(app, "/things", { ip, token: alice });
         const refused = await send(app, "/things", { ip, token: alice });
         expect(refused.status).toBe(429);
-        expect(((await refused.json()) as ProblemJson).violated_policies).toEqual(["user"]);
+        expect(((await refused.json()) as Problem).violated_policies).toEqual(["user"]);
 
         const other = await send(app, "/things", { ip, token: bob });
         expect(other.status).toBe(200);
@@ -296,7 +289,7 @@ describe.each([
         for (let i = 0; i < 4; i++) expect((await send(app, "/things", { token: basic })).status).toBe(200);
         const refused = await send(app, "/things", { token: basic });
         expect(refused.status).toBe(429);
-        expect(((await refused.json()) as ProblemJson).violated_policies).toEqual(["api_key"]);
+        expect(((await refused.json()) as Problem).violated_policies).toEqual(["api_key"]);
 
         const res = await send(app, "/things", { token: `key:${premium}` });
         expect(res.status).toBe(200);
@@ -351,7 +344,7 @@ describe.each([
           RATE_LIMIT_POLICIES: '{"anonymus":"10/60"}',
         } as Bindings);
         expect(res.status).toBe(500);
-        expect(((await res.json()) as ProblemJson).code).toBe("configuration_error");
+        expect(((await res.json()) as Problem).code).toBe("configuration_error");
       });
 
       it("refuses bad options when the middleware is built, not on the first request", () => {
@@ -433,7 +426,7 @@ describe.each([
         expect((await login(app, ip, `${freshId("b")}@example.com`)).status).toBe(200);
         const refused = await login(app, ip, `${freshId("c")}@example.com`);
         expect(refused.status).toBe(429);
-        expect(((await refused.json()) as ProblemJson).violated_policies).toEqual(["login"]);
+        expect(((await refused.json()) as Problem).violated_policies).toEqual(["login"]);
         expect(refused.headers.get("retry-after")).toBe("60");
         expect(rateHeaders(refused).state).toBe('"anonymous";r=0;t=60, "login";r=0;t=60');
       });
@@ -445,7 +438,7 @@ describe.each([
         expect((await login(app, freshIp(), ` ${email.toUpperCase()}`)).status).toBe(200);
         const refused = await login(app, freshIp(), email);
         expect(refused.status).toBe(429);
-        expect(((await refused.json()) as ProblemJson).violated_policies).toEqual(["login"]);
+        expect(((await refused.json()) as Problem).violated_policies).toEqual(["login"]);
         // Another email from a fresh address is unaffected.
         expect((await login(app, freshIp(), `${freshId("other")}@example.com`)).status).toBe(200);
       });
@@ -494,7 +487,7 @@ describe.each([
         expect(rateHeaders(created).policy).toBe('"anonymous";q=3;w=60, "waitlist";q=2;w=60');
         const refused = await register({ email: `${freshId("wait")}@example.com` });
         expect(refused.status).toBe(429);
-        expect(((await refused.json()) as ProblemJson).violated_policies).toEqual(["waitlist"]);
+        expect(((await refused.json()) as Problem).violated_policies).toEqual(["waitlist"]);
       });
     });
 

@@ -8,13 +8,12 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import type { Organization, User } from "../src/db/schema";
 import type { TaskDto } from "../src/modules/tasks/tasks.schemas";
 import { createUser, signIn } from "./support/factories";
-import { api, jsonOf, problemOf } from "./support/http";
+import { api, jsonOf, type Page, problemOf } from "./support/http";
 import { apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
 import { securitySuite } from "./support/security";
 import { deliver, holdJobsQueue, taskClient, taskRow } from "./support/tasks";
 
 const BASE = "/api/v1/tasks";
-type Page = { data: TaskDto[]; meta: { total: number } };
 
 let owner: User;
 let acme: Organization;
@@ -59,10 +58,10 @@ describe("organization-owned tasks", () => {
 
   it("every key of the organization sees its tasks; another organization's key and people do not", async () => {
     const task = await createWithKey(keys.writeOnly, { type: "add", payload: { x: 1, y: 1 } });
-    const listed = await jsonOf<Page>(await withKey(keys.readOnly, "GET", BASE), 200);
+    const listed = await jsonOf<Page<TaskDto>>(await withKey(keys.readOnly, "GET", BASE), 200);
     expect(listed.data.map((entry) => entry.id)).toContain(task.id);
 
-    const others = await jsonOf<Page>(await withKey(keys.otherOrg, "GET", BASE), 200);
+    const others = await jsonOf<Page<TaskDto>>(await withKey(keys.otherOrg, "GET", BASE), 200);
     expect(others.data.map((entry) => entry.id)).not.toContain(task.id);
     for (const [method, path] of [
       ["GET", `${BASE}/${task.id}`],

@@ -8,12 +8,11 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import type { User } from "../src/db/schema";
 import type { TaskDto } from "../src/modules/tasks/tasks.schemas";
 import { createUser, signIn } from "./support/factories";
-import { api, jsonOf, problemOf } from "./support/http";
+import { api, jsonOf, type Page, problemOf } from "./support/http";
 import { securitySuite } from "./support/security";
 import { deliver, holdJobsQueue, pinClock, taskClient } from "./support/tasks";
 
 const BASE = "/api/v1/tasks";
-type Page = { data: TaskDto[]; meta: { next: string | null; prev: string | null; total: number } };
 
 let ada: User;
 let adaToken: string;
@@ -226,7 +225,7 @@ describe("GET /tasks and /tasks/{id}", () => {
   });
 
   it("lists only the caller's tasks, newest first, with the total", async () => {
-    const page = await jsonOf<Page>(await lister.get(BASE), 200);
+    const page = await jsonOf<Page<TaskDto>>(await lister.get(BASE), 200);
     expect(page.data.map((task) => task.id)).toEqual(mine.map((task) => task.id).reverse());
     expect(page.data.map((task) => task.created_at)).toEqual(mine.map((task) => task.created_at).reverse());
     expect(page.meta).toEqual({ next: null, prev: null, total: 5 });
@@ -234,7 +233,7 @@ describe("GET /tasks and /tasks/{id}", () => {
 
   it("filters by status and type (several values comma-separated)", async () => {
     const ids = async (query: string) =>
-      (await jsonOf<Page>(await lister.get(`${BASE}?${query}`), 200)).data.map((task) => task.id);
+      (await jsonOf<Page<TaskDto>>(await lister.get(`${BASE}?${query}`), 200)).data.map((task) => task.id);
     expect(await ids("filter[status]=REVOKED")).toEqual([mine[1]?.id]);
     expect(await ids("filter[status]=SUCCESS,REVOKED")).toEqual([mine[1]?.id, mine[0]?.id]);
     expect(await ids("filter[type]=process_data")).toEqual([mine[3]?.id, mine[1]?.id]);
@@ -243,22 +242,22 @@ describe("GET /tasks and /tasks/{id}", () => {
 
   it("sorts by run_at and pages with cursors and a Link header", async () => {
     const first = await lister.get(`${BASE}?sort=run_at&limit=2`);
-    const page1 = await jsonOf<Page>(first, 200);
+    const page1 = await jsonOf<Page<TaskDto>>(first, 200);
     expect(page1.data.map((task) => task.id)).toEqual([mine[4]?.id, mine[3]?.id]);
     expect(page1.meta.total).toBe(5);
     expect(first.headers.get("link")).toContain('rel="next"');
-    const page2 = await jsonOf<Page>(
+    const page2 = await jsonOf<Page<TaskDto>>(
       await lister.get(`${BASE}?sort=run_at&limit=2&cursor=${page1.meta.next}`),
       200,
     );
     expect(page2.data.map((task) => task.id)).toEqual([mine[2]?.id, mine[1]?.id]);
-    const page3 = await jsonOf<Page>(
+    const page3 = await jsonOf<Page<TaskDto>>(
       await lister.get(`${BASE}?sort=run_at&limit=2&cursor=${page2.meta.next}`),
       200,
     );
     expect(page3.data.map((task) => task.id)).toEqual([mine[0]?.id]);
     expect(page3.meta.next).toBeNull();
-    const back = await jsonOf<Page>(
+    const back = await jsonOf<Page<TaskDto>>(
       await lister.get(`${BASE}?sort=run_at&limit=2&cursor=${page3.meta.prev}`),
       200,
     );

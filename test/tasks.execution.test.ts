@@ -16,7 +16,7 @@ import { TaskError } from "../src/modules/tasks/task-errors";
 import { LEASE_GRACE_SECONDS } from "../src/modules/tasks/task-runner";
 import { taskRuntime } from "../src/modules/tasks/task-runtime";
 import { taskTypes } from "../src/modules/tasks/task-types";
-import { MAX_TASK_RETRIES } from "../src/modules/tasks/tasks.schemas";
+import { MAX_TASK_RETRIES, type TaskDto } from "../src/modules/tasks/tasks.schemas";
 import { createUser, signIn } from "./support/factories";
 import { jsonOf, problemOf } from "./support/http";
 import { deliver, holdJobsQueue, JOBS_QUEUE, taskClient, taskRow } from "./support/tasks";
@@ -232,7 +232,7 @@ describe("cancellation races", () => {
     const created = await client.create({ type: "add", payload: { x: 1, y: 2 } });
 
     const res = await client.post(`/api/v1/tasks/${created.id}/cancel`);
-    const cancelled = await jsonOf<{ status: string; completed_at: string | null }>(res, 200);
+    const cancelled = await jsonOf<TaskDto>(res, 200);
     expect(cancelled.status).toBe("REVOKED");
     expect(cancelled.completed_at).not.toBeNull();
 
@@ -249,9 +249,9 @@ describe("cancellation races", () => {
     expect(await deliver(created.id)).toMatchObject({ retried: true });
     expect((await client.read(created.id)).status).toBe("RETRY");
 
-    expect(
-      (await jsonOf<{ status: string }>(await client.post(`/api/v1/tasks/${created.id}/cancel`), 200)).status,
-    ).toBe("REVOKED");
+    expect((await jsonOf<TaskDto>(await client.post(`/api/v1/tasks/${created.id}/cancel`), 200)).status).toBe(
+      "REVOKED",
+    );
     expect(await deliver(created.id, { attempts: 2 })).toMatchObject({ acked: true, retried: false });
     expect(await client.read(created.id)).toMatchObject({ status: "REVOKED", attempts: 1 });
   });
@@ -272,7 +272,7 @@ describe("cancellation races", () => {
     expect(await client.read(created.id)).toMatchObject({ status: "STARTED", progress: 50 });
 
     const res = await client.post(`/api/v1/tasks/${created.id}/cancel`);
-    const requested = await jsonOf<{ status: string; cancel_requested_at: string | null }>(res, 202);
+    const requested = await jsonOf<TaskDto>(res, 202);
     expect(requested.status).toBe("STARTED");
     expect(requested.cancel_requested_at).not.toBeNull();
     // Asking again while the run has not reached a checkpoint is the same answer.

@@ -9,8 +9,9 @@ import { env } from "cloudflare:workers";
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { MAX_QUEUE_DELAY_SECONDS } from "../src/modules/tasks/task-scheduler";
 import { wiring } from "../src/modules/wiring";
+import { runCron } from "./support/background";
 import { createUser, signIn } from "./support/factories";
-import { deliver, holdJobsQueue, pinClock, runCron, taskClient, taskRow } from "./support/tasks";
+import { deliver, holdJobsQueue, pinClock, taskClient, taskRow } from "./support/tasks";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

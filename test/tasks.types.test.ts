@@ -8,8 +8,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { getConfig } from "../src/env";
 import { taskRuntime } from "../src/modules/tasks/task-runtime";
 import { summarize } from "../src/modules/tasks/task-types/process-data";
+import type { TaskDto } from "../src/modules/tasks/tasks.schemas";
 import { createUser, signIn } from "./support/factories";
-import { api, jsonOf, problemOf } from "./support/http";
+import { api, jsonOf, type Page, problemOf } from "./support/http";
 import { deliver, holdJobsQueue, taskClient, taskRow } from "./support/tasks";
 
 vi.setConfig({ testTimeout: 20_000 });
@@ -239,10 +240,7 @@ describe("add", () => {
     const { client } = await newClient();
     const task = await client.create({ type: "add", payload: { x: -1.5, y: 0.25 } });
     await deliver(task.id);
-    const page = await jsonOf<{ data: Array<{ id: string; result: unknown }> }>(
-      await client.get("/api/v1/tasks"),
-      200,
-    );
+    const page = await jsonOf<Page<TaskDto>>(await client.get("/api/v1/tasks"), 200);
     expect(page.data.find((entry) => entry.id === task.id)?.result).toEqual({ sum: -1.25 });
   });
 });

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { sessions, users } from "../src/db/schema";
 import { uniqueViolation } from "../src/modules/auth/accounts";
-import type { UserDto } from "../src/modules/users/users.schemas";
+import type { SessionDto, UserDto } from "../src/modules/users/users.schemas";
 import {
   createStaff,
   createUser,
@@ -17,23 +17,10 @@ import {
   type TestUser,
   type Tokens,
 } from "./support/factories";
-import { api, as, jsonOf, type Problem, problemOf } from "./support/http";
+import { api, as, fieldsOf, jsonOf, type Page, problemOf } from "./support/http";
 import { securitySuite } from "./support/security";
 
 const db = getDb(env);
-type Page<T> = { data: T[]; meta: { next: string | null; prev: string | null; total: number } };
-type SessionDto = {
-  id: string;
-  user_agent: string | null;
-  ip: string | null;
-  country: string | null;
-  city: string | null;
-  created_at: string;
-  last_used_at: string;
-  current: boolean;
-};
-const pointers = (problem: Problem) =>
-  (problem.errors ?? []).map((error) => error.pointer ?? error.parameter);
 
 describe("GET /users/me", () => {
   it("answers the profile in the documented shape, avatar_url derived from the avatar key", async () => {
@@ -155,7 +142,7 @@ describe("PATCH /users/me", () => {
     ],
   ])("refuses %s with 400 naming the field", async (_label, body, pointer) => {
     const problem = await problemOf(await patch(body), 400);
-    expect(pointers(problem)).toEqual([pointer]);
+    expect(fieldsOf(problem)).toEqual([pointer]);
   });
 
   it("treats an empty object as no change, and refuses a non-object and malformed JSON", async () => {
@@ -279,12 +266,12 @@ describe("devices: GET /users/me/sessions and DELETE /users/me/sessions/{id}", (
       await as(laptop.accessToken).delete("/api/v1/users/me/sessions/not-a-uuid"),
       400,
     );
-    expect(pointers(badId)).toEqual(["id"]);
+    expect(fieldsOf(badId)).toEqual(["id"]);
     const badSort = await problemOf(
       await as(laptop.accessToken).get("/api/v1/users/me/sessions?sort=ip"),
       400,
     );
-    expect(pointers(badSort)).toEqual(["sort"]);
+    expect(fieldsOf(badSort)).toEqual(["sort"]);
   });
 });
 
@@ -378,7 +365,7 @@ describe("staff directory: GET /users and GET /users/{id}", () => {
     ["a bad boolean", "?filter[is_active]=maybe", "filter[is_active]"],
     ["a limit over 100", "?limit=101", "limit"],
   ])("refuses %s with 400 naming the parameter", async (_label, query, parameter) => {
-    expect(pointers(await problemOf(await list(query), 400))).toEqual([parameter]);
+    expect(fieldsOf(await problemOf(await list(query), 400))).toEqual([parameter]);
   });
 
   it("reads one account for staff, and 404 for an id that does not exist", async () => {

@@ -12,7 +12,7 @@ import { hashPassword } from "../../src/lib/password";
 import { type Principal, systemPrincipal } from "../../src/lib/principal";
 import { issueTokens, prepareSession } from "../../src/modules/auth/sessions.service";
 import type { UserDto } from "../../src/modules/users/users.schemas";
-import { api, jsonOf, type RequestOptions } from "./http";
+import { api, as, jsonOf, type RequestOptions } from "./http";
 
 export const DEFAULT_PASSWORD = "correct horse battery staple";
 
@@ -79,6 +79,22 @@ export async function signIn(
   const tokens = await issueTokens(ctx, { user, session, refreshToken }, now);
   return { accessToken: tokens.access.token, refreshToken: tokens.refreshToken, sessionId: row.id };
 }
+
+/** A signed-in user as tests drive one: the account, its session's tokens, and a client bound to the access token. */
+export type Person = TestUser & { tokens: Tokens; token: string; api: ReturnType<typeof as> };
+
+/** A user (createUser `overrides`) with an open session (signIn `client`) and an `as()` client for it. */
+export async function person(
+  overrides: Parameters<typeof createUser>[0] = {},
+  client: ServiceContext["client"] = {},
+): Promise<Person> {
+  const account = await createUser(overrides);
+  const tokens = await signIn(account.user, client);
+  return { ...account, tokens, token: tokens.accessToken, api: as(tokens.accessToken) };
+}
+
+/** An email address nobody has used yet (`tag-xxxxxxxx@example.com`), for flows that start from an address. */
+export const newAddress = (tag: string) => `${tag}-${crypto.randomUUID().slice(0, 8)}@example.com`;
 
 export type AuthTokensBody = {
   user: UserDto;

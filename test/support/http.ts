@@ -2,7 +2,12 @@
  * Requests through the Worker's own fetch handler (exports.default), exactly as
  * a client would send them: real middleware, real D1/KV, nothing of ours mocked.
  */
-import { exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env, exports } from "cloudflare:workers";
+import type { Bindings } from "../../src/env";
+
+/** A list answer, `{ data, meta: { next, prev, total } }`: the app's own page type, so tests read what routes send. */
+export type { Page } from "../../src/lib/pagination";
 
 export type RequestOptions = {
   /** Bearer token for Authorization. */
@@ -28,7 +33,8 @@ export function testIp(): string {
   return `198.18.${Math.floor(ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`;
 }
 
-export async function api(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+/** The URL and init `api()` and `apiWith()` send: one place builds a client's request. */
+function requestInit(method: string, path: string, options: RequestOptions): [string, RequestInit] {
   const headers = new Headers(options.headers);
   if (!headers.has("cf-connecting-ip")) headers.set("cf-connecting-ip", options.ip ?? testIp());
   if (options.token !== undefined) headers.set("authorization", `Bearer ${options.token}`);
@@ -37,7 +43,34 @@ export async function api(method: string, path: string, options: RequestOptions 
     body = JSON.stringify(options.body);
     if (!headers.has("content-type")) headers.set("content-type", "application/json");
   }
-  return exports.default.fetch(`http://localhost${path}`, { method, headers, body });
+  return [`http://localhost${path}`, { method, headers, body }];
+}
+
+export async function api(method: string, path: string, options: RequestOptions = {}): Promise<Response> {
+  return exports.default.fetch(...requestInit(method, path, options));
+}
+
+/**
+ * The same request through the Worker's handler in this isolate with other bindings
+ * (`{ ...env, ...vars }`), for settings a test changes; it waits for the request's
+ * after-response work (waitUntil), so whatever that queues or writes is there on return.
+ */
+export async function apiWith(
+  vars: Partial<Bindings>,
+  method: string,
+  path: string,
+  options: RequestOptions = {},
+): Promise<Response> {
+  // Imported here, not at the top: most test files never load the Worker into their own isolate.
+  const { default: worker } = await import("../../src/index");
+  const ctx = createExecutionContext();
+  const res = await worker.fetch(
+    new Request(...requestInit(method, path, options)),
+    { ...env, ...vars } as Bindings,
+    ctx,
+  );
+  await waitOnExecutionContext(ctx);
+  return res;
 }
 
 /** The same helper with a bearer token bound: `const me = as(token); await me.get("/api/v1/users/me")`. */
@@ -70,6 +103,10 @@ export type Problem = {
   errors?: Array<{ pointer?: string; parameter?: string; location?: string; detail: string }>;
   [extension: string]: unknown;
 };
+
+/** Where each of a problem's `errors` points: its body pointer, or the query/path parameter it names. */
+export const fieldsOf = (problem: Problem) =>
+  (problem.errors ?? []).map((error) => error.pointer ?? error.parameter);
 
 /** Asserts a problem+json answer with `status` and returns its body. */
 export async function problemOf(res: Response, status: number): Promise<Problem> {

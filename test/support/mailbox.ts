@@ -6,16 +6,16 @@
  * queue handler, as the queue would, and returns what the provider "sent": the
  * console provider's log line, or the request Resend received (faked at `fetch`).
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import { expect, vi } from "vitest";
+import { beforeEach, expect, vi } from "vitest";
 import type { EmailSendMessage } from "../../src/email/message";
 import type { Bindings } from "../../src/env";
-import worker from "../../src/index";
+import { runQueueBatch } from "./background";
 
 export const EMAIL_QUEUE = "edge-api-email";
 export const EMAIL_DLQ = "edge-api-email-dlq";
-const HOLD_SECONDS = 43_200;
+/** The queue's longest delay (12 hours): a message held this long is never delivered by the queue during a test. */
+export const HOLD_SECONDS = 43_200;
 
 export type Mailbox = {
   /** Every email.send message enqueued since the watch began, in order. */
@@ -60,33 +60,56 @@ export function watchMailbox(): Mailbox {
   };
 }
 
+/**
+ * watchMailbox() before each test of the file (or describe block) that calls it, as one
+ * Mailbox that always reads the running test's: `const mailbox = mailboxPerTest();`.
+ */
+export function mailboxPerTest(): Mailbox {
+  let current: Mailbox | undefined;
+  beforeEach(() => {
+    current = watchMailbox();
+  });
+  const watching = () => {
+    if (!current) throw new Error("mailboxPerTest(): the mailbox is read outside a test");
+    return current;
+  };
+  return {
+    get queued() {
+      return watching().queued;
+    },
+    for: (to, template) => watching().for(to, template),
+    next: (to, template) => watching().next(to, template),
+  };
+}
+
 export type SentEmail = { to: string; from: string; subject: string; text: string; html: string };
 
 let messageSeq = 0;
 
 /**
- * Runs the Worker's queue handler on one message as delivery number `attempts`,
- * and reports whether it was acked or retried (with the delay it asked for).
+ * Runs the Worker's queue handler on one message as delivery number `attempts` (on
+ * EMAIL_QUEUE with the test bindings unless told otherwise), and reports whether it was
+ * acked or retried: as flags (`acked`, `retried`, `retryDelays`) and as the queue's own
+ * result with the options `retry()` was given (`result`, `retryOptions`).
  */
 export async function consume(
   body: unknown,
   options: { env?: Bindings; attempts?: number; queue?: string } = {},
 ) {
   const id = `mail-${++messageSeq}`;
-  const batch = createMessageBatch(options.queue ?? EMAIL_QUEUE, [
-    { id, timestamp: new Date(), attempts: options.attempts ?? 1, body },
-  ]);
-  const [message] = batch.messages;
-  if (!message) throw new Error("createMessageBatch returned no message");
-  const retry = vi.spyOn(message, "retry");
-  const ctx = createExecutionContext();
-  await worker.queue(batch, options.env ?? env, ctx);
-  const result = await getQueueResult(batch, ctx);
+  const { result, retryOptions } = await runQueueBatch(
+    options.queue ?? EMAIL_QUEUE,
+    [{ id, body, attempts: options.attempts }],
+    options.env ?? env,
+  );
+  const retries = retryOptions[0] ?? [];
   return {
     id,
+    result,
+    retryOptions: retries,
     acked: result.explicitAcks.includes(id),
     retried: result.retryMessages.some((retried) => retried.msgId === id),
-    retryDelays: retry.mock.calls.map(([retryOptions]) => retryOptions?.delaySeconds),
+    retryDelays: retries.map((retryOptions) => retryOptions?.delaySeconds),
   };
 }
 
@@ -111,6 +134,28 @@ export async function deliver(message: EmailSendMessage): Promise<SentEmail> {
     log.mockRestore();
   }
 }
+
+/**
+ * Resend, faked at `fetch`: answers each request with the next of `answers` (the last one
+ * again once they run out) and records every request, to read what the provider was sent.
+ */
+export function fakeResend(...answers: (() => Response | Promise<Response>)[]) {
+  const requests: Request[] = [];
+  let call = 0;
+  const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+    requests.push(new Request(input, init));
+    const answer = answers[Math.min(call++, answers.length - 1)];
+    if (!answer) throw new Error("fakeResend needs at least one answer");
+    return answer();
+  });
+  return { spy, requests };
+}
+
+/** Resend's 200 answer to POST /emails, for the email it stored as `id`. */
+export const resendAccepted = (id: string) => () => Response.json({ id }, { status: 200 });
+
+/** The `token` query parameter of one emailed URL (a template's `*_url` field). */
+export const tokenOfUrl = (url: string) => new URL(url).searchParams.get("token") as string;
 
 /** The `token` query parameter of the first link in `text` whose path ends with `path`. */
 export function tokenFromLink(text: string, path: string): string {

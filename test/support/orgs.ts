@@ -4,6 +4,7 @@
  * test holds exactly what a client would.
  */
 import { env } from "cloudflare:workers";
+import type { z } from "@hono/zod-openapi";
 import { getDb } from "../../src/db/client";
 import {
   type ApiKey,
@@ -19,8 +20,13 @@ import {
 } from "../../src/db/schema";
 import { randomToken, sha256Hex } from "../../src/lib/crypto";
 import { uuidv7 } from "../../src/lib/ids";
+import type {
+  ApiKeyWithSecretSchema,
+  RotatedApiKeySchema,
+} from "../../src/modules/api-keys/api-keys.schemas";
 import { displayPrefix, generateApiKey, type KeyMode } from "../../src/modules/api-keys/key-format";
 import type { ApiKeyScope } from "../../src/modules/orgs/permissions";
+import { api } from "./http";
 
 const db = () => getDb(env);
 let sequence = 0;
@@ -49,6 +55,11 @@ export async function addMember(organization: Organization, user: User, role: Or
 }
 
 export type TestApiKey = { key: ApiKey; secret: string };
+
+/** A key as POST /orgs/{org_id}/api-keys answers it: the key and, this once, its secret `key`. */
+export type ApiKeyWithSecretDto = z.infer<typeof ApiKeyWithSecretSchema>;
+/** A rotated key: the new secret, and when the one it replaced stops working. */
+export type RotatedApiKeyDto = z.infer<typeof RotatedApiKeySchema>;
 
 /** A key of `organization` with a real secret (only its hash is stored, as in production). */
 export async function createApiKey(
@@ -113,6 +124,10 @@ export async function createInvitation(
   if (!invitation) throw new Error("createInvitation: no row");
   return { invitation, token };
 }
+
+/** GET /orgs/{org_id} with `secret` as the Bearer credential: the plainest check of whether a key still works. */
+export const readOrg = (organization: Organization, secret: string) =>
+  api("GET", `/api/v1/orgs/${organization.id}`, { token: secret });
 
 /** `X-API-Key` header for a key. */
 export const apiKeyHeaders = (secret: string) => ({ "x-api-key": secret });

@@ -14,11 +14,15 @@
  * every secret), so billing requests go to the Worker with `billingEnv`: the test
  * bindings plus test keys, plans and URLs.
  */
-import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { createExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
+import type { z } from "@hono/zod-openapi";
 import { vi } from "vitest";
 import type { Bindings } from "../../src/env";
 import worker from "../../src/index";
+import type { CreditsPageSchema } from "../../src/modules/billing/billing.schemas";
+import { runQueueBatch } from "./background";
+import { apiWith, type RequestOptions } from "./http";
 import type { HeldMessage } from "./tasks";
 
 // Test fixtures, not real secrets: the suite fakes Stripe at the fetch boundary and signs its own webhooks
@@ -56,33 +60,17 @@ export const billingEnv: Bindings = {
   BILLING_LOW_CREDITS_THRESHOLD: "5",
 };
 
-let ipCounter = 0;
+/** GET /orgs/{org_id}/credits: the balance, the alert threshold and a page of the credit ledger. */
+export type CreditsPage = z.infer<typeof CreditsPageSchema>;
 
-/**
- * A request to the Worker with `bindings` (billingEnv unless given), like api():
- * a fresh client address each time, Bearer token, JSON body.
- */
-export async function billingApi(
+/** A request to the Worker with `bindings` (billingEnv unless given), sent as api() sends one. */
+export function billingApi(
   method: string,
   path: string,
-  options: {
-    token?: string;
-    body?: unknown;
-    headers?: Record<string, string>;
-    bindings?: Bindings;
-  } = {},
+  options: RequestOptions & { bindings?: Bindings } = {},
 ): Promise<Response> {
-  ipCounter += 1;
-  const headers = new Headers(options.headers);
-  headers.set("cf-connecting-ip", `198.19.${Math.floor(ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`);
-  if (options.token) headers.set("authorization", `Bearer ${options.token}`);
-  let body: string | undefined;
-  if (options.body !== undefined) {
-    body = JSON.stringify(options.body);
-    headers.set("content-type", "application/json");
-  }
-  const request = new Request(`http://localhost${path}`, { method, headers, body });
-  return worker.fetch(request, options.bindings ?? billingEnv, createExecutionContext());
+  const { bindings = billingEnv, ...request } = options;
+  return apiWith(bindings, method, path, request);
 }
 
 // ---------------------------------------------------------------------------
@@ -706,18 +694,15 @@ let messageCounter = 0;
 /** Runs held JOBS_QUEUE messages (holdJobsQueue()) through the Worker's queue handler with billingEnv. */
 export async function runJobs(messages: HeldMessage[], options: { attempts?: number } = {}) {
   if (messages.length === 0) return { acked: [], retried: [] };
-  const batch = createMessageBatch(
+  const { result } = await runQueueBatch(
     "edge-api-jobs",
     messages.map((message) => ({
       id: `billing-msg-${++messageCounter}`,
-      timestamp: new Date(),
-      attempts: options.attempts ?? 1,
+      attempts: options.attempts,
       body: message.body,
     })),
+    billingEnv,
   );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, billingEnv, ctx);
-  const result = await getQueueResult(batch, ctx);
   return { acked: result.explicitAcks, retried: result.retryMessages.map((retry) => retry.msgId) };
 }
 

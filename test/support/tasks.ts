@@ -5,21 +5,14 @@
  * (createMessageBatch), as delivery number `attempts`, and reads the ack or retry.
  * Time is the tasks module's clock (`taskRuntime`), moved explicitly.
  */
-import {
-  createExecutionContext,
-  createMessageBatch,
-  createScheduledController,
-  getQueueResult,
-} from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { expect, vi } from "vitest";
 import { getDb } from "../../src/db/client";
 import { type Task, tasks } from "../../src/db/schema";
-import worker from "../../src/index";
 import { taskRuntime } from "../../src/modules/tasks/task-runtime";
 import type { TaskDto } from "../../src/modules/tasks/tasks.schemas";
-import { runScheduled } from "../../src/scheduled";
+import { runQueueBatch } from "./background";
 import { as, jsonOf } from "./http";
 
 export const JOBS_QUEUE = "edge-api-jobs";
@@ -66,31 +59,14 @@ let sequence = 0;
  */
 export async function deliver(taskId: string, options: { attempts?: number; queue?: string } = {}) {
   const id = `task-msg-${++sequence}`;
-  const batch = createMessageBatch(options.queue ?? JOBS_QUEUE, [
-    {
-      id,
-      timestamp: new Date(),
-      attempts: options.attempts ?? 1,
-      body: { type: "task.run", task_id: taskId },
-    },
+  const { result, retryOptions } = await runQueueBatch(options.queue ?? JOBS_QUEUE, [
+    { id, attempts: options.attempts, body: { type: "task.run", task_id: taskId } },
   ]);
-  const [message] = batch.messages;
-  if (!message) throw new Error("createMessageBatch returned no message");
-  // getQueueResult says whether a message was retried, not with which delay: watch retry() for that.
-  const retry = vi.spyOn(message, "retry");
-  const ctx = createExecutionContext();
-  await worker.queue(batch, env, ctx);
-  const result = await getQueueResult(batch, ctx);
   return {
     acked: result.explicitAcks.includes(id),
     retried: result.retryMessages.some((retried) => retried.msgId === id),
-    retryDelaySeconds: retry.mock.calls[0]?.[0]?.delaySeconds,
+    retryDelaySeconds: retryOptions[0]?.[0]?.delaySeconds,
   };
-}
-
-/** Runs the cron handler (every due maintenance job) as if fired at `scheduledTime`. */
-export async function runCron(scheduledTime: number) {
-  return runScheduled(createScheduledController({ scheduledTime, cron: "* * * * *" }), env);
 }
 
 export function taskRow(id: string): Promise<Task | undefined> {
