@@ -9,7 +9,7 @@
  */
 import type { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
-import type { AppEnv } from "./env";
+import type { AppEnv } from "./app-env";
 import { createRouter } from "./lib/create-router";
 import { authenticate } from "./middleware/authenticate";
 import { corsFromConfig } from "./middleware/cors";

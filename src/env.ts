@@ -5,35 +5,11 @@
  * object) at first use: a request never pays for zod-parsing the environment again.
  */
 import { z } from "zod";
-import type { ServiceContext } from "./lib/context";
-import type { Logger } from "./lib/logger";
-import type { Principal } from "./lib/principal";
-import type { ProblemError } from "./lib/problem";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
-import type { PolicyState } from "./middleware/rate-limit";
-import type { RequestTimingState } from "./middleware/request-context";
 import { billingPlansSchema, EMPTY_CATALOG } from "./modules/billing/billing.plans";
-import type { OrgContext } from "./modules/orgs/org-context";
 
 /** Bindings come from wrangler.toml through `npm run cf-typegen` (worker-configuration.d.ts). */
 export type Bindings = Cloudflare.Env;
-
-export type AppVariables = {
-  requestId: string;
-  logger: Logger;
-  principal: Principal;
-  ctx: ServiceContext;
-  /** Set by authenticate() when the request carried credentials that were refused. */
-  authFailure?: ProblemError;
-  /** Set by requestContext(); read through requestTiming(c). */
-  timing?: RequestTimingState;
-  /** The organization requireOrgAccess()/requireOrgRole() resolved; read through orgContext(c). */
-  orgContext?: OrgContext;
-  /** Policies the rate limiters already applied, so a route limiter's headers include the global one's. */
-  rateLimitStates?: PolicyState[];
-};
-
-export type AppEnv = { Bindings: Bindings; Variables: AppVariables };
 
 const booleanString = z
   .enum(["true", "false", "1", "0", "yes", "no"])

@@ -9,9 +9,9 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { sessions, spentRefreshTokens, users } from "../src/db/schema";
 import { hashPassword, parsePasswordHash } from "../src/lib/password";
+import { purgeSessions } from "../src/modules/auth/sessions.cron";
 import {
   forgetLocalRevocations,
-  purgeSessions,
   REFRESH_GRACE_MS,
   revokedSessionKey,
 } from "../src/modules/auth/sessions.service";

@@ -7,7 +7,7 @@ import { count, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { idempotencyRecords, products } from "../src/db/schema";
 import { requestFingerprint } from "../src/lib/idempotency/fingerprint";
-import { purgeIdempotencyRecordsJob } from "../src/lib/idempotency/purge";
+import { purgeIdempotencyRecordsJob } from "../src/lib/idempotency/purge.cron";
 import { IDEMPOTENCY_LEASE_MS, IDEMPOTENCY_TTL_MS } from "../src/lib/idempotency/records";
 import { uuidv7 } from "../src/lib/ids";
 import type { ProductDto } from "../src/modules/catalog/products.schemas";

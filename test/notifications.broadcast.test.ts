@@ -15,10 +15,7 @@ import {
   broadcastSystemNotification,
 } from "../src/modules/notifications/notifications.broadcast";
 import { BROADCAST_BATCH_SIZE } from "../src/modules/notifications/notifications.broadcast-message";
-import {
-  NOTIFICATION_RETENTION_DAYS,
-  uuidv7Floor,
-} from "../src/modules/notifications/notifications.maintenance";
+import { NOTIFICATION_RETENTION_DAYS, uuidv7Floor } from "../src/modules/notifications/notifications.cron";
 import { runCron, runQueueBatch } from "./support/background";
 import { createUser, serviceContext, signIn } from "./support/factories";
 import { openSocket } from "./support/sockets";

@@ -13,7 +13,7 @@ import { notifications, tasks, type User } from "../src/db/schema";
 import { maxRetriesFor } from "../src/jobs/consumer";
 import { taskAccounting } from "../src/modules/tasks/task-accounting";
 import { TaskError } from "../src/modules/tasks/task-errors";
-import { LEASE_GRACE_SECONDS } from "../src/modules/tasks/task-runner";
+import { LEASE_GRACE_SECONDS } from "../src/modules/tasks/task-run.job";
 import { taskRuntime } from "../src/modules/tasks/task-runtime";
 import { taskTypes } from "../src/modules/tasks/task-types";
 import { MAX_TASK_RETRIES, type TaskDto } from "../src/modules/tasks/tasks.schemas";

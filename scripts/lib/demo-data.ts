@@ -102,7 +102,7 @@ type TaskStatus = "PENDING" | "STARTED" | "SUCCESS" | "FAILURE" | "RETRY" | "REV
 
 /**
  * One task per status, with the columns the runner would have left on it (see
- * src/modules/tasks/task-runner.ts). Times are minutes before the seed runs.
+ * src/modules/tasks/task-run.job.ts). Times are minutes before the seed runs.
  */
 export const TASKS: ReadonlyArray<{
   status: TaskStatus;

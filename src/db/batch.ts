@@ -9,6 +9,9 @@ import type { Database } from "./client";
 
 export const D1_MAX_BOUND_PARAMETERS = 100;
 
+/** Ids per `IN (…)` list when chunking by hand: the cap, less room for the statement's other parameters. */
+export const D1_IDS_PER_STATEMENT = 90;
+
 export function chunk<T>(items: readonly T[], size: number): T[][] {
   if (!Number.isInteger(size) || size < 1) throw new RangeError("chunk size must be a positive integer");
   const chunks: T[][] = [];

@@ -1,7 +1,7 @@
 /**
  * The one way the platform sends email: `sendEmail(ctx, { template, to, data })`
  * checks `data` against the template's schema and enqueues an `email.send` message on
- * EMAIL_QUEUE; the queue consumer renders and delivers it (deliver.ts). Callers never
+ * EMAIL_QUEUE; the queue consumer renders and delivers it (deliver-email.job.ts). Callers never
  * wait on the provider, and a provider outage never fails the request that asked for
  * the email.
  */

@@ -3,17 +3,17 @@
  * dispatched by `type`, then acknowledged or retried on its own, so one bad
  * message never holds back or replays the rest of its batch.
  */
-import { deliverEmail } from "../email/deliver";
+import { deliverEmail } from "../email/deliver-email.job";
 import type { Bindings } from "../env";
 import { getConfig } from "../env";
 import { createServiceContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
 import { createLogger, type Logger, serializeError } from "../lib/logger";
 import { systemPrincipal } from "../lib/principal";
-import { deliverCreditsLowAlert } from "../modules/billing/billing.alerts";
+import { deliverCreditsLowAlert } from "../modules/billing/credits-low.job";
 import { processStripeEventMessage } from "../modules/billing/stripe-events.job";
-import { deliverBroadcast } from "../modules/notifications/notifications.broadcast";
-import { runTaskMessage } from "../modules/tasks/task-runner";
+import { deliverBroadcast } from "../modules/notifications/notifications.broadcast.job";
+import { runTaskMessage } from "../modules/tasks/task-run.job";
 import { type QueueMessage, queueMessage, redactForLog } from "./messages";
 import type { QueueHandler } from "./queue-handler";
 

@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import type { ServiceContext } from "../lib/context";
 import { InvalidTokenError } from "../lib/jwt";
 import type { Principal } from "../lib/principal";

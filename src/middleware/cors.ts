@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
-import { type AppEnv, getConfig } from "../env";
+import type { AppEnv } from "../app-env";
+import { getConfig } from "../env";
 
 export const CORS_ALLOW_HEADERS = [
   "Authorization",

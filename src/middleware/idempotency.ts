@@ -28,8 +28,8 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
+import type { AppEnv } from "../app-env";
 import type { IdempotencyRecord } from "../db/schema";
-import type { AppEnv } from "../env";
 import type { ServiceContext } from "../lib/context";
 import { idempotencyScope, requestFingerprint } from "../lib/idempotency/fingerprint";
 import {

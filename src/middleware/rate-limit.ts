@@ -22,7 +22,8 @@
  * without a verified principal is counted as anonymous, by IP.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { type AppEnv, type Bindings, type Config, getConfig } from "../env";
+import type { AppEnv } from "../app-env";
+import { type Bindings, type Config, getConfig } from "../env";
 import { sha256Hex } from "../lib/crypto";
 import { createLogger, serializeError } from "../lib/logger";
 import { ANONYMOUS, type Principal } from "../lib/principal";
@@ -33,6 +34,7 @@ import {
   isRoutePolicyName,
   type PolicyLimit,
   type PolicyOverrides,
+  type PolicyState,
   type RateLimitPolicies,
   type RateLimitPolicy,
   ROUTE_POLICY_NAMES,
@@ -100,17 +102,6 @@ export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
     (path.startsWith("/dev/mailbox") && getConfig(c.env).DEV_MAILBOX_ENABLED)
   );
 }
-
-/** One policy's state for this request, as the headers report it. */
-export type PolicyState = {
-  name: string;
-  limit: number;
-  windowSeconds: number;
-  remaining: number;
-  /** Seconds until the window resets. */
-  resetSeconds: number;
-  allowed: boolean;
-};
 
 /** One counter to hit: a policy and what it counts by. */
 type Counter = { policy: RateLimitPolicy; key: string };

@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import type { AppEnv } from "../env";
+import type { AppEnv, RequestTiming } from "../app-env";
 import { getConfig } from "../env";
 import { createServiceContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
@@ -13,15 +13,6 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 export function resolveRequestId(header: string | undefined): string {
   return header && SANE_REQUEST_ID.test(header) ? header : uuidv7();
 }
-
-/** When the request started (performance.now()), and what requestTiming() measured once it ended. */
-export type RequestTimingState = { started: number; measured?: RequestTiming };
-
-export type RequestTiming = {
-  /** The matched route pattern (e.g. /api/v1/tasks/:id), or "(unmatched)": never the raw path. */
-  route: string;
-  durationMs: number;
-};
 
 /**
  * The route pattern and duration of a finished request, measured once: the first

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { flushMetricsIfDue, recordRequest } from "../modules/metrics/metrics.recorder";
 import { requestTiming } from "./request-context";
 

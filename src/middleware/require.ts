@@ -1,6 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { z } from "zod";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import { ProblemError, problems } from "../lib/problem";
 import { findUserById } from "../modules/auth/accounts";
 import {

@@ -2,7 +2,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { MergeSchemaPath, Schema } from "hono/types";
 import type { UnionToIntersection } from "hono/utils/types";
-import type { AppEnv } from "../env";
+import type { AppEnv } from "../app-env";
 import type { AppRouter } from "../lib/create-router";
 import { adminRouter } from "./admin/admin.index";
 import { apiKeysRouter } from "./api-keys/api-keys.index";

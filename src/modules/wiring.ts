@@ -7,18 +7,19 @@
  * Adding a sign-in hook, an erasure step or a cron job is one line below; the order
  * of each list is the order things run.
  */
-import { type DeliveredEmailObserver, deliveredEmailObservers } from "../email/deliver";
+import { type DeliveredEmailObserver, deliveredEmailObservers } from "../email/deliver-email.job";
 import type { EmailEventListener } from "../email/events";
 import { onEmailEvent } from "../email/events";
 import type { MaintenanceJob } from "../jobs/maintenance-job";
-import { purgeIdempotencyRecordsJob } from "../lib/idempotency/purge";
+import { purgeIdempotencyRecordsJob } from "../lib/idempotency/purge.cron";
 import {
   accessTokenResolver,
   type CredentialResolver,
   credentialResolvers,
 } from "../middleware/authenticate";
 import { apiKeyResolver } from "./api-keys/api-key-resolver";
-import { purgeSecretsJob, revokeKeysCreatedBy, revokeOrganizationKeys } from "./api-keys/api-keys.service";
+import { purgeSecretsJob } from "./api-keys/api-keys.cron";
+import { revokeKeysCreatedBy, revokeOrganizationKeys } from "./api-keys/api-keys.service";
 import {
   type AccountClaimStep,
   type AccountErasureStep,
@@ -27,36 +28,30 @@ import {
   type RegistrationHook,
   registrationHooks,
 } from "./auth/accounts";
-import { purgeAuthTokensJob } from "./auth/auth-tokens.cleanup";
+import { purgeAuthTokensJob } from "./auth/auth-tokens.cron";
 import { sendSignUpEmail } from "./auth/email-verification.service";
 import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./auth/new-device.service";
-import {
-  purgeSessionsJob,
-  type SessionRevocationHook,
-  sessionRevocationHooks,
-} from "./auth/sessions.service";
+import { purgeSessionsJob } from "./auth/sessions.cron";
+import { sessionsExportSection } from "./auth/sessions.export";
+import { type SessionRevocationHook, sessionRevocationHooks } from "./auth/sessions.service";
 import { type SignInHook, signInHooks } from "./auth/sign-in";
-import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing/billing.maintenance";
+import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing/stripe-events.cron";
 import { cancelSubscriptionsOfDeletedOrganization } from "./billing/subscriptions.service";
 import { keepInDevMailbox } from "./dev-mailbox/dev-mailbox.service";
 import { countEmailEvent } from "./metrics/metrics.recorder";
+import { purgeNotificationsJob } from "./notifications/notifications.cron";
 import { closeRevokedSockets, eraseNotifications } from "./notifications/notifications.hooks";
-import { purgeNotificationsJob } from "./notifications/notifications.maintenance";
 import { clientTokenResolver } from "./oauth/client-token-resolver";
-import { purgeInvitationsJob } from "./orgs/invitations.service";
+import { purgeInvitationsJob } from "./orgs/invitations.cron";
 import {
   createPersonalOrganization,
   eraseMemberships,
   type OrganizationDeletionStep,
   organizationDeletionSteps,
 } from "./orgs/orgs.service";
-import { enqueueScheduledTasksJob } from "./tasks/task-scheduler";
-import {
-  sessionsExportSection,
-  tasksExportSection,
-  type UserExportSection,
-  userExportSections,
-} from "./tasks/task-types/export-user-data";
+import { enqueueScheduledTasksJob } from "./tasks/task-scheduler.cron";
+import { type UserExportSection, userExportSections } from "./tasks/task-types/export-user-data";
+import { tasksExportSection } from "./tasks/tasks.export";
 import { eraseUserTasks } from "./tasks/tasks.service";
 import { deleteAllAvatars } from "./users/avatar.service";
 

@@ -58,6 +58,17 @@ export type RateLimitPolicy = PolicyLimit & {
 
 export type RateLimitPolicies = Readonly<Record<PolicyName, RateLimitPolicy>>;
 
+/** One policy's state for this request, as the headers report it. */
+export type PolicyState = {
+  name: string;
+  limit: number;
+  windowSeconds: number;
+  remaining: number;
+  /** Seconds until the window resets. */
+  resetSeconds: number;
+  allowed: boolean;
+};
+
 export const DEFAULT_POLICIES: RateLimitPolicies = {
   anonymous: {
     name: "anonymous",

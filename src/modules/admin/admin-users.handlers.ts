@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { setLinkHeader } from "../../lib/pagination";
 import { toUserDto } from "../users/user.dto";
 import * as accounts from "../users/users.service";

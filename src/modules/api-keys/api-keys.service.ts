@@ -8,10 +8,9 @@
  * change, scopes may always be removed, but added only when the editor's role
  * may grant them.
  */
-import { and, eq, gt, isNotNull, isNull, lt, or, type SQL } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, or, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { type ApiKey, apiKeySecrets, apiKeys } from "../../db/schema";
-import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
@@ -347,19 +346,3 @@ export async function revokeKeysCreatedBy(ctx: ServiceContext, userId: string): 
     await forgetCachedKey(ctx, key.id);
   }
 }
-
-/** Cron: drop secrets whose grace period ended more than a day ago. */
-export async function purgeExpiredSecrets(ctx: ServiceContext, now: Date): Promise<number> {
-  const removed = await ctx.db
-    .delete(apiKeySecrets)
-    .where(lt(apiKeySecrets.expiresAt, new Date(now.getTime() - 24 * 60 * 60 * 1000)))
-    .returning({ keyId: apiKeySecrets.keyId });
-  return removed.length;
-}
-
-/** Cron, hourly. */
-export const purgeSecretsJob: MaintenanceJob = {
-  name: "purge_expired_api_key_secrets",
-  everyMinutes: 60,
-  run: async (ctx, now) => ({ deleted: await purgeExpiredSecrets(ctx, now) }),
-};

@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { problems } from "../../lib/problem";
 import { authenticationFailure } from "../../middleware/authenticate";
 import { toUserDto } from "../users/user.dto";

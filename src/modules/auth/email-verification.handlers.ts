@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { toUserDto } from "../users/user.dto";
 import { confirmEmailChange as confirmChange } from "./email-change.service";
 import type * as routes from "./email-verification.routes";

@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { NO_STORE, tokensBody } from "./auth.handlers";
 import type * as routes from "./magic-code.routes";
 import * as magic from "./magic-code.service";

@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import type * as routes from "./password-reset.routes";
 import * as passwordReset from "./password-reset.service";
 

@@ -9,9 +9,8 @@
  * per-isolate map so the isolate that revoked a session refuses its tokens at
  * once, before KV has propagated anywhere.
  */
-import { and, eq, gt, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { chunk } from "../../db/batch";
 import {
   type NewSession,
   type Session,
@@ -20,7 +19,6 @@ import {
   type User,
   users,
 } from "../../db/schema";
-import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
@@ -516,41 +514,3 @@ export async function listSessions(
     where: live,
   });
 }
-
-// ---------------------------------------------------------------------------
-// Maintenance
-
-const PURGE_BATCH = 500;
-const PURGE_MAX_ROUNDS = 20;
-
-/** Deletes expired sessions and sessions revoked more than a day ago (their spent tokens cascade). */
-export async function purgeSessions(ctx: ServiceContext, now = Date.now()): Promise<{ deleted: number }> {
-  const stale = or(
-    lt(sessions.expiresAt, new Date(now)),
-    lt(sessions.revokedAt, new Date(now - REVOKED_SESSION_RETENTION_MS)),
-  );
-  let deleted = 0;
-  for (let round = 0; round < PURGE_MAX_ROUNDS; round++) {
-    const ids = (await ctx.db.select({ id: sessions.id }).from(sessions).where(stale).limit(PURGE_BATCH)).map(
-      (row) => row.id,
-    );
-    if (ids.length === 0) break;
-    // D1 binds at most 100 parameters per statement.
-    for (const part of chunk(ids, 90)) {
-      await ctx.db.batch([
-        ctx.db.delete(spentRefreshTokens).where(inArray(spentRefreshTokens.sessionId, part)),
-        ctx.db.delete(sessions).where(inArray(sessions.id, part)),
-      ]);
-    }
-    deleted += ids.length;
-    if (ids.length < PURGE_BATCH) break;
-  }
-  return { deleted };
-}
-
-/** Listed in src/modules/wiring.ts; runs hourly. */
-export const purgeSessionsJob: MaintenanceJob = {
-  name: "auth.purge_sessions",
-  everyMinutes: 60,
-  run: (ctx, now) => purgeSessions(ctx, now.getTime()),
-};

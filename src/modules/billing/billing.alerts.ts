@@ -13,13 +13,10 @@
 import { and, eq, inArray } from "drizzle-orm";
 import { memberships, users } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
-import type { QueueHandlerDeps } from "../../jobs/queue-handler";
 import { serializeError } from "../../lib/logger";
-import { ProblemError } from "../../lib/problem";
 import { notify } from "../notifications/notifications.service";
-import { type OrgContext, systemOrgContext } from "../orgs/org-context";
+import type { OrgContext } from "../orgs/org-context";
 import type { OrgRole } from "../orgs/permissions";
-import type { CreditsLowMessage } from "./billing.messages";
 import { billingPageUrl } from "./billing.urls";
 
 export type BillingAlert =
@@ -99,23 +96,4 @@ export async function sendBillingAlert(octx: OrgContext, alert: BillingAlert): P
     recipients: reached,
   });
   return reached;
-}
-
-/** The `billing.credits_low` queue handler. */
-export async function deliverCreditsLowAlert(
-  message: CreditsLowMessage,
-  deps: QueueHandlerDeps,
-): Promise<void> {
-  const { ctx } = deps;
-  let octx: OrgContext;
-  try {
-    octx = await systemOrgContext(ctx, message.organization_id, "billing_alert");
-  } catch (error) {
-    if (error instanceof ProblemError && error.status === 404) {
-      deps.logger.info("organization deleted before its credits_low alert; dropped");
-      return;
-    }
-    throw error;
-  }
-  await sendBillingAlert(octx, { alert: "credits_low", credits_remaining: message.credits_remaining });
 }

@@ -12,7 +12,7 @@
  * allowed; the organization has not paid for it. Services use `assertPlan(octx, plans)`.
  */
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { orgContext } from "../../middleware/require";
 import { assertPlan } from "./subscriptions.service";
 

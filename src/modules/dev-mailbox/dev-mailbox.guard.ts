@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { getConfig } from "../../env";
 import { ProblemError } from "../../lib/problem";
 

@@ -1,6 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { getConfig } from "../../env";
 import { randomToken } from "../../lib/crypto";
 import { problems } from "../../lib/problem";

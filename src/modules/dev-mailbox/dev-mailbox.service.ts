@@ -14,7 +14,7 @@
  *   on there.
  */
 import { z } from "zod";
-import type { DeliveredEmail, DeliveredEmailObserver } from "../../email/deliver";
+import type { DeliveredEmail, DeliveredEmailObserver } from "../../email/deliver-email.job";
 import { type Bindings, getConfig } from "../../env";
 import { type Logger, serializeError } from "../../lib/logger";
 

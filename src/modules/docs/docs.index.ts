@@ -5,7 +5,7 @@
  */
 import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { getConfig } from "../../env";
 import type { AppRouter } from "../../lib/create-router";
 import { createRouter } from "../../lib/create-router";

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { defineRoute, jsonContent, jsonRequestBody, problemResponses, SECURITY } from "../../lib/openapi";
 import { problems } from "../../lib/problem";
 import { authenticationFailure } from "../../middleware/authenticate";

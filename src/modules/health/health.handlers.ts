@@ -1,6 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import packageJson from "../../../package.json";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { getConfig } from "../../env";
 import { docsLinks } from "../docs/docs.links";
 import type * as routes from "./health.routes";

@@ -1,5 +1,5 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { EXPOSITION_CONTENT_TYPE } from "./metrics.exposition";
 import type * as routes from "./metrics.routes";
 import { assertMetricsAccess, scrapeMetrics } from "./metrics.service";

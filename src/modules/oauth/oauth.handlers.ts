@@ -1,6 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { mediaTypeOf } from "../../middleware/json-body";
 import { OAuthError } from "./oauth.errors";
 import type * as routes from "./oauth.routes";

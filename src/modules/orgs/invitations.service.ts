@@ -10,10 +10,9 @@
  * accepts at once spend it once; the (organization, user) primary key makes a
  * duplicate membership impossible whatever happens.
  */
-import { and, asc, eq, gt, isNotNull, isNull, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, isNull, lte, type SQL, sql } from "drizzle-orm";
 import { type Invitation, invitations, memberships, organizations, type User } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
-import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
 import { uuidv7 } from "../../lib/ids";
@@ -397,26 +396,3 @@ export async function acceptInvitation(ctx: ServiceContext, token: string): Prom
     joined_at: joined.joinedAt.toISOString(),
   };
 }
-
-/** Cron: forget invitations that ended (accepted, revoked or expired) more than 30 days ago. */
-export async function purgeOldInvitations(ctx: ServiceContext, now: Date): Promise<number> {
-  const cutoff = new Date(now.getTime() - 30 * 24 * 60 * 60 * 1000);
-  const removed = await ctx.db
-    .delete(invitations)
-    .where(
-      or(
-        lte(invitations.expiresAt, cutoff),
-        lte(invitations.acceptedAt, cutoff),
-        lte(invitations.revokedAt, cutoff),
-      ),
-    )
-    .returning({ id: invitations.id });
-  return removed.length;
-}
-
-/** Cron, hourly: invitations long past use go. */
-export const purgeInvitationsJob: MaintenanceJob = {
-  name: "purge_old_invitations",
-  everyMinutes: 60,
-  run: async (ctx, now) => ({ deleted: await purgeOldInvitations(ctx, now) }),
-};

@@ -9,7 +9,7 @@ import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
 import { countTaskRun } from "../metrics/metrics.recorder";
 import { notify } from "../notifications/notifications.service";
-import { taskPath } from "./tasks.queries";
+import { taskPath } from "./tasks.urls";
 
 export async function onTaskFinished(ctx: ServiceContext, task: Task): Promise<void> {
   countTaskRun(task.type, task.status);

@@ -3,15 +3,15 @@
  *
  * A task due within the queue's delay limit (12 h) gets its message at once, sent
  * with `delaySeconds` until `run_at`. A task further ahead waits in D1 until the
- * per-minute cron sweep finds it inside that window. Either way `enqueued_at` is the
- * claim: it is set by a conditional UPDATE before the send, so two sweeps (or a sweep
- * and the creating request) never send the same task twice. A send the queue refuses
- * releases the claim, and the next sweep tries again.
+ * per-minute cron sweep (`enqueueScheduledTasks`, run by task-scheduler.cron.ts) finds
+ * it inside that window. Either way `enqueued_at` is the claim: it is set by a
+ * conditional UPDATE before the send, so two sweeps (or a sweep and the creating
+ * request) never send the same task twice. A send the queue refuses releases the
+ * claim, and the next sweep tries again.
  */
 import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
 import { tasks } from "../../db/schema";
 import { enqueue } from "../../jobs/enqueue";
-import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
 
@@ -129,10 +129,3 @@ export async function enqueueScheduledTasks(
   await releaseClaim(ctx, failed);
   return { enqueued, failed: failed.length };
 }
-
-/** Listed in src/modules/wiring.ts; runs every minute. */
-export const enqueueScheduledTasksJob: MaintenanceJob = {
-  name: "tasks.enqueue_scheduled",
-  everyMinutes: 1,
-  run: (ctx, now) => enqueueScheduledTasks(ctx, now.getTime()),
-};

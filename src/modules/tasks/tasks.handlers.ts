@@ -1,9 +1,10 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { setLinkHeader } from "../../lib/pagination";
-import { taskPath, toTaskDto } from "./tasks.queries";
+import { toTaskDto } from "./tasks.queries";
 import type * as routes from "./tasks.routes";
 import * as service from "./tasks.service";
+import { taskPath } from "./tasks.urls";
 
 export const listTaskTypes: RouteHandler<typeof routes.listTaskTypes, AppEnv> = async (c) =>
   c.json({ data: service.describeTaskTypes() }, 200);

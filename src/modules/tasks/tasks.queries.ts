@@ -73,6 +73,3 @@ export function toTaskDto(task: Task): TaskDto {
     cancel_requested_at: iso(task.cancelRequestedAt),
   };
 }
-
-/** The path of a task, for `Location` and notification links. */
-export const taskPath = (id: string) => `/api/v1/tasks/${id}`;

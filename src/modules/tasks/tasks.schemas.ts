@@ -6,7 +6,7 @@ import { taskTypeNames, taskTypes } from "./task-types";
 
 export const TASK_ID_EXAMPLE = "0190c6d2-4b1a-7e3f-9c2d-5e6f7a8b9c0d";
 
-/** The most retries a task may ask for: the JOBS_QUEUE consumer's max_retries (see task-runner.ts). */
+/** The most retries a task may ask for: the JOBS_QUEUE consumer's max_retries (see task-run.job.ts). */
 export const MAX_TASK_RETRIES = 3;
 export const DEFAULT_TASK_RETRIES = 3;
 /** How far ahead `run_at` may be. */

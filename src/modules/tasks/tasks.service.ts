@@ -1,6 +1,6 @@
 /**
  * Background tasks as the API sees them: create, list, read, cancel, delete, and
- * the download of what a task produced. Running them is task-runner.ts; getting
+ * the download of what a task produced. Running them is task-run.job.ts; getting
  * them onto the queue at the right time is task-scheduler.ts.
  */
 import { z } from "@hono/zod-openapi";

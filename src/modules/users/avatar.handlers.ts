@@ -1,6 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { Context } from "hono";
-import type { AppEnv } from "../../env";
+import type { AppEnv } from "../../app-env";
 import { IMAGE_MEDIA_TYPES, isImageMediaType } from "../../lib/image-type";
 import { problems } from "../../lib/problem";
 import type * as routes from "./avatar.routes";

@@ -1,12 +1,9 @@
 import { z } from "@hono/zod-openapi";
-import { and, asc, eq, gt } from "drizzle-orm";
-import { tasks } from "../../../db/schema";
 import type { ServiceContext } from "../../../lib/context";
 import { findUserById } from "../../auth/accounts";
-import { listSessions } from "../../auth/sessions.service";
 import { toUserDto } from "../../users/user.dto";
 import { PermanentTaskError } from "../task-errors";
-import { taskPath, toTaskDto } from "../tasks.queries";
+import { taskPath } from "../tasks.urls";
 import { defineTaskType } from "./define";
 
 /**
@@ -17,55 +14,6 @@ export type UserExportSection = {
   name: string;
   collect: (ctx: ServiceContext, userId: string) => Promise<unknown>;
 };
-
-const PAGE = 100;
-
-/** The account's live sessions (devices). */
-export const sessionsExportSection: UserExportSection = { name: "sessions", collect: allSessions };
-
-async function allSessions(ctx: ServiceContext, userId: string) {
-  const rows = [];
-  let cursor: string | undefined;
-  do {
-    const page = await listSessions(ctx, {
-      userId,
-      limit: PAGE,
-      cursor,
-      sort: [{ field: "created_at", direction: "asc" }],
-    });
-    rows.push(...page.data);
-    cursor = page.meta.next ?? undefined;
-  } while (cursor);
-  return rows.map((session) => ({
-    id: session.id,
-    user_agent: session.userAgent,
-    ip: session.ip,
-    country: session.country,
-    city: session.city,
-    created_at: session.createdAt.toISOString(),
-    last_used_at: session.lastUsedAt.toISOString(),
-  }));
-}
-
-/** Every task the user owns. */
-export const tasksExportSection: UserExportSection = { name: "tasks", collect: allTasks };
-
-async function allTasks(ctx: ServiceContext, userId: string) {
-  const rows = [];
-  let after = "";
-  for (;;) {
-    const page = await ctx.db
-      .select()
-      .from(tasks)
-      .where(and(eq(tasks.ownerUserId, userId), gt(tasks.id, after)))
-      .orderBy(asc(tasks.id))
-      .limit(PAGE);
-    rows.push(...page.map(toTaskDto));
-    const last = page.at(-1);
-    if (!last || page.length < PAGE) return rows;
-    after = last.id;
-  }
-}
 
 /** Filled by the wiring (wireModules()). */
 export const userExportSections: UserExportSection[] = [];

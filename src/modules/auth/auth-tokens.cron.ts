@@ -6,12 +6,13 @@
  */
 import { inArray, lt, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import { D1_IDS_PER_STATEMENT } from "../../db/batch";
 import { emailChangeTokens, emailVerificationTokens, magicCodes, passwordResetTokens } from "../../db/schema";
 import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 
-/** Rows per DELETE (well under D1's 100 bound parameters per statement) and rounds per run. */
-const BATCH = 90;
+/** Rows per DELETE and rounds per run. */
+const BATCH = D1_IDS_PER_STATEMENT;
 const MAX_ROUNDS = 50;
 
 async function purgeExpired(

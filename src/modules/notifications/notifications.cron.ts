@@ -4,12 +4,13 @@
  * never holds D1 for long.
  */
 import { inArray, lt } from "drizzle-orm";
+import { D1_IDS_PER_STATEMENT } from "../../db/batch";
 import { notifications } from "../../db/schema";
 import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 
 export const NOTIFICATION_RETENTION_DAYS = 180;
-const PURGE_BATCH = 90; // D1 binds at most 100 parameters per statement
+const PURGE_BATCH = D1_IDS_PER_STATEMENT;
 const PURGE_MAX_ROUNDS = 50;
 
 /**
