@@ -4,7 +4,7 @@
  */
 import type { ServiceContext } from "../../lib/context";
 import type { UserExportSection } from "../tasks/task-types/export-user-data";
-import { listSessions } from "./sessions.service";
+import { describeSession, listSessions } from "./sessions.service";
 
 const PAGE = 100;
 
@@ -24,13 +24,5 @@ async function allSessions(ctx: ServiceContext, userId: string) {
     rows.push(...page.data);
     cursor = page.meta.next ?? undefined;
   } while (cursor);
-  return rows.map((session) => ({
-    id: session.id,
-    user_agent: session.userAgent,
-    ip: session.ip,
-    country: session.country,
-    city: session.city,
-    created_at: session.createdAt.toISOString(),
-    last_used_at: session.lastUsedAt.toISOString(),
-  }));
+  return rows.map(describeSession);
 }

@@ -486,6 +486,19 @@ export async function findSessionByRefreshToken(
 // ---------------------------------------------------------------------------
 // Devices
 
+/** A session as its owner sees it: the devices list (GET /users/me/sessions) and the data export. */
+export function describeSession(session: Session) {
+  return {
+    id: session.id,
+    user_agent: session.userAgent,
+    ip: session.ip,
+    country: session.country,
+    city: session.city,
+    created_at: session.createdAt.toISOString(),
+    last_used_at: session.lastUsedAt.toISOString(),
+  };
+}
+
 export const SESSION_SORT_FIELDS = ["created_at", "last_used_at"] as const;
 
 export async function listSessions(

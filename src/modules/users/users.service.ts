@@ -22,7 +22,7 @@ import {
 import { requestEmailChange } from "../auth/email-change.service";
 import { newDeviceSessionIds } from "../auth/new-device.service";
 import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
-import { listSessions, revokeSession } from "../auth/sessions.service";
+import { describeSession, listSessions, revokeSession } from "../auth/sessions.service";
 import { channelsFor } from "../notifications/notification-preferences";
 import type { ListUsersQuery, SessionDto, UpdateProfileInput } from "./users.schemas";
 
@@ -113,13 +113,7 @@ export async function listMySessions(
   );
   return {
     data: page.data.map((session) => ({
-      id: session.id,
-      user_agent: session.userAgent,
-      ip: session.ip,
-      country: session.country,
-      city: session.city,
-      created_at: session.createdAt.toISOString(),
-      last_used_at: session.lastUsedAt.toISOString(),
+      ...describeSession(session),
       current: session.id === me.sessionId,
       new_device: fromNewDevice.has(session.id),
     })),
