@@ -2,19 +2,18 @@
  * Staff actions on accounts. Writes go through the identity services (access change,
  * sessions, account erasure) with their audit row in the same D1 batch; a staff member
  * cannot disable, demote or delete their own account here (they would lock themselves
- * out mid-action, and it takes a second staff member to do that to anyone). Reads across
- * tenants (a user's memberships) are plain queries: the owning modules' verbs are
- * scoped to one caller, and staff see every tenant by definition.
+ * out mid-action, and it takes a second staff member to do that to anyone). A user's
+ * memberships are read through the orgs module's staff verb (across tenants).
  */
-import { asc, eq } from "drizzle-orm";
-import { memberships, organizations, type User } from "../../db/schema";
+import type { User } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { ProblemError, problems } from "../../lib/problem";
 import { auditStatement } from "../audit/audit.service";
 import { changeAccountAccess, eraseAccount, findUserById } from "../auth/accounts";
 import { listSessions, revokeUserSessions } from "../auth/sessions.service";
+import { listMembershipsOfUser } from "../orgs/orgs.staff";
 import { toUserDto } from "../users/user.dto";
-import type { AdminUserDto, UpdateUserAccessInput } from "./admin-users.schemas";
+import { type AdminUserDto, MAX_MEMBERSHIPS_SHOWN, type UpdateUserAccessInput } from "./admin-users.schemas";
 
 export const selfModification = (what: string) =>
   new ProblemError({
@@ -45,18 +44,7 @@ export async function getUserDetails(ctx: ServiceContext, id: string): Promise<A
   const user = await findUser(ctx, id);
   const [activeSessions, orgs] = await Promise.all([
     liveSessionCount(ctx, id),
-    ctx.db
-      .select({
-        id: organizations.id,
-        name: organizations.name,
-        slug: organizations.slug,
-        role: memberships.role,
-      })
-      .from(memberships)
-      .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
-      .where(eq(memberships.userId, id))
-      .orderBy(asc(memberships.createdAt))
-      .limit(100),
+    listMembershipsOfUser(ctx, id, MAX_MEMBERSHIPS_SHOWN),
   ]);
   return { ...toUserDto(user), active_sessions: activeSessions, organizations: orgs };
 }
