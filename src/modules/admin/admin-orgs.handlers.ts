@@ -1,12 +1,13 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
 import { setLinkHeader } from "../../lib/pagination";
+import { listAllOrganizations } from "../orgs/orgs.staff";
 import type * as routes from "./admin-orgs.routes";
 import * as admin from "./admin-orgs.service";
 
 export const listOrganizations: RouteHandler<typeof routes.listOrganizations, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await admin.listOrganizations(c.var.ctx, {
+  const page = await listAllOrganizations(c.var.ctx, {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,

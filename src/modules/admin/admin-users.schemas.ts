@@ -15,11 +15,13 @@ export const adminUserExample = {
   ],
 };
 
+export const MAX_MEMBERSHIPS_SHOWN = 100;
+
 export const AdminUserSchema = UserSchema.extend({
   active_sessions: z.number().int().openapi({ description: "Sessions neither revoked nor expired." }),
   organizations: z
     .array(z.object({ id: z.uuid(), name: z.string(), slug: z.string(), role: RoleSchema }))
-    .openapi({ description: "Memberships (at most 100, oldest first)." }),
+    .openapi({ description: `Memberships (at most ${MAX_MEMBERSHIPS_SHOWN}, oldest first).` }),
 }).openapi("AdminUser", { example: adminUserExample });
 
 export type AdminUserDto = z.infer<typeof AdminUserSchema>;

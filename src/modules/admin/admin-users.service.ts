@@ -1,20 +1,19 @@
 /**
- * Staff actions on accounts. Writes go through the identity services (sessions,
- * account erasure) with their audit row in the same D1 batch; a staff member cannot
- * disable, demote or delete their own account here (they would lock themselves out
- * mid-action, and it takes a second staff member to do that to anyone). Reads across
- * tenants (a user's memberships) are plain queries: the owning modules' verbs are
- * scoped to one caller, and staff see every tenant by definition.
+ * Staff actions on accounts. Writes go through the identity services (access change,
+ * sessions, account erasure) with their audit row in the same D1 batch; a staff member
+ * cannot disable, demote or delete their own account here (they would lock themselves
+ * out mid-action, and it takes a second staff member to do that to anyone). A user's
+ * memberships are read through the orgs module's staff verb (across tenants).
  */
-import { asc, eq } from "drizzle-orm";
-import { memberships, organizations, type User, users } from "../../db/schema";
+import type { User } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { ProblemError, problems } from "../../lib/problem";
-import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
-import { eraseAccount, findUserById } from "../auth/accounts";
+import { auditStatement } from "../audit/audit.service";
+import { changeAccountAccess, eraseAccount, findUserById } from "../auth/accounts";
 import { listSessions, revokeUserSessions } from "../auth/sessions.service";
+import { listMembershipsOfUser } from "../orgs/orgs.staff";
 import { toUserDto } from "../users/user.dto";
-import type { AdminUserDto, UpdateUserAccessInput } from "./admin-users.schemas";
+import { type AdminUserDto, MAX_MEMBERSHIPS_SHOWN, type UpdateUserAccessInput } from "./admin-users.schemas";
 
 export const selfModification = (what: string) =>
   new ProblemError({
@@ -45,27 +44,14 @@ export async function getUserDetails(ctx: ServiceContext, id: string): Promise<A
   const user = await findUser(ctx, id);
   const [activeSessions, orgs] = await Promise.all([
     liveSessionCount(ctx, id),
-    ctx.db
-      .select({
-        id: organizations.id,
-        name: organizations.name,
-        slug: organizations.slug,
-        role: memberships.role,
-      })
-      .from(memberships)
-      .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
-      .where(eq(memberships.userId, id))
-      .orderBy(asc(memberships.createdAt))
-      .limit(100),
+    listMembershipsOfUser(ctx, id, MAX_MEMBERSHIPS_SHOWN),
   ]);
   return { ...toUserDto(user), active_sessions: activeSessions, organizations: orgs };
 }
 
 /**
- * PATCH is_active / is_staff. The change and its audit row are one batch; then every
- * session of the account is revoked, because `is_staff` travels in the access token
- * and a disabled account must stop at once. Sending the current values changes nothing
- * and records nothing.
+ * PATCH is_active / is_staff, through the accounts verb (one batch with its audit row,
+ * then every session revoked), after the admin API's own rule: not on oneself.
  */
 export async function updateUserAccess(
   ctx: ServiceContext,
@@ -75,33 +61,7 @@ export async function updateUserAccess(
   if (id === actorId(ctx) && (input.is_active === false || input.is_staff === false)) {
     throw selfModification(input.is_active === false ? "disable" : "remove staff from");
   }
-  const user = await findUser(ctx, id);
-  const changes: Partial<Pick<User, "isActive" | "isStaff">> = {};
-  if (input.is_active !== undefined && input.is_active !== user.isActive) changes.isActive = input.is_active;
-  if (input.is_staff !== undefined && input.is_staff !== user.isStaff) changes.isStaff = input.is_staff;
-  if (Object.keys(changes).length === 0) return user;
-
-  const before = { is_active: user.isActive, is_staff: user.isStaff };
-  const after = { is_active: changes.isActive ?? user.isActive, is_staff: changes.isStaff ?? user.isStaff };
-  const [[updated]] = await ctx.db.batch([
-    ctx.db
-      .update(users)
-      .set({ ...changes, updatedAt: new Date() })
-      .where(eq(users.id, id))
-      .returning(),
-    auditStatement(
-      ctx,
-      { action: "user.update", target: { type: "user", id }, before, after },
-      { when: AFTER_CHANGE },
-    ),
-  ]);
-  if (!updated) throw problems.notFound("user");
-  await revokeUserSessions(ctx, {
-    userId: id,
-    reason: changes.isActive === false ? "account_disabled" : "session_revoked",
-  });
-  ctx.logger.info("account access changed by staff", { user_id: id, before, after });
-  return updated;
+  return changeAccountAccess(ctx, id, { isActive: input.is_active, isStaff: input.is_staff });
 }
 
 /** Signs the account out everywhere; the revocation and its audit row are one batch. */

@@ -11,6 +11,9 @@
  *   the registrant set up before the proof (a password, sessions, API keys) is dropped,
  *   closing pre-account takeover (Sudhodanan & Paverd, 2022);
  * - `eraseAccount`: sessions revoked (tokens refused at once), then every row in one batch.
+ *
+ * `changeAccountAccess` (disable an account, grant or remove staff) is the one other
+ * write of an account's standing; the admin API calls it.
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -18,8 +21,8 @@ import { constraintFailure } from "../../db/constraint-errors";
 import { emailChangeTokens, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
-import { ProblemError } from "../../lib/problem";
-import { auditStatement } from "../audit/audit.service";
+import { ProblemError, problems } from "../../lib/problem";
+import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
 import { deleteUserSessionsStatements, revokeUserSessions } from "./sessions.service";
 
 export const emailTaken = () =>
@@ -196,6 +199,53 @@ export async function claimAccount(ctx: ServiceContext, user: User, now = Date.n
   }
   // A concurrent proof claimed it first (or it was verified meanwhile): read what it is now.
   return (await findUserById(ctx, user.id)) ?? user;
+}
+
+// ---------------------------------------------------------------------------
+// Access
+
+/** Whether the account may sign in (`isActive`) and use the admin API (`isStaff`); omitted means unchanged. */
+export type AccessChange = { isActive?: boolean; isStaff?: boolean };
+
+/**
+ * Changes is_active / is_staff. The change and its audit row (`user.update`) are one
+ * batch; then every session of the account is revoked, because `is_staff` travels in
+ * the access token and a disabled account must stop at once. Values the account
+ * already has change nothing and record nothing. 404 for an unknown account.
+ */
+export async function changeAccountAccess(
+  ctx: ServiceContext,
+  id: string,
+  change: AccessChange,
+): Promise<User> {
+  const user = await findUserById(ctx, id);
+  if (!user) throw problems.notFound("user");
+  const changes: Partial<Pick<User, "isActive" | "isStaff">> = {};
+  if (change.isActive !== undefined && change.isActive !== user.isActive) changes.isActive = change.isActive;
+  if (change.isStaff !== undefined && change.isStaff !== user.isStaff) changes.isStaff = change.isStaff;
+  if (Object.keys(changes).length === 0) return user;
+
+  const before = { is_active: user.isActive, is_staff: user.isStaff };
+  const after = { is_active: changes.isActive ?? user.isActive, is_staff: changes.isStaff ?? user.isStaff };
+  const [[updated]] = await ctx.db.batch([
+    ctx.db
+      .update(users)
+      .set({ ...changes, updatedAt: new Date() })
+      .where(eq(users.id, id))
+      .returning(),
+    auditStatement(
+      ctx,
+      { action: "user.update", target: { type: "user", id }, before, after },
+      { when: AFTER_CHANGE },
+    ),
+  ]);
+  if (!updated) throw problems.notFound("user");
+  await revokeUserSessions(ctx, {
+    userId: id,
+    reason: changes.isActive === false ? "account_disabled" : "session_revoked",
+  });
+  ctx.logger.info("account access changed", { user_id: id, before, after });
+  return updated;
 }
 
 // ---------------------------------------------------------------------------

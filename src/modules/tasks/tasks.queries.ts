@@ -1,10 +1,13 @@
 /**
  * Who owns which task, and the task as the API shows it. Every query of the module
- * filters with the caller's `TaskScope`, so another tenant's task is simply not found.
+ * filters with the caller's `TaskScope`, so another tenant's task is simply not found;
+ * only the staff verbs (tasks.staff.ts) read without one, as staff see every task.
  */
 import { and, eq, type SQL } from "drizzle-orm";
 import { type Task, tasks } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
+import type { SortTerm } from "../../lib/list-query";
+import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import { apiKeyOrgContext, ownedBy } from "../orgs/org-context";
 import type { TaskDto } from "./tasks.schemas";
@@ -43,14 +46,41 @@ export async function taskScope(ctx: ServiceContext): Promise<TaskScope> {
 
 export const taskNotFound = () => problems.notFound("task");
 
-export async function findScopedTask(ctx: ServiceContext, scope: TaskScope, id: string): Promise<Task> {
+/**
+ * The task `id` if the caller may see it, else 404. `visible` is the caller's
+ * `TaskScope.where`; staff pass none.
+ */
+export async function findTask(ctx: ServiceContext, id: string, visible: SQL | undefined): Promise<Task> {
   const task = await ctx.db
     .select()
     .from(tasks)
-    .where(and(eq(tasks.id, id), scope.where))
+    .where(and(eq(tasks.id, id), visible))
     .get();
   if (!task) throw taskNotFound();
   return task;
+}
+
+/** One page of the tasks `where` selects, sorted by `created_at` or `run_at` (the id breaks ties). */
+export function listTasksWhere(
+  ctx: ServiceContext,
+  input: { limit: number; cursor?: string; sort: SortTerm[] },
+  where: SQL | undefined,
+): Promise<Page<Task>> {
+  const page = keysetPage<Task>({
+    sort: input.sort,
+    columns: {
+      created_at: { column: tasks.createdAt, read: (row) => row.createdAt.getTime() },
+      run_at: { column: tasks.runAt, read: (row) => row.runAt.getTime() },
+    },
+    tiebreaker: { column: tasks.id, read: (row) => row.id },
+    limit: input.limit,
+    cursor: input.cursor,
+  });
+  return listPage(ctx.db, page, {
+    rows: ctx.db.select().from(tasks).$dynamic(),
+    countFrom: tasks,
+    where,
+  });
 }
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;

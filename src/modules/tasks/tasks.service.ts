@@ -4,21 +4,22 @@
  * them onto the queue at the right time is task-scheduler.ts.
  */
 import { z } from "@hono/zod-openapi";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import { finishedTaskStatuses, type Task, type TaskStatus, tasks } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
-import { keysetPage, listPage, type Page } from "../../lib/pagination";
+import type { Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { toFieldErrors } from "../../lib/validation";
+import { AFTER_CHANGE, type AuditEntry, auditStatement } from "../audit/audit.service";
 import type { AccountErasureStep } from "../auth/accounts";
 import { peopleOnly } from "../orgs/org-context";
 import { taskAccounting } from "./task-accounting";
 import { taskRuntime } from "./task-runtime";
 import { dispatchNewTask, withinQueueDelay } from "./task-scheduler";
 import { findTaskType, type TaskArtifact, taskTypeNames, taskTypes } from "./task-types";
-import { findScopedTask, type TaskScope, taskScope } from "./tasks.queries";
+import { findTask, listTasksWhere, type TaskScope, taskScope } from "./tasks.queries";
 import {
   type CreateTaskInput,
   DEFAULT_TASK_RETRIES,
@@ -124,69 +125,82 @@ export type ListTasksInput = {
 
 export async function listTasks(ctx: ServiceContext, input: ListTasksInput): Promise<Page<Task>> {
   const scope = await taskScope(ctx);
-  const page = keysetPage<Task>({
-    sort: input.sort,
-    columns: {
-      created_at: { column: tasks.createdAt, read: (row) => row.createdAt.getTime() },
-      run_at: { column: tasks.runAt, read: (row) => row.runAt.getTime() },
-    },
-    tiebreaker: { column: tasks.id, read: (row) => row.id },
-    limit: input.limit,
-    cursor: input.cursor,
-  });
   const where = and(
     scope.where,
     input.statuses ? inArray(tasks.status, input.statuses) : undefined,
     input.types ? inArray(tasks.type, input.types) : undefined,
   );
-  return listPage(ctx.db, page, {
-    rows: ctx.db.select().from(tasks).$dynamic(),
-    countFrom: tasks,
-    where,
-  });
+  return listTasksWhere(ctx, input, where);
 }
 
 export async function getTask(ctx: ServiceContext, id: string): Promise<Task> {
-  return findScopedTask(ctx, await taskScope(ctx), id);
+  return findTask(ctx, id, (await taskScope(ctx)).where);
 }
+
+/**
+ * Who cancels: the task's owner, within their scope, or staff, on any task. A staff
+ * cancellation acts on someone else's task, so it is audited as `task.cancel` (the
+ * row in the UPDATE's batch, written only when the UPDATE matched); an owner's is not.
+ */
+export type Canceller = "owner" | "staff";
 
 /**
  * PENDING or RETRY → REVOKED at once (a message still queued for it is skipped).
  * STARTED → cancellation requested: the run stops at its next checkpoint and ends
- * REVOKED; a handler that finishes without reaching one ends SUCCESS. Finished → 409.
- * The loop covers a task that moves between the two conditional UPDATEs (a run
- * failing from STARTED to RETRY, say): each try reads the state anew.
+ * REVOKED; a handler that finishes without reaching one ends SUCCESS. A task already
+ * asked to stop is answered as is, with nothing written or audited again. Finished → 409.
+ * Each UPDATE is conditional on the status just read, so of two cancellations at once
+ * only one writes; the loop covers a task that moves between the read and the UPDATE
+ * (a run failing from STARTED to RETRY, say): each try reads the state anew.
  */
-export async function cancelTask(ctx: ServiceContext, id: string): Promise<Task> {
-  const scope = await taskScope(ctx);
-  const owned = and(eq(tasks.id, id), scope.where);
+export async function cancelTask(ctx: ServiceContext, id: string, by: Canceller = "owner"): Promise<Task> {
+  const visible = by === "owner" ? (await taskScope(ctx)).where : undefined;
+  const audited = (change: Pick<AuditEntry, "before" | "after">) =>
+    by === "staff"
+      ? [
+          auditStatement(
+            ctx,
+            { action: "task.cancel", target: { type: "task", id }, ...change },
+            { when: AFTER_CHANGE },
+          ),
+        ]
+      : [];
   for (let attempt = 0; attempt < 3; attempt++) {
+    const task = await findTask(ctx, id, visible);
     const now = new Date(taskRuntime.now());
-    const revoked = await ctx.db
-      .update(tasks)
-      .set({ status: "REVOKED", completedAt: now, leaseExpiresAt: null })
-      .where(and(owned, inArray(tasks.status, ["PENDING", "RETRY"])))
-      .returning()
-      .get();
+    if (isFinished(task.status)) throw taskFinished(task.status);
+    if (task.status === "STARTED") {
+      if (task.cancelRequestedAt) return task;
+      const [[requested]] = await ctx.db.batch([
+        ctx.db
+          .update(tasks)
+          .set({ cancelRequestedAt: now })
+          .where(and(eq(tasks.id, id), visible, eq(tasks.status, "STARTED"), isNull(tasks.cancelRequestedAt)))
+          .returning(),
+        ...audited({
+          before: { status: "STARTED", cancel_requested_at: null },
+          after: { status: "STARTED", cancel_requested_at: now.toISOString() },
+        }),
+      ]);
+      if (requested) {
+        ctx.logger.info("task cancellation requested", { task_id: id, by });
+        return requested;
+      }
+      continue;
+    }
+    const [[revoked]] = await ctx.db.batch([
+      ctx.db
+        .update(tasks)
+        .set({ status: "REVOKED", completedAt: now, leaseExpiresAt: null })
+        .where(and(eq(tasks.id, id), visible, eq(tasks.status, task.status)))
+        .returning(),
+      ...audited({ before: { status: task.status }, after: { status: "REVOKED" } }),
+    ]);
     if (revoked) {
-      ctx.logger.info("task cancelled", { task_id: id });
+      ctx.logger.info("task cancelled", { task_id: id, by });
       // Never started: whatever it was charged at creation goes back.
       if (revoked.attempts === 0) await taskAccounting.refundUnstartedTask(ctx, revoked);
       return revoked;
-    }
-    const current = await findScopedTask(ctx, scope, id);
-    if (isFinished(current.status)) throw taskFinished(current.status);
-    if (current.status !== "STARTED") continue;
-    if (current.cancelRequestedAt) return current;
-    const requested = await ctx.db
-      .update(tasks)
-      .set({ cancelRequestedAt: now })
-      .where(and(owned, eq(tasks.status, "STARTED")))
-      .returning()
-      .get();
-    if (requested) {
-      ctx.logger.info("task cancellation requested", { task_id: id });
-      return requested;
     }
   }
   throw problems.conflict("conflict", "The task changed state while it was being cancelled; try again.");
@@ -200,7 +214,7 @@ export async function deleteTask(ctx: ServiceContext, id: string): Promise<void>
     .where(and(eq(tasks.id, id), scope.where, inArray(tasks.status, [...finishedTaskStatuses])))
     .returning()
     .get();
-  if (!deleted) throw taskNotFinished((await findScopedTask(ctx, scope, id)).status);
+  if (!deleted) throw taskNotFinished((await findTask(ctx, id, scope.where)).status);
   const artifact = findTaskType(deleted.type)?.artifact;
   if (artifact) await ctx.env.FILES.delete(artifact.key(deleted));
   ctx.logger.info("task deleted", { task_id: id });
@@ -217,7 +231,7 @@ export async function openTaskArtifact(
   conditions?: Headers,
 ): Promise<{ task: Task; artifact: TaskArtifact; object: R2Object | R2ObjectBody }> {
   const scope: TaskScope = await taskScope(ctx);
-  const task = await findScopedTask(ctx, scope, id);
+  const task = await findTask(ctx, id, scope.where);
   const artifact = findTaskType(task.type)?.artifact;
   if (!artifact) throw problems.notFound("download (this task type produces no file)");
   if (!isFinished(task.status)) throw taskNotFinished(task.status);
