@@ -34,6 +34,8 @@ export default defineConfig(async () => {
             // Never send real email from a test, whatever a developer's .dev.vars says.
             EMAIL_PROVIDER: "console",
             JWT_PRIVATE_KEYS: testSigningKeys(),
+            // A fixture, not a secret: encrypts the TOTP secrets tests enrol.
+            MFA_ENCRYPTION_KEY: "dGVzdC1vbmx5LW1mYS1lbmNyeXB0aW9uLWtleS0zMmI",
             TEST_MIGRATIONS: migrations,
           },
         },

@@ -21,7 +21,13 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 await import("./copy-docs-assets.ts");
 
 const devVars = ensureDevVars(root);
-console.log(devVars.created ? "dev: wrote .dev.vars with fresh secrets" : "dev: using existing .dev.vars");
+console.log(
+  devVars.created
+    ? "dev: wrote .dev.vars with fresh secrets"
+    : devVars.added.length > 0
+      ? `dev: using existing .dev.vars; added ${devVars.added.join(", ")} (new since it was written)`
+      : "dev: using existing .dev.vars",
+);
 
 console.log("dev: applying local D1 migrations");
 runWrangler(root, ["d1", "migrations", "apply", "DB", "--local"], { quiet: true });

@@ -59,6 +59,14 @@ export const configSchema = z.object({
   SESSION_MAX_AGE: seconds(3_600, 31_536_000).default(7_776_000),
   /** Invitations an organization may send in any 24 hours. */
   INVITATIONS_PER_ORG_PER_DAY: z.coerce.number().int().min(1).max(100_000).default(50),
+  /**
+   * 32 random bytes, base64url: encrypts the TOTP secrets at rest (src/lib/secret-box.ts). `npm run dev`
+   * generates it; without it, enrolling an authenticator app answers 503 `mfa_not_configured`.
+   */
+  MFA_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, "must be 32 random bytes, base64url-encoded (43 characters)")
+    .optional(),
   METRICS_TOKEN: z.string().optional(),
   /** Where rate-limit counters live: `kv` (approximate, cheap) or `durable_object` (exact); see src/lib/rate-limit/store.ts. */
   RATE_LIMIT_STORE: z.enum(["kv", "durable_object"]).default("kv"),

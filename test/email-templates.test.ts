@@ -139,6 +139,18 @@ const samples: { [T in EmailTemplateName]: { data: EmailTemplateInput<T>; link: 
       link: "https://app.example.com/settings/security?src=email&tab=devices",
       subject: /^Security alert: a device was signed out of your Edge API Platform account$/,
     },
+    sign_in_method_changed: {
+      data: {
+        name: "Ada",
+        event: "mfa_enabled",
+        device: "Firefox on Windows",
+        ip: "203.0.113.7",
+        occurred_at: "2026-11-20T22:05:00Z",
+        manage_url: "https://app.example.com/settings/security",
+      },
+      link: "https://app.example.com/settings/security",
+      subject: /^Two-step sign-in is on for your Edge API Platform account$/,
+    },
   };
 
 function render<T extends EmailTemplateName>(template: T, data: EmailTemplateInput<T>) {

@@ -17,14 +17,35 @@ function generatedSecrets(): Record<string, string> {
   return {
     JWT_PRIVATE_KEYS: `[${generateSigningKey()}]`,
     METRICS_TOKEN: randomBytes(24).toString("base64url"),
+    MFA_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
   };
 }
 
-export function ensureDevVars(root: string): { created: boolean; path: string } {
+/**
+ * Writes .dev.vars when it is missing. When it exists, a generated secret that the file
+ * has no line for at all (one a newer version of the code added) is appended, so pulling
+ * such a change never leaves `npm run dev` half-configured. A line left empty on purpose
+ * (METRICS_TOKEN=) is respected; nothing else is touched.
+ */
+export function ensureDevVars(root: string): { created: boolean; path: string; added: string[] } {
   const path = join(root, ".dev.vars");
-  if (existsSync(path)) return { created: false, path };
-  const example = readFileSync(join(root, ".dev.vars.example"), "utf8");
   const secrets = generatedSecrets();
+  if (existsSync(path)) {
+    const current = readFileSync(path, "utf8");
+    const missing = Object.keys(secrets).filter((name) => !new RegExp(`^${name}=`, "m").test(current));
+    if (missing.length > 0) {
+      const lines = missing.map((name) => `${name}=${secrets[name]}`).join("\n");
+      writeFileSync(
+        path,
+        `${current.replace(/\n*$/, "\n")}# Added by npm run dev on ${new Date().toISOString()}.\n${lines}\n`,
+        {
+          mode: 0o600,
+        },
+      );
+    }
+    return { created: false, path, added: missing };
+  }
+  const example = readFileSync(join(root, ".dev.vars.example"), "utf8");
   const lines = example.split("\n").map((line) => {
     const name = /^([A-Z0-9_]+)=/.exec(line)?.[1];
     return name && name in secrets ? `${name}=${secrets[name]}` : line;
@@ -36,5 +57,5 @@ export function ensureDevVars(root: string): { created: boolean; path: string } 
       mode: 0o600,
     },
   );
-  return { created: true, path };
+  return { created: true, path, added: [] };
 }

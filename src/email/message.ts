@@ -30,6 +30,7 @@ export const emailSendMessage = z.discriminatedUnion("template", [
   sendOption("new_device"),
   sendOption("notification"),
   sendOption("security_alert"),
+  sendOption("sign_in_method_changed"),
   sendOption("account_exists"),
   sendOption("email_change_confirm"),
   sendOption("email_change_notice"),

@@ -193,6 +193,31 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     description:
       "A sensitive action needs a recent sign-in: send `current_password` (or `mfa_code`) in the body, or sign in again. `accepted_proofs` lists what this account can give; a wrong proof is refused the same way.",
   },
+  invalid_mfa_code: {
+    status: 401,
+    description:
+      "The authenticator-app code or recovery code is wrong or was already used (400 when confirming a new app, where the caller is signed in).",
+  },
+  invalid_mfa_token: {
+    status: 401,
+    description:
+      "The mfa_token is unknown, expired (5 minutes), already spent or out of tries (5): sign in again.",
+  },
+  mfa_already_enabled: { status: 409, description: "An authenticator app is already on for this account." },
+  mfa_not_enabled: { status: 409, description: "This account has no authenticator app turned on." },
+  totp_not_enrolled: {
+    status: 409,
+    description: "No authenticator app is waiting to be confirmed: start with POST /auth/mfa/totp/enroll.",
+  },
+  mfa_not_configured: {
+    status: 503,
+    description: "Authenticator apps are unavailable: the server has no MFA_ENCRYPTION_KEY.",
+  },
+  mfa_required: {
+    status: 403,
+    description:
+      "The organization requires members to sign in with a second factor (`require_mfa`): turn on an authenticator app or use a passkey, then sign in again.",
+  },
   invitation_limit_reached: {
     status: 429,
     description:

@@ -30,6 +30,7 @@ import {
 } from "./auth/accounts";
 import { purgeAuthTokensJob } from "./auth/auth-tokens.cron";
 import { sendSignUpEmail } from "./auth/email-verification.service";
+import { dropSecondFactorsOfClaimedAccount } from "./auth/mfa-factors";
 import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./auth/new-device.service";
 import { purgeSessionsJob } from "./auth/sessions.cron";
 import { sessionsExportSection } from "./auth/sessions.export";
@@ -79,7 +80,10 @@ export const wiring = {
   sessionRevocationHooks: [closeRevokedSockets] as SessionRevocationHook[],
 
   /** Before a never-verified account is claimed by the owner of its address (auth/accounts.ts). */
-  accountClaimSteps: [revokeKeysCreatedBy] as AccountClaimStep[],
+  accountClaimSteps: [
+    revokeKeysCreatedBy, // API keys the squatter created
+    dropSecondFactorsOfClaimedAccount, // an authenticator app the squatter enrolled
+  ] as AccountClaimStep[],
 
   /** Statements (or off-D1 clean-ups) of an account's erasure (auth/accounts.ts → eraseAccount). */
   accountErasureSteps: [

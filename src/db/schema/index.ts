@@ -7,6 +7,7 @@ export * from "./billing";
 export * from "./catalog";
 export * from "./feature-flags";
 export * from "./idempotency";
+export * from "./mfa";
 export * from "./notifications";
 export * from "./orgs";
 export * from "./pre-registrations";

@@ -21,6 +21,8 @@ export const organizations = sqliteTable(
     slug: text("slug").notNull(),
     /** The organization every account gets at sign-up; it cannot be deleted on its own. */
     isPersonal: integer("is_personal", { mode: "boolean" }).notNull().default(false),
+    /** Members must have signed in with a second factor to use the organization (API keys are not people). */
+    requireMfa: integer("require_mfa", { mode: "boolean" }).notNull().default(false),
     createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

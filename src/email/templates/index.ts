@@ -13,6 +13,7 @@ import { notification } from "./notification";
 import { orgInvitation } from "./org-invitation";
 import { passwordReset } from "./password-reset";
 import { securityAlert } from "./security-alert";
+import { signInMethodChanged } from "./sign-in-method-changed";
 import type { EmailTemplate } from "./types";
 import { verifyEmail } from "./verify-email";
 import { welcome } from "./welcome";
@@ -30,6 +31,7 @@ const definitions = {
   account_exists: accountExists,
   email_change_confirm: emailChangeConfirm,
   email_change_notice: emailChangeNotice,
+  sign_in_method_changed: signInMethodChanged,
 };
 
 type Definitions = typeof definitions;

@@ -23,6 +23,7 @@ export const POLICY_NAMES = [
   "email_resend",
   "register",
   "email_change",
+  "mfa_verify",
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -147,6 +148,14 @@ export const DEFAULT_POLICIES: RateLimitPolicies = {
     windowSeconds: 3_600,
     subject: "principal",
     description: "POST /users/me/email, per user: each request emails the new and the old address.",
+  },
+  mfa_verify: {
+    name: "mfa_verify",
+    limit: 10,
+    windowSeconds: 60,
+    subject: "ip",
+    description:
+      "POST /auth/mfa/verify and /auth/mfa/totp/confirm, per IP (wrong codes also count in the account's sign-in throttle).",
   },
 };
 

@@ -26,6 +26,14 @@ export const AUDIT_ACTIONS = {
   "auth.email_changed": "An account's address changed through the confirmation link sent to the new address.",
   "auth.password_reset": "A password was set through an emailed reset link; every session was revoked.",
   "auth.refresh_token_reuse": "A spent refresh token was presented again; its session was revoked.",
+  "auth.mfa_enabled":
+    "An account confirmed an authenticator app (TOTP): its sign-ins now need a second factor.",
+  "auth.mfa_disabled": "An account removed its authenticator app and recovery codes (re-authenticated).",
+  "auth.recovery_codes_regenerated":
+    "An account replaced its recovery codes (re-authenticated); the old set stopped working.",
+  "auth.recovery_code_used":
+    "A recovery code finished a sign-in (or re-authentication) instead of the authenticator app.",
+  "org.require_mfa_changed": "An owner turned the organization's `require_mfa` policy on or off.",
   "api_key.create": "A member created an organization API key.",
   "api_key.revoke": "A member revoked an organization API key.",
   "member.role_change": "A member's role in an organization changed.",
@@ -42,6 +50,7 @@ export const auditTargetTypes = [
   "feature_flag",
   "api_key",
   "membership",
+  "organization",
   "login_identifier",
   // Per-IP lockouts of the first wave's KV throttle; nothing writes it since the SignInThrottle Durable
   // Object counts per account and client, but older rows keep it (and `filter[target_type]=ip` finds them).

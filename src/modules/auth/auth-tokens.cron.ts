@@ -1,13 +1,19 @@
 /**
  * The hourly clean-up of emailed secrets: verification (and disown) links, reset
- * links, address-change links and magic codes past their expiry are deleted (used
+ * links, address-change links, magic codes and mfa_tokens past their expiry are deleted (used
  * ones expire too, within a day at most, so nothing spent lingers). Listed in
  * src/modules/wiring.ts.
  */
 import { inArray, lt, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
 import { D1_IDS_PER_STATEMENT } from "../../db/batch";
-import { emailChangeTokens, emailVerificationTokens, magicCodes, passwordResetTokens } from "../../db/schema";
+import {
+  emailChangeTokens,
+  emailVerificationTokens,
+  magicCodes,
+  mfaChallenges,
+  passwordResetTokens,
+} from "../../db/schema";
 import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
 
@@ -46,12 +52,14 @@ export async function purgeExpiredAuthTokens(
   password_reset_tokens: number;
   email_change_tokens: number;
   magic_codes: number;
+  mfa_challenges: number;
 }> {
   return {
     email_verification_tokens: await purgeExpired(ctx, emailVerificationTokens, emailVerificationTokens, now),
     password_reset_tokens: await purgeExpired(ctx, passwordResetTokens, passwordResetTokens, now),
     email_change_tokens: await purgeExpired(ctx, emailChangeTokens, emailChangeTokens, now),
     magic_codes: await purgeExpired(ctx, magicCodes, magicCodes, now),
+    mfa_challenges: await purgeExpired(ctx, mfaChallenges, mfaChallenges, now),
   };
 }
 

@@ -6,7 +6,7 @@ import { toUserDto } from "../users/user.dto";
 import type * as routes from "./auth.routes";
 import { TOKEN_TYPE } from "./auth.schemas";
 import * as auth from "./auth.service";
-import type { SignedIn } from "./sign-in";
+import { needsSecondFactor, type SignedIn, type SignInOutcome } from "./sign-in";
 
 export function tokensBody({ user, tokens }: SignedIn) {
   return {
@@ -15,6 +15,17 @@ export function tokensBody({ user, tokens }: SignedIn) {
     refresh_token: tokens.refreshToken,
     token_type: TOKEN_TYPE,
     expires_in: tokens.expiresIn,
+  };
+}
+
+/** A first factor's answer: the token pair, or the MFA step (`mfa_required`, no tokens). */
+export function signInBody(outcome: SignInOutcome) {
+  if (!needsSecondFactor(outcome)) return tokensBody(outcome);
+  return {
+    mfa_required: true as const,
+    mfa_token: outcome.mfaToken,
+    methods: outcome.methods,
+    expires_in: outcome.expiresIn,
   };
 }
 
@@ -32,8 +43,8 @@ export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) 
 };
 
 export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
-  const signedIn = await auth.login(c.var.ctx, c.req.valid("json"));
-  return c.json(tokensBody(signedIn), 200, NO_STORE);
+  const outcome = await auth.login(c.var.ctx, c.req.valid("json"));
+  return c.json(signInBody(outcome), 200, NO_STORE);
 };
 
 export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) => {

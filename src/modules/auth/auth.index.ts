@@ -5,6 +5,8 @@ import * as verificationHandlers from "./email-verification.handlers";
 import * as verificationRoutes from "./email-verification.routes";
 import * as magicHandlers from "./magic-code.handlers";
 import * as magicRoutes from "./magic-code.routes";
+import * as mfaHandlers from "./mfa.handlers";
+import * as mfaRoutes from "./mfa.routes";
 import * as resetHandlers from "./password-reset.handlers";
 import * as resetRoutes from "./password-reset.routes";
 
@@ -24,7 +26,13 @@ export const authRouter = createRouter()
   .openapi(resetRoutes.forgotPassword, resetHandlers.forgotPassword)
   .openapi(resetRoutes.resetPassword, resetHandlers.resetPassword)
   .openapi(magicRoutes.requestMagicCode, magicHandlers.requestMagicCode)
-  .openapi(magicRoutes.verifyMagicCode, magicHandlers.verifyMagicCode);
+  .openapi(magicRoutes.verifyMagicCode, magicHandlers.verifyMagicCode)
+  .openapi(mfaRoutes.mfaStatus, mfaHandlers.mfaStatus)
+  .openapi(mfaRoutes.enrollTotp, mfaHandlers.enrollTotp)
+  .openapi(mfaRoutes.confirmTotp, mfaHandlers.confirmTotp)
+  .openapi(mfaRoutes.disableTotp, mfaHandlers.disableTotp)
+  .openapi(mfaRoutes.regenerateRecoveryCodes, mfaHandlers.regenerateRecoveryCodes)
+  .openapi(mfaRoutes.verifyMfa, mfaHandlers.verifyMfa);
 
 /** Mounted at the root: GET /.well-known/jwks.json. */
 export const jwksRouter = createRouter().openapi(routes.jwks, handlers.jwks);

@@ -24,6 +24,7 @@ import {
   TokenVerifyResultSchema,
   TokenVerifySchema,
 } from "./auth.schemas";
+import { signInAnswer } from "./mfa.schemas";
 import { emailInBody } from "./password-reset.routes";
 
 const tags = ["Auth"];
@@ -79,12 +80,14 @@ export const login = defineRoute({
   tags,
   summary: "Sign in with email or username and password",
   description:
-    'Opens a new session (a device) and returns a token pair whose access token carries `auth_time` and `amr: ["pwd"]`. Wrong credentials answer 401 `invalid_credentials` whether or not the account exists. Failures are counted per account and client (IPv6 by /64) before the password is hashed: 5 failures lock that client out of that account for 15 minutes (429 `too_many_attempts` with `Retry-After`), and 100 failures in an hour lock the account for 15 minutes for every client that has not signed in to it before. A disabled account answers 403 `account_disabled`; with `AUTH_EMAIL_VERIFICATION=required` an unverified one 403 `email_not_verified` (both only to someone who knows the password).',
+    'Opens a new session (a device) and returns a token pair whose access token carries `auth_time` and `amr: ["pwd"]`. For an account with an authenticator app the answer is `{ mfa_required: true, mfa_token, methods }` instead, and POST /auth/mfa/verify finishes the sign-in. Wrong credentials answer 401 `invalid_credentials` whether or not the account exists. Failures are counted per account and client (IPv6 by /64) before the password is hashed: 5 failures lock that client out of that account for 15 minutes (429 `too_many_attempts` with `Retry-After`), and 100 failures in an hour lock the account for 15 minutes for every client that has not signed in to it before. A disabled account answers 403 `account_disabled`; with `AUTH_EMAIL_VERIFICATION=required` an unverified one 403 `email_not_verified` (both only to someone who knows the password).',
   request: { body: jsonRequestBody(LoginSchema) },
   // Every attempt counts (per IP and per identifier), beside the failure lockout of sign-in-throttle.ts.
   middleware: [rateLimit("login", { key: loginIdentifier })],
   responses: {
-    200: jsonContent(AuthTokensSchema, "Signed in.", authTokensExample),
+    200: signInAnswer(
+      "Signed in, or (for an account with an authenticator app) the MFA step: `mfa_required` and an `mfa_token` for POST /auth/mfa/verify, no tokens.",
+    ),
     400: problemResponse(400),
     401: problemResponse(401, "Wrong email/username or password (`invalid_credentials`)."),
     403: problemResponse(

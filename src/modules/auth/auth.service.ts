@@ -38,7 +38,14 @@ import {
   revokeSession,
   revokeUserSessions,
 } from "./sessions.service";
-import { accountDisabled, openSession, PASSWORD_PROOF, type SignedIn } from "./sign-in";
+import {
+  accountDisabled,
+  openSession,
+  PASSWORD_PROOF,
+  type SignedIn,
+  type SignInOutcome,
+  sessionOf,
+} from "./sign-in";
 import { beginPasswordCheck } from "./sign-in-throttle";
 
 const invalidCredentials = () =>
@@ -96,7 +103,7 @@ export async function register(ctx: ServiceContext, input: RegisterInput): Promi
   );
   return {
     kind: "signed_in",
-    signedIn: await openSession(ctx, user, PASSWORD_PROOF, { now, newAccount: true }),
+    signedIn: sessionOf(await openSession(ctx, user, PASSWORD_PROOF, { now, newAccount: true })),
   };
 }
 
@@ -164,7 +171,7 @@ export async function completeRegistration(
  * the same whether it exists or not: one Durable Object call, then one scrypt, and no
  * scrypt at all for a client that is locked out.
  */
-export async function login(ctx: ServiceContext, input: LoginInput): Promise<SignedIn> {
+export async function login(ctx: ServiceContext, input: LoginInput): Promise<SignInOutcome> {
   const now = Date.now();
   const user =
     input.email !== undefined

@@ -1,6 +1,6 @@
 import type { RouteHandler } from "@hono/zod-openapi";
 import type { AppEnv } from "../../app-env";
-import { NO_STORE, tokensBody } from "./auth.handlers";
+import { NO_STORE, signInBody } from "./auth.handlers";
 import type * as routes from "./magic-code.routes";
 import * as magic from "./magic-code.service";
 
@@ -19,6 +19,6 @@ export const requestMagicCode: RouteHandler<typeof routes.requestMagicCode, AppE
 };
 
 export const verifyMagicCode: RouteHandler<typeof routes.verifyMagicCode, AppEnv> = async (c) => {
-  const signedIn = await magic.verifyMagicCode(c.var.ctx, c.req.valid("json"));
-  return c.json(tokensBody(signedIn), 200, NO_STORE);
+  const outcome = await magic.verifyMagicCode(c.var.ctx, c.req.valid("json"));
+  return c.json(signInBody(outcome), 200, NO_STORE);
 };

@@ -6,8 +6,8 @@ import {
   problemResponses,
 } from "../../lib/openapi";
 import { rateLimit } from "../../middleware/rate-limit";
-import { AuthTokensSchema, authTokensExample } from "./auth.schemas";
 import { MagicRequestAcceptedSchema, MagicRequestSchema, MagicVerifySchema } from "./magic-code.schemas";
+import { signInAnswer } from "./mfa.schemas";
 import { emailInBody } from "./password-reset.routes";
 
 const tags = ["Auth"];
@@ -38,7 +38,7 @@ export const verifyMagicCode = defineRoute({
     "`{ email, code }` with the emailed code, or `{ token }` from the emailed link. Signs in to the address's account, or creates it (verified, no password) on first use, and answers a token pair. A wrong code counts against it: after 5 checks the code is dead and a new one must be requested. Anything that cannot be used answers 400 `invalid_or_expired`.",
   request: { body: jsonRequestBody(MagicVerifySchema) },
   responses: {
-    200: jsonContent(AuthTokensSchema, "Signed in (or signed up).", authTokensExample),
+    200: signInAnswer("Signed in (or signed up), or the MFA step for an account with an authenticator app."),
     400: problemResponse(
       400,
       "Wrong, expired, used or dead code or link (`invalid_or_expired`), or a malformed body.",

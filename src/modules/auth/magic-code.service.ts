@@ -18,7 +18,7 @@ import { ProblemError } from "../../lib/problem";
 import { createAccount, findUserByEmail } from "./accounts";
 import { invalidOrExpired } from "./email-links";
 import type { MagicVerifyInput } from "./magic-code.schemas";
-import { MAGIC_CODE_PROOF, openSession, type SignedIn } from "./sign-in";
+import { MAGIC_CODE_PROOF, openSession, type SignInOutcome } from "./sign-in";
 
 export const MAGIC_CODE_TTL_MS = 15 * 60 * 1000;
 export const MAGIC_CODE_MAX_ATTEMPTS = 5;
@@ -132,7 +132,7 @@ export async function verifyMagicCode(
   ctx: ServiceContext,
   input: MagicVerifyInput,
   now = Date.now(),
-): Promise<SignedIn> {
+): Promise<SignInOutcome> {
   let email: string | null = null;
   if (input.token !== undefined) email = await spendLinkToken(ctx, input.token, now);
   else if (input.email !== undefined && input.code !== undefined) {
@@ -147,7 +147,7 @@ export async function verifyMagicCode(
  * existing account is signed into (and claimed if it was never verified); an
  * unknown address gets a new, verified account without a password.
  */
-async function signInByEmail(ctx: ServiceContext, email: string, now: number): Promise<SignedIn> {
+async function signInByEmail(ctx: ServiceContext, email: string, now: number): Promise<SignInOutcome> {
   const existing = await findUserByEmail(ctx, email);
   if (existing) return openSession(ctx, existing, MAGIC_CODE_PROOF, { now });
   let user: Awaited<ReturnType<typeof createAccount>>;

@@ -17,6 +17,7 @@ import { verifyPassword } from "../../lib/password";
 import { currentUser } from "../../lib/principal";
 import { ProblemError } from "../../lib/problem";
 import { findUserById } from "./accounts";
+import { checkSecondFactor, hasConfirmedTotp } from "./mfa-factors";
 import { beginPasswordCheck } from "./sign-in-throttle";
 
 export type ReauthenticationProof = { current_password?: string; mfa_code?: string };
@@ -51,8 +52,10 @@ export async function assertRecentAuthentication(
   const principal = currentUser(ctx);
   const user = await findUserById(ctx, principal.userId);
   if (!user) throw reauthenticationRequired("The account no longer exists.", ["sign_in"]);
+  const hasTotp = await hasConfirmedTotp(ctx, user.id);
   const accepted: AcceptedProof[] = [
     ...(user.passwordHash ? (["current_password"] as const) : []),
+    ...(hasTotp ? (["mfa_code"] as const) : []),
     "sign_in",
   ];
 
@@ -64,18 +67,27 @@ export async function assertRecentAuthentication(
     throw reauthenticationRequired("The current password is not correct.", accepted, "current_password");
   }
   if (proof.mfa_code !== undefined) {
-    // No second factor can be enrolled on this account yet, so no code can be right.
-    throw reauthenticationRequired(
-      "This account has no second factor enrolled: prove it with your current password or by signing in again.",
-      accepted,
-      "mfa_code",
-    );
+    if (!hasTotp) {
+      throw reauthenticationRequired(
+        "This account has no authenticator app turned on: prove it with your current password or by signing in again.",
+        accepted,
+        "mfa_code",
+      );
+    }
+    // Six digits are a code of the app; anything else is tried as a recovery code.
+    const answer = /^\d{3}\s?\d{3}$/.test(proof.mfa_code.trim())
+      ? { code: proof.mfa_code.trim() }
+      : { recovery_code: proof.mfa_code };
+    if (await checkSecondFactor(ctx, user.id, answer, now)) return;
+    throw reauthenticationRequired("That code is not right, or was already used.", accepted, "mfa_code");
   }
   const windowMs = ctx.config.REAUTH_WINDOW * 1000;
   if (now - principal.authTime <= windowMs) return;
   throw reauthenticationRequired(
     `This action needs a recent sign-in (within ${ctx.config.REAUTH_WINDOW} seconds). ${
-      user.passwordHash ? "Send `current_password` in the body, or sign in again." : "Sign in again."
+      user.passwordHash || hasTotp
+        ? `Send ${[user.passwordHash ? "`current_password`" : "", hasTotp ? "`mfa_code`" : ""].filter(Boolean).join(" or ")} in the body, or sign in again.`
+        : "Sign in again."
     }`,
     accepted,
   );

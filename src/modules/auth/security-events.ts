@@ -7,8 +7,10 @@ import { eq } from "drizzle-orm";
 import { z } from "zod";
 import { type Session, users } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
+import type { SignInMethodEvent } from "../../email/templates/sign-in-method-changed";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
+import { describeDevice } from "../../lib/user-agent";
 import { audit } from "../audit/audit.service";
 import { notify } from "../notifications/notifications.service";
 
@@ -87,3 +89,68 @@ export async function reportRefreshTokenReuse(
     });
   }
 }
+
+/**
+ * A change to how the account signs in (a second factor or passkey added or removed,
+ * recovery codes replaced or used): the owner gets a `system` notification and a
+ * `sign_in_method_changed` email naming the device it came from. The audit row is the
+ * caller's, written in the same batch as the change. Best effort, like every report here.
+ */
+export async function reportSignInMethodChange(
+  ctx: ServiceContext,
+  userId: string,
+  event: SignInMethodEvent,
+  options: { detail?: string; now?: number } = {},
+): Promise<void> {
+  const now = options.now ?? Date.now();
+  const text = SIGN_IN_METHOD_NOTICES[event];
+  try {
+    await notify(ctx, userId, {
+      type: "system",
+      title: text,
+      message: `${text}. If this was not you, change your password and review your security settings.`,
+      target_url: SECURITY_SETTINGS_PATH,
+      data: { event, ...(options.detail ? { detail: options.detail } : {}) },
+    });
+  } catch (error) {
+    ctx.logger.error("could not notify a sign-in method change", { event, error: serializeError(error) });
+  }
+  try {
+    const user = await ctx.db
+      .select({ email: users.email, firstName: users.firstName })
+      .from(users)
+      .where(eq(users.id, userId))
+      .get();
+    if (!user) return;
+    const ip = ipAddress.safeParse(ctx.client.ip);
+    const location = [ctx.client.city, ctx.client.country].filter(Boolean).join(", ");
+    const name = displayable(user.firstName, 80);
+    const device = ctx.client.userAgent ? displayable(describeDevice(ctx.client.userAgent), 200) : undefined;
+    const detail = displayable(options.detail, 120);
+    await sendEmail(ctx, {
+      template: "sign_in_method_changed",
+      to: user.email,
+      data: {
+        ...(name ? { name } : {}),
+        event,
+        ...(detail ? { detail } : {}),
+        ...(device ? { device } : {}),
+        ...(ip.success ? { ip: ip.data } : {}),
+        ...(location ? { location: displayable(location, 200) } : {}),
+        occurred_at: new Date(now).toISOString(),
+        manage_url: `${ctx.config.APP_URL.replace(/\/+$/, "")}${SECURITY_SETTINGS_PATH}`,
+      },
+    });
+  } catch (error) {
+    ctx.logger.error("could not email a sign-in method change", { event, error: serializeError(error) });
+  }
+}
+
+const SIGN_IN_METHOD_NOTICES: Record<SignInMethodEvent, string> = {
+  mfa_enabled: "Two-step sign-in was turned on",
+  mfa_disabled: "Two-step sign-in was turned off",
+  recovery_codes_regenerated: "Your recovery codes were replaced",
+  recovery_code_used: "A recovery code was used to sign in",
+  passkey_added: "A passkey was added to your account",
+  passkey_removed: "A passkey was removed from your account",
+};

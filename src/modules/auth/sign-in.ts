@@ -6,9 +6,13 @@
  * 1. a disabled account is refused (403 `account_disabled`), whatever the method;
  * 2. a proof of the mailbox that does not start from the account's own password
  *    claims a never-verified account (accounts.ts → claimAccount);
- * 3. the session row records when and how the person authenticated (`auth_time`,
+ * 3. an account with a second factor gets no session from a first factor alone: the
+ *    answer is an mfa_token (mfa-challenges.ts) that POST /auth/mfa/verify finishes,
+ *    unless the proof already is multi-factor (a user-verified passkey, the verify
+ *    itself);
+ * 4. the session row records when and how the person authenticated (`auth_time`,
  *    `amr`), which every access token of the session carries;
- * 4. the sign-in hooks run (new-device alerts), except for an account created by
+ * 5. the sign-in hooks run (new-device alerts), except for an account created by
  *    this very sign-in (its registration hooks ran instead).
  */
 import { eq } from "drizzle-orm";
@@ -16,6 +20,8 @@ import { sessions, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { problems } from "../../lib/problem";
 import { claimAccount } from "./accounts";
+import { type MfaRequired, startMfaChallenge } from "./mfa-challenges";
+import { secondFactorMethods } from "./mfa-factors";
 import { issueTokens, prepareSession, type TokenPair } from "./sessions.service";
 import { trustSignInClient } from "./sign-in-throttle";
 
@@ -33,12 +39,30 @@ export type SignInProof = {
    * from the account's password (a magic code or link, a provider's verified email).
    */
   provesEmail: boolean;
+  /** True when the proof is already multi-factor: no second factor is asked for. */
+  satisfiesMfa?: boolean;
 };
 
 export const PASSWORD_PROOF: SignInProof = { method: "password", amr: ["pwd"], provesEmail: false };
 export const MAGIC_CODE_PROOF: SignInProof = { method: "magic_code", amr: ["email"], provesEmail: true };
 
 export type SignedIn = { user: User; tokens: TokenPair; isNewUser: boolean };
+
+/** A sign-in's outcome: a session, or the second factor it still needs. */
+export type SignInOutcome = SignedIn | MfaRequired;
+
+export function needsSecondFactor(outcome: SignInOutcome): outcome is MfaRequired {
+  return "mfaRequired" in outcome;
+}
+
+/**
+ * For sign-ins that cannot meet a second factor (an account created by this very
+ * request has none): the session, or an error if that ever stops being true.
+ */
+export function sessionOf(outcome: SignInOutcome): SignedIn {
+  if (needsSecondFactor(outcome)) throw new Error("a new account asked for a second factor");
+  return outcome;
+}
 
 /**
  * Work that follows a sign-in to an existing account once its session is written,
@@ -61,16 +85,30 @@ export type OpenSessionOptions = {
   upgradedPasswordHash?: string;
 };
 
-/** Opens a session for `user` after `proof`, with every rule above; returns the token pair. */
+/** Opens a session for `user` after `proof`, with every rule above; returns the token pair or the MFA step. */
 export async function openSession(
   ctx: ServiceContext,
   user: User,
   proof: SignInProof,
   options: OpenSessionOptions = {},
-): Promise<SignedIn> {
+): Promise<SignInOutcome> {
   const now = options.now ?? Date.now();
   if (!user.isActive) throw accountDisabled();
+  // A claim drops whatever second factor a squatter enrolled, so it comes before the MFA step.
   const account = proof.provesEmail ? await claimAccount(ctx, user, now) : user;
+
+  if (!proof.satisfiesMfa) {
+    const methods = await secondFactorMethods(ctx, account.id);
+    if (methods.length > 0) {
+      if (options.upgradedPasswordHash) {
+        await ctx.db
+          .update(users)
+          .set({ passwordHash: options.upgradedPasswordHash })
+          .where(eq(users.id, account.id));
+      }
+      return startMfaChallenge(ctx, account, proof, methods, now);
+    }
+  }
 
   const { row, refreshToken } = await prepareSession(ctx, account.id, now, { authTime: now, amr: proof.amr });
   const changes: Partial<typeof users.$inferInsert> = { lastLoginAt: new Date(now) };

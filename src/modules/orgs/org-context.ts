@@ -46,10 +46,21 @@ function scoped(ctx: ServiceContext, organization: Organization, actor: OrgActor
 
 export const organizationNotFound = () => problems.notFound("organization");
 
+/** The session's sign-in was multi-factor: a second factor after the first, or a user-verified passkey. */
+export const signedInWithSecondFactor = (amr: readonly string[]) => amr.includes("mfa");
+
+export const mfaRequired = () =>
+  problems.forbidden(
+    "This organization requires members to sign in with a second factor: turn on an authenticator app (or use a passkey), then sign in again.",
+    "mfa_required",
+  );
+
 /**
  * The caller's view of `organizationId`: their membership (people), or the key's
  * own organization (API keys). 404 when the caller has no access, 401 when there
- * is no caller. What the caller may do there is decided by `assertCan`.
+ * is no caller, 403 `mfa_required` for a member whose session was not signed in with
+ * a second factor when the organization requires one (`require_mfa`; API keys are not
+ * people and are unaffected). What the caller may do there is decided by `assertCan`.
  */
 export async function resolveOrgContext(ctx: ServiceContext, organizationId: string): Promise<OrgContext> {
   const principal = ctx.principal;
@@ -64,6 +75,7 @@ export async function resolveOrgContext(ctx: ServiceContext, organizationId: str
         .where(and(eq(memberships.organizationId, organizationId), eq(memberships.userId, principal.userId)))
         .get();
       if (!row) throw organizationNotFound();
+      if (row.organization.requireMfa && !signedInWithSecondFactor(principal.amr)) throw mfaRequired();
       return scoped(ctx, row.organization, { kind: "member", userId: principal.userId, role: row.role });
     }
     case "api_key": {

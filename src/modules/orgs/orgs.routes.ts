@@ -86,14 +86,18 @@ export const updateOrg = defineRoute({
   method: "patch",
   path: "/{org_id}",
   tags,
-  summary: "Rename an organization or change its slug",
-  description: "Owners and admins. Only the fields sent change.",
+  summary: "Rename an organization, change its slug or its MFA policy",
+  description:
+    "Owners and admins rename and change the slug; only owners change `require_mfa`, and turning it on needs the owner's own session to have used a second factor (else 403 `mfa_required`). Only the fields sent change.",
   security: SECURITY.bearer,
   middleware: [requireOrgAccess("org:update")],
   request: { params: OrgIdParams, body: jsonRequestBody(UpdateOrgSchema) },
   responses: {
     200: jsonContent(OrgSchema, "The updated organization.", orgExample),
-    403: problemResponse(403, "Your role cannot change it, or the caller is an API key."),
+    403: problemResponse(
+      403,
+      "Your role cannot change it (`forbidden`), the caller is an API key, or turning `require_mfa` on from a session without a second factor (`mfa_required`).",
+    ),
     404: notYours,
     409: problemResponse(409, "The slug is taken (`slug_taken`)."),
     ...problemResponses(400, 401),

@@ -38,6 +38,7 @@ export const orgExample = {
   name: "Acme Robotics",
   slug: "acme-robotics",
   is_personal: false,
+  require_mfa: false,
   role: "owner",
   created_at: "2026-11-01T09:30:00.000Z",
   updated_at: "2026-11-20T17:02:11.000Z",
@@ -50,6 +51,10 @@ export const OrgSchema = z
     slug: z.string(),
     is_personal: z.boolean().openapi({
       description: "The organization created with the account; it goes away with the account.",
+    }),
+    require_mfa: z.boolean().openapi({
+      description:
+        "Members must have signed in with a second factor (authenticator app or passkey) to use it; API keys are unaffected.",
     }),
     role: RoleSchema.nullable().openapi({
       description: "Your role in it; null when the caller is an API key.",
@@ -73,7 +78,14 @@ export const CreateOrgSchema = z
 export type CreateOrgInput = z.infer<typeof CreateOrgSchema>;
 
 export const UpdateOrgSchema = z
-  .strictObject({ name: OrgNameSchema.optional(), slug: SlugSchema.optional() })
+  .strictObject({
+    name: OrgNameSchema.optional(),
+    slug: SlugSchema.optional(),
+    require_mfa: z.boolean().optional().openapi({
+      description:
+        "Owners only. `true`: members whose session was not signed in with a second factor get 403 `mfa_required` on this organization's routes. Turning it on needs your own session to have used one.",
+    }),
+  })
   .openapi("UpdateOrganizationRequest", { example: { name: "Acme Robotics Ltd" } });
 
 export type UpdateOrgInput = z.infer<typeof UpdateOrgSchema>;

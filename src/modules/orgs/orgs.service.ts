@@ -15,8 +15,9 @@ import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
+import { audit } from "../audit/audit.service";
 import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
-import { type OrgContext, systemOrgContext } from "./org-context";
+import { mfaRequired, type OrgContext, signedInWithSecondFactor, systemOrgContext } from "./org-context";
 import type { CreateOrgInput, OrgDto, UpdateOrgInput } from "./orgs.schemas";
 import { type OrgRole, SUCCESSION_ORDER } from "./permissions";
 
@@ -26,6 +27,7 @@ export function toOrgDto(organization: Organization, role: OrgRole | null): OrgD
     name: organization.name,
     slug: organization.slug,
     is_personal: organization.isPersonal,
+    require_mfa: organization.requireMfa,
     role,
     created_at: organization.createdAt.toISOString(),
     updated_at: organization.updatedAt.toISOString(),
@@ -210,6 +212,9 @@ export function getOrganization(octx: OrgContext): OrgDto {
 
 export async function updateOrganization(octx: OrgContext, input: UpdateOrgInput): Promise<OrgDto> {
   const changes: Partial<typeof organizations.$inferInsert> = {};
+  if (input.require_mfa !== undefined && input.require_mfa !== octx.organization.requireMfa) {
+    changes.requireMfa = requireMfaChange(octx, input.require_mfa);
+  }
   if (input.name !== undefined && input.name !== octx.organization.name) changes.name = input.name;
   if (input.slug !== undefined && input.slug !== octx.organization.slug) {
     if (await slugInUse(octx, input.slug)) throw slugTaken();
@@ -223,11 +228,34 @@ export async function updateOrganization(octx: OrgContext, input: UpdateOrgInput
       .where(eq(organizations.id, octx.organization.id))
       .returning();
     if (!updated) throw problems.notFound("organization");
+    if (changes.requireMfa !== undefined) {
+      await audit(octx, {
+        action: "org.require_mfa_changed",
+        target: { type: "organization", id: updated.id },
+        before: { require_mfa: octx.organization.requireMfa },
+        after: { require_mfa: updated.requireMfa },
+      });
+    }
     return toOrgDto(updated, roleIn(octx));
   } catch (error) {
     if (isSlugViolation(error)) throw slugTaken();
     throw error;
   }
+}
+
+/**
+ * `require_mfa` is an owner's decision, and an owner turning it on must meet it: the
+ * policy would otherwise lock its own author out of the organization at once.
+ */
+function requireMfaChange(octx: OrgContext, requireMfa: boolean): boolean {
+  if (octx.actor.kind !== "member" || octx.actor.role !== "owner") {
+    throw problems.forbidden("Only owners can change `require_mfa`.", "forbidden");
+  }
+  const principal = octx.principal;
+  if (requireMfa && principal.kind === "user" && !signedInWithSecondFactor(principal.amr)) {
+    throw mfaRequired();
+  }
+  return requireMfa;
 }
 
 /**
