@@ -108,6 +108,11 @@ export const configSchema = z.object({
    * in development and test only; `true` in staging or production is refused below.
    */
   DEV_MAILBOX_ENABLED: booleanString.optional(),
+  /**
+   * `false` switches realtime off: GET /notifications/ws and POST /notifications/ws-ticket answer 404;
+   * notifications still reach the REST list, email and push.
+   */
+  WEBSOCKETS_ENABLED: booleanString.default(true),
 });
 
 type RawConfig = z.infer<typeof configSchema>;

@@ -315,6 +315,11 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     description:
       "POST /api/v1/tasks named a task type that is not registered; `task_types` lists the known ones.",
   },
+  task_not_editable: {
+    status: 409,
+    description:
+      "Only a task still waiting to start (PENDING) can be changed; `task_status` says what it is now.",
+  },
   task_finished: {
     status: 409,
     description: "The task already finished (SUCCESS, FAILURE or REVOKED), so it cannot be cancelled.",

@@ -7,6 +7,7 @@ import { ConfigError } from "../env";
 import { createLogger, serializeError } from "../lib/logger";
 import { ProblemError, problems } from "../lib/problem";
 import { validationProblem } from "../lib/validation";
+import { noSuchRoute } from "./switched-on";
 
 /** Hono's own HTTP errors (from its validators and middleware) in our vocabulary. */
 function fromHttpException(error: HTTPException): ProblemError {
@@ -89,15 +90,7 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   return problemResponse(c, problem);
 };
 
-export const handleNotFound: NotFoundHandler<AppEnv> = (c) =>
-  problemResponse(
-    c,
-    new ProblemError({
-      status: 404,
-      code: "not_found",
-      detail: `No route matches ${c.req.method} ${c.req.path}.`,
-    }),
-  );
+export const handleNotFound: NotFoundHandler<AppEnv> = (c) => problemResponse(c, noSuchRoute(c));
 
 export function methodNotAllowedProblem(c: Context<AppEnv>, allowed: string[]): Response {
   return problemResponse(

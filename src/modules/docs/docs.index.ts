@@ -4,13 +4,12 @@
  * always on because problem `type` URIs point at it.
  */
 import { z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
-import type { AppEnv } from "../../app-env";
 import { getConfig } from "../../env";
 import type { AppRouter } from "../../lib/create-router";
 import { createRouter } from "../../lib/create-router";
 import { defineRoute, jsonContent, problemResponse, SECURITY_SCHEMES } from "../../lib/openapi";
 import { PROBLEM_CATALOG, ProblemError, statusTitle } from "../../lib/problem";
+import { switchedOn } from "../../middleware/switched-on";
 import { VERSION } from "../health/health.handlers";
 import { DOCS_PATHS } from "./docs.links";
 import { DOCS_CSP, redocPage, swaggerPage } from "./docs.pages";
@@ -59,16 +58,7 @@ const TAGS = [
   },
 ];
 
-const docsEnabled: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if (!getConfig(c.env).API_DOCS_ENABLED) {
-    throw new ProblemError({
-      status: 404,
-      code: "not_found",
-      detail: `No route matches ${c.req.method} ${c.req.path}.`,
-    });
-  }
-  await next();
-};
+const docsEnabled = switchedOn((config) => config.API_DOCS_ENABLED);
 
 const problemType = defineRoute({
   method: "get",

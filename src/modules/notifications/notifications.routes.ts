@@ -9,6 +9,7 @@ import {
 } from "../../lib/openapi";
 import { rateLimit } from "../../middleware/rate-limit";
 import { requireUser } from "../../middleware/require";
+import { switchedOn } from "../../middleware/switched-on";
 import {
   ListNotificationsQuery,
   MarkAllReadSchema,
@@ -20,6 +21,9 @@ import {
   WsQuery,
   WsTicketSchema,
 } from "./notifications.schemas";
+
+/** WEBSOCKETS_ENABLED=false: realtime is off and its routes do not exist. */
+const websocketsEnabled = switchedOn((config) => config.WEBSOCKETS_ENABLED);
 
 const tags = ["Notifications"];
 const readExample = { ...notificationExample, read_at: "2026-11-21T09:15:02.118Z" };
@@ -170,7 +174,7 @@ export const wsTicket = defineRoute({
   description:
     "A browser cannot send an Authorization header on a WebSocket: get a ticket here with your access token, then open `GET /api/v1/notifications/ws?ticket=…` within 30 seconds. Single use, bound to your session. Rate limited by the `ws_ticket` policy.",
   security: SECURITY.bearer,
-  middleware: [requireUser(), rateLimit("ws_ticket")],
+  middleware: [websocketsEnabled, requireUser(), rateLimit("ws_ticket")],
   responses: {
     201: jsonContent(WsTicketSchema, "The ticket.", {
       ticket: "wst_Yb3kQm9xv2TtZrW8pN4sLd7hFc1gJe6aUo5iKy0qXwE",
@@ -191,9 +195,11 @@ export const ws = defineRoute({
     "Server → client frames (JSON text): `hello` `{ unread_count, replay }` first; `notification` `{ data, unread_count }` for each new one; `read` `{ ids, unread_count }` when notifications are marked read on any device; `unread_count` `{ unread_count }`; `error` `{ code, detail }` when a client frame is refused (the socket stays open); `pong`.",
     'Client → server: `{"type":"ping"}` (answered `{"type":"pong"}` without waking the server), `{"type":"mark_read","ids":[…]}`.',
     "`?since=<notification id>` replays, oldest first and before any live event, the notifications created after that one (at most 100; `hello.replay.truncated` says to refetch the list).",
+    "With `WEBSOCKETS_ENABLED=false` this route and POST /ws-ticket answer 404 (notifications still reach the REST list, email and push).",
     "Close codes: 4001 session revoked, 4003 account deleted or disabled, 4008 too many connections (the oldest socket goes), 1011 server error (reconnect with `since`).",
   ].join("\n\n"),
   security: [...SECURITY.bearer, {}],
+  middleware: [websocketsEnabled],
   request: { query: WsQuery },
   responses: {
     101: { description: "Switching Protocols: the socket is open." },

@@ -128,19 +128,29 @@ export async function runTaskMessage(message: TaskRunMessage, deps: QueueHandler
 
 /** PENDING / RETRY / abandoned STARTED → STARTED, only if nobody changed the row since it was read. */
 async function claim(ctx: ServiceContext, task: Task, limitSeconds: number, now: number) {
-  return ctx.db
-    .update(tasks)
-    .set({
-      status: "STARTED",
-      attempts: task.attempts + 1,
-      progress: 0,
-      startedAt: new Date(now),
-      completedAt: null,
-      leaseExpiresAt: new Date(now + (limitSeconds + LEASE_GRACE_SECONDS) * 1000),
-    })
-    .where(and(eq(tasks.id, task.id), eq(tasks.status, task.status), eq(tasks.attempts, task.attempts)))
-    .returning()
-    .get();
+  return (
+    ctx.db
+      .update(tasks)
+      .set({
+        status: "STARTED",
+        attempts: task.attempts + 1,
+        progress: 0,
+        startedAt: new Date(now),
+        completedAt: null,
+        leaseExpiresAt: new Date(now + (limitSeconds + LEASE_GRACE_SECONDS) * 1000),
+      })
+      // run_at too: a PATCH that moved the task between the read and here wins, and sent its own message.
+      .where(
+        and(
+          eq(tasks.id, task.id),
+          eq(tasks.status, task.status),
+          eq(tasks.attempts, task.attempts),
+          eq(tasks.runAt, task.runAt),
+        ),
+      )
+      .returning()
+      .get()
+  );
 }
 
 async function execute(

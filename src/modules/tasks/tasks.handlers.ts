@@ -33,6 +33,11 @@ export const getTask: RouteHandler<typeof routes.getTask, AppEnv> = async (c) =>
   return c.json(toTaskDto(task), 200);
 };
 
+export const editTask: RouteHandler<typeof routes.editTask, AppEnv> = async (c) => {
+  const task = await service.editTask(c.var.ctx, c.req.valid("param").id, c.req.valid("json"));
+  return c.json(toTaskDto(task), 200);
+};
+
 export const cancelTask: RouteHandler<typeof routes.cancelTask, AppEnv> = async (c) => {
   const task = await service.cancelTask(c.var.ctx, c.req.valid("param").id);
   // Still running: the cancellation is accepted, and completes at the run's next checkpoint.

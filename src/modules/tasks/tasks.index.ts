@@ -8,6 +8,7 @@ export const tasksRouter = createRouter()
   .openapi(routes.createTask, handlers.createTask)
   .openapi(routes.listTasks, handlers.listTasks)
   .openapi(routes.getTask, handlers.getTask)
+  .openapi(routes.editTask, handlers.editTask)
   .openapi(routes.cancelTask, handlers.cancelTask)
   .openapi(routes.deleteTask, handlers.deleteTask)
   .openapi(routes.downloadTaskFile, handlers.downloadTaskFile);

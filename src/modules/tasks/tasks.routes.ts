@@ -1,5 +1,12 @@
 import { z } from "@hono/zod-openapi";
-import { defineRoute, jsonContent, problemResponse, problemResponses, SECURITY } from "../../lib/openapi";
+import {
+  defineRoute,
+  jsonContent,
+  jsonRequestBody,
+  problemResponse,
+  problemResponses,
+  SECURITY,
+} from "../../lib/openapi";
 import { requireScopes } from "../../middleware/require";
 import {
   CREATE_TASK_BODY_LIMIT,
@@ -13,6 +20,7 @@ import {
   TaskTypeListSchema,
   taskExample,
   taskTypeExample,
+  UpdateTaskSchema,
 } from "./tasks.schemas";
 
 const tags = ["Tasks"];
@@ -100,6 +108,32 @@ export const getTask = defineRoute({
   responses: {
     200: jsonContent(TaskSchema, "The task.", taskExample),
     ...problemResponses(400, 401, 403, 404),
+  },
+});
+
+export const editTask = defineRoute({
+  method: "patch",
+  path: "/{id}",
+  tags,
+  summary: "Change a task before it runs",
+  description: `While the task is PENDING (waiting to start): move \`run_at\` earlier or later (the scheduler honours the new time), replace the \`payload\` (checked against the task type again), or change \`max_retries\`. Only the fields sent change. A task that started, finished or was cancelled answers 409 \`task_not_editable\`; of an edit and a run starting at the same moment, the run wins. ${ownership}`,
+  security: SECURITY.bearerOrApiKey,
+  middleware: write,
+  request: { params: TaskIdParams, body: jsonRequestBody(UpdateTaskSchema) },
+  responses: {
+    200: jsonContent(TaskSchema, "The task, changed.", {
+      ...taskExample,
+      run_at: "2026-11-22T07:00:00.000Z",
+    }),
+    400: problemResponse(
+      400,
+      "A field is invalid (`validation_failed`): `run_at` in the past or too far ahead, or a `payload` that does not fit the type (pointers under `/payload`).",
+    ),
+    409: problemResponse(
+      409,
+      "`task_not_editable`: the task is no longer PENDING (`task_status` says what it is); `conflict`: it changed while being edited.",
+    ),
+    ...problemResponses(401, 403, 404, 413, 415),
   },
 });
 

@@ -105,6 +105,26 @@ export const CreateTaskSchema = z
 
 export type CreateTaskInput = z.infer<typeof CreateTaskSchema>;
 
+/** PATCH /tasks/{id}: what may change while the task waits (PENDING), each field optional. */
+export const UpdateTaskSchema = z
+  .strictObject({
+    run_at: CreateTaskSchema.shape.run_at.openapi({
+      description: `The new start time (ISO 8601): not in the past, at most ${MAX_SCHEDULE_AHEAD_DAYS} days ahead. Earlier or later than before.`,
+      example: "2026-11-22T07:00:00Z",
+    }),
+    payload: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .openapi({
+        description: "A new input, checked against the task type's payload schema again.",
+        example: { x: 5, y: 8 },
+      }),
+    max_retries: CreateTaskSchema.shape.max_retries,
+  })
+  .openapi("UpdateTaskRequest", { example: { run_at: "2026-11-22T07:00:00Z" } });
+
+export type UpdateTaskInput = z.infer<typeof UpdateTaskSchema>;
+
 /** One request-body example per registered type. */
 export const createTaskExamples = Object.fromEntries(
   Object.entries(taskTypes).map(([name, type]) => [

@@ -19,12 +19,14 @@ import { taskAccounting } from "./task-accounting";
 import { taskRuntime } from "./task-runtime";
 import { dispatchNewTask, withinQueueDelay } from "./task-scheduler";
 import { findTaskType, type TaskArtifact, taskTypeNames, taskTypes } from "./task-types";
+import type { TaskType } from "./task-types/define";
 import { findTask, listTasksWhere, type TaskScope, taskScope } from "./tasks.queries";
 import {
   type CreateTaskInput,
   DEFAULT_TASK_RETRIES,
   MAX_SCHEDULE_AHEAD_DAYS,
   type TaskTypeInfoSchema,
+  type UpdateTaskInput,
 } from "./tasks.schemas";
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -75,14 +77,7 @@ export async function createTask(ctx: ServiceContext, input: CreateTaskInput): P
   const type = findTaskType(input.type);
   if (!type) throw unknownTaskType(input.type);
   if (type.requiresUser && ctx.principal.kind !== "user") throw peopleOnly();
-  const payload = type.payload.safeParse(input.payload);
-  if (!payload.success) {
-    const errors = toFieldErrors(payload.error.issues, "json").map((error) => ({
-      ...error,
-      pointer: `/payload${error.pointer ?? ""}`,
-    }));
-    throw problems.validation(errors, `The payload does not fit the ${input.type} task type.`);
-  }
+  checkPayload(type, input.type, input.payload);
   const now = taskRuntime.now();
   const runAt = input.run_at === undefined ? new Date(now) : new Date(input.run_at);
   checkRunAt(runAt, now);
@@ -113,6 +108,76 @@ export async function createTask(ctx: ServiceContext, input: CreateTaskInput): P
   await dispatchNewTask(ctx, task, now);
   ctx.logger.info("task created", { task_id: task.id, type: task.type, run_at: runAt.toISOString() });
   return task;
+}
+
+/** A payload that does not fit its type is a 400 whose pointers start at `/payload`. */
+function checkPayload(type: TaskType, typeName: string, payload: unknown): void {
+  const parsed = type.payload.safeParse(payload);
+  if (parsed.success) return;
+  const errors = toFieldErrors(parsed.error.issues, "json").map((error) => ({
+    ...error,
+    pointer: `/payload${error.pointer ?? ""}`,
+  }));
+  throw problems.validation(errors, `The payload does not fit the ${typeName} task type.`);
+}
+
+export const taskNotEditable = (status: TaskStatus) =>
+  new ProblemError({
+    status: 409,
+    code: "task_not_editable",
+    detail: `The task is ${status}: only a task still waiting to start (PENDING) can be changed.`,
+    extensions: { task_status: status },
+  });
+
+/**
+ * Changes a task that has not started yet, as Celery users change an ETA: its `run_at`,
+ * `payload` (checked against the type again) or `max_retries`. The UPDATE is
+ * conditional on PENDING and on the row being the one read, so a run that starts in
+ * between wins (409 `task_not_editable`), and the runner's claim is conditional on
+ * `run_at` too, so a run cannot start on a time that was just moved. A new `run_at`
+ * gets its own message (the one already queued arrives at the old time and is
+ * deferred or ignored by the runner).
+ */
+export async function editTask(ctx: ServiceContext, id: string, input: UpdateTaskInput): Promise<Task> {
+  const scope = await taskScope(ctx);
+  const task = await findTask(ctx, id, scope.where);
+  if (task.status !== "PENDING") throw taskNotEditable(task.status);
+  const type = findTaskType(task.type);
+  if (input.payload !== undefined && type) checkPayload(type, task.type, input.payload);
+  const now = taskRuntime.now();
+  const changes: Partial<typeof tasks.$inferInsert> = {};
+  if (input.payload !== undefined) changes.payload = input.payload;
+  if (input.max_retries !== undefined) changes.maxRetries = input.max_retries;
+  if (input.run_at !== undefined) {
+    const runAt = new Date(input.run_at);
+    checkRunAt(runAt, now);
+    changes.runAt = runAt;
+    // Claimed now when the queue can hold a message until then; otherwise the cron sweep sends it.
+    changes.enqueuedAt = withinQueueDelay(runAt, now) ? new Date(now) : null;
+  }
+  if (Object.keys(changes).length === 0) return task;
+  const [edited] = await ctx.db
+    .update(tasks)
+    .set({ ...changes, updatedAt: new Date(now) })
+    .where(
+      and(
+        eq(tasks.id, id),
+        scope.where,
+        eq(tasks.status, "PENDING"),
+        eq(tasks.attempts, task.attempts),
+        eq(tasks.runAt, task.runAt),
+      ),
+    )
+    .returning();
+  if (!edited) {
+    const current = await findTask(ctx, id, scope.where);
+    throw current.status === "PENDING"
+      ? problems.conflict("conflict", "The task changed while it was being edited; read it and try again.")
+      : taskNotEditable(current.status);
+  }
+  if (changes.runAt) await dispatchNewTask(ctx, edited, now);
+  ctx.logger.info("task edited", { task_id: id, fields: Object.keys(input) });
+  return edited;
 }
 
 export type ListTasksInput = {
