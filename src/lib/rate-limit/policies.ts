@@ -10,6 +10,7 @@
  * fails configuration validation (src/env.ts) instead of being ignored.
  */
 import { z } from "zod";
+import { jsonSetting } from "../json-setting";
 
 export const POLICY_NAMES = [
   "anonymous",
@@ -166,20 +167,10 @@ export const policyLimitSchema = z
 export type PolicyOverrides = Partial<Record<PolicyName, PolicyLimit>>;
 
 /** The RATE_LIMIT_POLICIES variable: a JSON object, policy name → "<requests>/<window>". */
-export const policyOverridesSchema = z
-  .string()
-  .transform((value, ctx): unknown => {
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({
-        code: "custom",
-        message: 'must be a JSON object such as {"anonymous":"60/60","login":"5/15m"}',
-      });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.partialRecord(z.enum(POLICY_NAMES), policyLimitSchema));
+export const policyOverridesSchema = jsonSetting(
+  z.partialRecord(z.enum(POLICY_NAMES), policyLimitSchema),
+  'must be a JSON object such as {"anonymous":"60/60","login":"5/15m"}',
+);
 
 /** The defaults with `overrides` applied; the result is what the limiter enforces. */
 export function resolvePolicies(...overrides: Array<PolicyOverrides | undefined>): RateLimitPolicies {
