@@ -74,6 +74,7 @@ describe("default policies", () => {
       email_resend: "5/60",
       register: "10/3600",
       email_change: "5/3600",
+      provider_sign_in: "30/60",
     });
     for (const name of POLICY_NAMES) expect(DEFAULT_POLICIES[name].name).toBe(name);
   });

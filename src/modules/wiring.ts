@@ -29,6 +29,7 @@ import {
 } from "./auth/accounts";
 import { purgeAuthTokensJob } from "./auth/auth-tokens.cleanup";
 import { sendSignUpEmail } from "./auth/email-verification.service";
+import { purgeProviderSignInsJob } from "./auth/identity-providers/provider-sign-in.maintenance";
 import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./auth/new-device.service";
 import {
   purgeSessionsJob,
@@ -52,6 +53,7 @@ import {
 } from "./orgs/orgs.service";
 import { enqueueScheduledTasksJob } from "./tasks/task-scheduler";
 import {
+  identitiesExportSection,
   sessionsExportSection,
   tasksExportSection,
   type UserExportSection,
@@ -98,7 +100,11 @@ export const wiring = {
   ] as AccountErasureStep[],
 
   /** The sections of a user's data export (the `export_user_data` task), after the profile. */
-  userExportSections: [sessionsExportSection, tasksExportSection] as UserExportSection[],
+  userExportSections: [
+    sessionsExportSection,
+    identitiesExportSection,
+    tasksExportSection,
+  ] as UserExportSection[],
 
   /** Before an organization is deleted (orgs/orgs.service.ts → deleteOrganization). */
   organizationDeletionSteps: [
@@ -111,6 +117,7 @@ export const wiring = {
     purgeSessionsJob,
     purgeNotificationsJob,
     purgeAuthTokensJob,
+    purgeProviderSignInsJob,
     enqueueScheduledTasksJob,
     purgeIdempotencyRecordsJob,
     purgeSecretsJob,

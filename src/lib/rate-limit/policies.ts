@@ -24,6 +24,7 @@ export const POLICY_NAMES = [
   "email_resend",
   "register",
   "email_change",
+  "provider_sign_in",
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -137,6 +138,14 @@ export const DEFAULT_POLICIES: RateLimitPolicies = {
     windowSeconds: 3_600,
     subject: "principal",
     description: "POST /users/me/email, per user: each request emails the new and the old address.",
+  },
+  provider_sign_in: {
+    name: "provider_sign_in",
+    limit: 30,
+    windowSeconds: 60,
+    subject: "ip",
+    description:
+      "GET /auth/oauth/{provider}/authorize and /callback, POST /auth/oauth/exchange, per IP (one sign-in is one of each): each flow stores a row and the callback calls the provider.",
   },
 };
 

@@ -3,6 +3,7 @@ import { and, asc, eq, gt } from "drizzle-orm";
 import { tasks } from "../../../db/schema";
 import type { ServiceContext } from "../../../lib/context";
 import { findUserById } from "../../auth/accounts";
+import { listIdentities, toIdentityDto } from "../../auth/identity-providers/identities.service";
 import { listSessions } from "../../auth/sessions.service";
 import { toUserDto } from "../../users/user.dto";
 import { PermanentTaskError } from "../task-errors";
@@ -46,6 +47,12 @@ async function allSessions(ctx: ServiceContext, userId: string) {
     last_used_at: session.lastUsedAt.toISOString(),
   }));
 }
+
+/** The identity-provider accounts linked to the account. */
+export const identitiesExportSection: UserExportSection = {
+  name: "identities",
+  collect: async (ctx, userId) => (await listIdentities(ctx, userId)).map(toIdentityDto),
+};
 
 /** Every task the user owns. */
 export const tasksExportSection: UserExportSection = { name: "tasks", collect: allTasks };
