@@ -1,14 +1,18 @@
 CREATE TABLE `provider_sign_in_codes` (
 	`id` text PRIMARY KEY NOT NULL,
 	`code_hash` text NOT NULL,
-	`user_id` text NOT NULL,
 	`provider` text NOT NULL,
-	`proves_email` integer NOT NULL,
-	`is_new_user` integer NOT NULL,
+	`provider_user_id` text NOT NULL,
+	`email` text,
+	`email_verified` integer NOT NULL,
+	`first_name` text,
+	`last_name` text,
+	`mode` text NOT NULL,
+	`link_user_id` text,
 	`code_challenge` text,
 	`expires_at` integer NOT NULL,
 	`created_at` integer DEFAULT (cast(unixepoch('subsecond') * 1000 as integer)) NOT NULL,
-	FOREIGN KEY (`user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
+	FOREIGN KEY (`link_user_id`) REFERENCES `users`(`id`) ON UPDATE no action ON DELETE cascade
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `provider_sign_in_codes_code_hash_unique` ON `provider_sign_in_codes` (`code_hash`);--> statement-breakpoint

@@ -11,11 +11,12 @@ import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
-import { users } from "../src/db/schema";
+import { userIdentities, users } from "../src/db/schema";
 import type { Bindings } from "../src/env";
 import { JWKS_COOLDOWN_MS } from "../src/modules/auth/identity-providers/provider-metadata";
 import { GOOGLE_JWKS_URI } from "../src/modules/auth/identity-providers/providers/google";
 import { SIGN_IN_CODE_TTL_MS } from "../src/modules/auth/identity-providers/sign-in-codes";
+import { createUser, signIn } from "./support/factories";
 import { jsonOf, problemOf } from "./support/http";
 import {
   bindingCookieOf,
@@ -185,6 +186,53 @@ describe("state: single use, bound to the provider and to the browser that start
     const back = idp.signIn(providerUrl, someone());
     back.searchParams.delete("code");
     expect(landedOn(await returnToCallback(back, { cookie })).get("error")).toBe("invalid_request");
+  });
+});
+
+describe("a flow bound by the client's own PKCE instead of the browser cookie", () => {
+  it("a client whose requests do not keep the cookie (cross-origin SPA, native app) signs in with its verifier", async () => {
+    const { verifier, challenge } = await pkcePair();
+    const tokens = await signInWithProvider(idp, "google", someone(), {
+      json: true,
+      cookieNotKept: true,
+      codeChallenge: challenge,
+      codeVerifier: verifier,
+    });
+    expect(tokens.is_new_user).toBe(true);
+  });
+
+  it("login CSRF: the attacker's callback, opened in the victim's browser, gives a code the victim's app cannot use, and writes nothing", async () => {
+    const attacker = await pkcePair();
+    const { providerUrl } = await startSignIn("google", { json: true, codeChallenge: attacker.challenge });
+    const attackerAtGoogle = someone();
+    const params = landedOn(await returnToCallback(idp.signIn(providerUrl, attackerAtGoogle)));
+    const code = params.get("code") ?? "";
+    expect(code).toMatch(/^pc_/);
+    // Nothing exists until the exchange.
+    expect(await accountOf(attackerAtGoogle.email)).toBeUndefined();
+    const victimsApp = await pkcePair();
+    expect((await problemOf(await exchangeCode(code, { codeVerifier: victimsApp.verifier }), 400)).code).toBe(
+      "invalid_or_expired",
+    );
+    expect(await accountOf(attackerAtGoogle.email)).toBeUndefined();
+  });
+
+  it("mode=link started by an attacker and completed by a victim links nothing without the attacker's code", async () => {
+    const attackerAccount = await createUser({ emailVerifiedAt: new Date() });
+    const { accessToken } = await signIn(attackerAccount.user);
+    const attacker = await pkcePair();
+    const { providerUrl } = await startSignIn("github", {
+      mode: "link",
+      token: accessToken,
+      json: true,
+      codeChallenge: attacker.challenge,
+    });
+    // The victim is lured to the provider URL and signs in there; the code lands in the victim's browser.
+    const params = landedOn(await returnToCallback(idp.signIn(providerUrl, someone())));
+    expect(params.get("code")).toMatch(/^pc_/);
+    expect(
+      await db.select().from(userIdentities).where(eq(userIdentities.userId, attackerAccount.user.id)).all(),
+    ).toEqual([]);
   });
 });
 

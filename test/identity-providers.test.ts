@@ -273,6 +273,37 @@ describe("an unverified provider address and no account", () => {
   });
 });
 
+describe("nothing changes before the exchange", () => {
+  it("an abandoned sign-in (the code never exchanged) creates no account and links nothing", async () => {
+    const person = someone();
+    const params = await signInUntilRedirect(idp, "google", person);
+    expect(params.get("code")).toMatch(/^pc_/);
+    expect(await db.select().from(users).where(eq(users.email, person.email)).get()).toBeUndefined();
+  });
+
+  it("what changed between the callback and the exchange is checked again", async () => {
+    const owner = await createUser({ emailVerifiedAt: new Date() });
+    const params = await signInUntilRedirect(idp, "google", someone({ email: owner.email }));
+    await db.update(users).set({ isActive: false }).where(eq(users.id, owner.user.id));
+    const res = await exchangeCode(params.get("code") ?? "");
+    expect((await problemOf(res, 403)).code).toBe("account_disabled");
+    expect(await identityRows(owner.user.id)).toHaveLength(0);
+
+    const person = someone();
+    const first = await signInUntilRedirect(idp, "github", person);
+    const second = await signInUntilRedirect(idp, "github", person);
+    expect(
+      (await jsonOf<{ is_new_user: boolean }>(await exchangeCode(second.get("code") ?? ""), 200)).is_new_user,
+    ).toBe(true);
+    // The first code now finds the identity linked (to the account the second made): it signs into it.
+    const late = await jsonOf<{ is_new_user: boolean; user: { email: string } }>(
+      await exchangeCode(first.get("code") ?? ""),
+      200,
+    );
+    expect(late).toMatchObject({ is_new_user: false, user: { email: person.email } });
+  });
+});
+
 describe("mode=link", () => {
   it("links the provider account to the signed-in user, whatever its address", async () => {
     const account = await createUser({ emailVerifiedAt: new Date() });
@@ -290,6 +321,23 @@ describe("mode=link", () => {
     await mailbox.next(account.email, "identity_linked");
     // From now on GitHub signs in to this account.
     expect((await signInWithProvider(idp, "github", person)).user.id).toBe(account.user.id);
+  });
+
+  it("from a native app: the JSON form with its own PKCE, the cookie never reaching the system browser", async () => {
+    const account = await createUser({ emailVerifiedAt: new Date() });
+    const { accessToken } = await signIn(account.user);
+    const { verifier, challenge } = await pkcePair();
+    const tokens = await signInWithProvider(idp, "keycloak", someone({ sub: crypto.randomUUID() }), {
+      mode: "link",
+      token: accessToken,
+      json: true,
+      cookieNotKept: true,
+      redirectUri: "com.example.app://auth/callback",
+      codeChallenge: challenge,
+      codeVerifier: verifier,
+    });
+    expect(tokens.user.id).toBe(account.user.id);
+    expect(await identitiesOf(accessToken)).toEqual([expect.objectContaining({ provider: "keycloak" })]);
   });
 
   it("an identity of another account: identity_already_linked", async () => {
@@ -406,6 +454,29 @@ describe("sessions and devices", () => {
     const alert = await mailbox.next(person.email, "new_device");
     expect(alert.data.device).toBe("Chrome on Android");
     expect(alert.data.revoke_url).toContain(String(claimsOf(phone.access_token).sid));
+  });
+
+  it("a native app: its system browser signs in, the app exchanges; the app is the first device, not the browser", async () => {
+    const SAFARI =
+      "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+    const APP = "okhttp/4.12.0";
+    const person = someone();
+    const { verifier, challenge } = await pkcePair();
+    const options = {
+      redirectUri: "com.example.app://auth/callback",
+      codeChallenge: challenge,
+      codeVerifier: verifier,
+    };
+    await signInWithProvider(idp, "google", person, { ...options, browserUserAgent: SAFARI, userAgent: APP });
+    const again = await pkcePair();
+    await signInWithProvider(idp, "google", person, {
+      ...options,
+      codeChallenge: again.challenge,
+      codeVerifier: again.verifier,
+      browserUserAgent: SAFARI,
+      userAgent: APP,
+    });
+    expect(mailbox.for(person.email, "new_device")).toHaveLength(0);
   });
 
   it("the session is the client's that exchanged the code", async () => {

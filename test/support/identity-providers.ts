@@ -725,7 +725,14 @@ export function exchangeCode(
   });
 }
 
-export type SignInOptions = StartOptions & { defect?: IdTokenDefect; codeVerifier?: string };
+export type SignInOptions = StartOptions & {
+  defect?: IdTokenDefect;
+  codeVerifier?: string;
+  /** The client's requests do not share the browser's cookies (a cross-origin SPA, a native app): the callback arrives without it. */
+  cookieNotKept?: boolean;
+  /** The browser's User-Agent at /authorize and the callback, when it is not the client's (a native app's system browser). */
+  browserUserAgent?: string;
+};
 
 /** The whole sign-in up to the client's redirect: the query the client's page receives (`code`, or `error`). */
 export async function signInUntilRedirect(
@@ -734,12 +741,13 @@ export async function signInUntilRedirect(
   person: Person,
   options: SignInOptions = {},
 ): Promise<URLSearchParams> {
-  const { providerUrl, cookie } = await startSignIn(provider, options);
+  const userAgent = options.browserUserAgent ?? options.userAgent;
+  const { providerUrl, cookie } = await startSignIn(provider, { ...options, userAgent });
   const res = await returnToCallback(idp.signIn(providerUrl, person, options.defect), {
-    cookie,
+    cookie: options.cookieNotKept ? undefined : cookie,
     bindings: options.bindings,
     ip: options.ip,
-    userAgent: options.userAgent,
+    userAgent,
   });
   return landedOn(res, options.redirectUri);
 }

@@ -47,7 +47,10 @@ export const providerSignInStates = sqliteTable(
     /** SHA-256 (hex) of the `state` parameter. */
     stateHash: text("state_hash").notNull(),
     provider: text("provider").notNull(),
-    /** SHA-256 (hex) of the browser-binding cookie set by /authorize: the callback must carry it. */
+    /**
+     * SHA-256 (hex) of the browser-binding cookie set by /authorize: the callback must carry it,
+     * unless the flow carries the client's own PKCE challenge (then its verifier binds the flow).
+     */
     browserBindingHash: text("browser_binding_hash").notNull(),
     /** The OIDC nonce the ID token must carry (GitHub has none, but one is stored anyway). */
     nonce: text("nonce").notNull(),
@@ -72,8 +75,9 @@ export const providerSignInStates = sqliteTable(
 
 /**
  * The one-time code the callback hands the client on its redirect_uri (60 s, single
- * use): POST /oauth/exchange trades it for a token pair. It says whom to sign in and
- * what the sign-in proved; the session is opened at the exchange.
+ * use): POST /oauth/exchange trades it for a token pair. It carries who the provider
+ * verified and what the flow asked for; the account work (sign-up, link, claim) and the
+ * session happen at the exchange, once the client has shown the code (and its verifier).
  */
 export const providerSignInCodes = sqliteTable(
   "provider_sign_in_codes",
@@ -81,14 +85,15 @@ export const providerSignInCodes = sqliteTable(
     id: id(),
     /** SHA-256 (hex) of the code. */
     codeHash: text("code_hash").notNull(),
-    userId: text("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
     provider: text("provider").notNull(),
-    /** The provider verified the account's own address: the session counts as a proof of the mailbox. */
-    provesEmail: integer("proves_email", { mode: "boolean" }).notNull(),
-    /** The account was created by this sign-in (the exchange answers `is_new_user: true`). */
-    isNewUser: integer("is_new_user", { mode: "boolean" }).notNull(),
+    /** The person the provider verified: its id, address (lower-cased) and names. */
+    providerUserId: text("provider_user_id").notNull(),
+    email: text("email"),
+    emailVerified: integer("email_verified", { mode: "boolean" }).notNull(),
+    firstName: text("first_name"),
+    lastName: text("last_name"),
+    mode: text("mode", { enum: ["signin", "link"] }).notNull(),
+    linkUserId: text("link_user_id").references(() => users.id, { onDelete: "cascade" }),
     /** The client's S256 challenge from /authorize: the exchange then needs the matching code_verifier. */
     codeChallenge: text("code_challenge"),
     expiresAt: timestamp("expires_at").notNull(),

@@ -143,7 +143,7 @@ export const lastSignInMethod = () =>
     status: 409,
     code: "last_sign_in_method",
     detail:
-      "This is the only way left to sign in to the account: set a password or link another provider before unlinking it.",
+      "This is the only way left to sign in to the account: set a password (POST /auth/password/forgot sends a link) or link another provider before unlinking it.",
   });
 
 /**

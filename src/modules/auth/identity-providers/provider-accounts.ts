@@ -1,6 +1,9 @@
 /**
- * Which account a verified provider sign-in belongs to (the linking rules), decided at
- * the callback so that every refusal reaches the client as an error redirect:
+ * Which account a verified provider sign-in belongs to (the linking rules). Decided in
+ * two halves: `planAccount` only reads, and runs at the callback (so a refusal reaches
+ * the client as an error redirect) and again at the exchange (things may have changed in
+ * between); `applyPlan` writes, at the exchange only, once the client has shown the
+ * one-time code and its PKCE verifier.
  *
  * mode=signin
  * 1. The identity (provider, provider user id) is linked already: its account, whatever
@@ -21,9 +24,10 @@
  * (whatever its address), unless another account has it (`identity_already_linked`).
  *
  * A disabled account is refused (`account_disabled`). The sign-in counts as a proof of the
- * mailbox only when the provider verified the account's own address.
+ * mailbox only when the provider verified the account's own address (never in mode=link:
+ * linking proves who holds the provider account, not this account's mailbox).
  */
-import type { User } from "../../../db/schema";
+import type { User, UserIdentity } from "../../../db/schema";
 import type { ServiceContext } from "../../../lib/context";
 import { ProblemError } from "../../../lib/problem";
 import { claimAccount, createAccount, findUserByEmail, findUserById } from "../accounts";
@@ -31,29 +35,42 @@ import { findIdentity, linkIdentity, refreshIdentity, reportIdentityLinked } fro
 import type { IdentityProvider, ProviderProfile } from "./identity-provider";
 import { SignInRefusal } from "./sign-in-refusal";
 
+export type SignInIntent = { mode: "signin" | "link"; linkUserId: string | null };
+
+type Provider = Pick<IdentityProvider, "id" | "name">;
+
+/** What the exchange will do, decided from reads only. */
+export type AccountPlan =
+  | { kind: "identity"; identity: UserIdentity; user: User; provesEmail: boolean }
+  | { kind: "link_by_email"; user: User }
+  | { kind: "sign_up"; email: string }
+  | { kind: "link_to_signed_in"; user: User; identity: UserIdentity | undefined };
+
 export type ResolvedAccount = { user: User; provesEmail: boolean; isNewUser: boolean };
 
-type Flow = { mode: "signin" | "link"; linkUserId: string | null };
-
-export async function resolveAccount(
+export async function planAccount(
   ctx: ServiceContext,
-  provider: Pick<IdentityProvider, "id" | "name">,
+  provider: Provider,
   profile: ProviderProfile,
-  flow: Flow,
-  now = Date.now(),
-): Promise<ResolvedAccount> {
-  if (flow.mode === "link") return linkToSignedInAccount(ctx, provider, profile, flow.linkUserId, now);
-
-  const provesEmailOf = (user: User) => profile.emailVerified && profile.email === user.email;
+  intent: SignInIntent,
+): Promise<AccountPlan> {
   const identity = await findIdentity(ctx, provider.id, profile.subject);
-  if (identity) {
-    const user = activeAccount(await findUserById(ctx, identity.userId));
-    await refreshIdentity(ctx, identity, profile, now);
-    const provesEmail = provesEmailOf(user);
-    assertMayReceiveTokens(ctx, user, provesEmail);
-    return { user, provesEmail, isNewUser: false };
+  if (intent.mode === "link") {
+    const user = activeAccount(intent.linkUserId ? await findUserById(ctx, intent.linkUserId) : undefined);
+    if (identity && identity.userId !== user.id) {
+      throw new SignInRefusal("identity_already_linked", "mode=link with an identity of another account");
+    }
+    return { kind: "link_to_signed_in", user, identity };
   }
 
+  if (identity) {
+    const user = activeAccount(await findUserById(ctx, identity.userId));
+    const provesEmail = profile.emailVerified && profile.email === user.email;
+    if (ctx.config.AUTH_EMAIL_VERIFICATION === "required" && user.emailVerifiedAt === null && !provesEmail) {
+      throw new SignInRefusal("email_not_verified", "unverified account, verification required");
+    }
+    return { kind: "identity", identity, user, provesEmail };
+  }
   if (profile.email === null) {
     throw new SignInRefusal("email_missing", "the provider gave no email address and no identity is linked");
   }
@@ -61,14 +78,65 @@ export async function resolveAccount(
     throw new SignInRefusal("email_not_verified", "unverified provider address, verification required");
   }
   const existing = await findUserByEmail(ctx, profile.email);
-  if (existing) return linkByVerifiedEmail(ctx, provider, profile, existing, now);
+  if (!existing) return { kind: "sign_up", email: profile.email };
+  if (!profile.emailVerified) {
+    throw new SignInRefusal(
+      "email_not_verified",
+      "an account has this address and the provider did not verify it",
+    );
+  }
+  return { kind: "link_by_email", user: activeAccount(existing) };
+}
 
-  let created: User;
+export async function applyPlan(
+  ctx: ServiceContext,
+  provider: Provider,
+  profile: ProviderProfile,
+  plan: AccountPlan,
+  now = Date.now(),
+): Promise<ResolvedAccount> {
+  switch (plan.kind) {
+    case "identity":
+      await refreshIdentity(ctx, plan.identity, profile, now);
+      return { user: plan.user, provesEmail: plan.provesEmail, isNewUser: false };
+    case "link_by_email": {
+      // Claimed before anything is attached to it: what a squatter set up goes first.
+      const user = await claimAccount(ctx, plan.user, now);
+      const identity = await linkIdentity(ctx, { userId: user.id, provider: provider.id, profile }, now);
+      await reportIdentityLinked(ctx, { user, providerName: provider.name, identity }, now);
+      return { user, provesEmail: true, isNewUser: false };
+    }
+    case "sign_up": {
+      const user = await signUp(ctx, plan.email, profile, now);
+      await linkIdentity(ctx, { userId: user.id, provider: provider.id, profile }, now);
+      return { user, provesEmail: profile.emailVerified, isNewUser: true };
+    }
+    case "link_to_signed_in":
+      if (plan.identity) {
+        await refreshIdentity(ctx, plan.identity, profile, now);
+      } else {
+        const identity = await linkIdentity(
+          ctx,
+          { userId: plan.user.id, provider: provider.id, profile },
+          now,
+        );
+        await reportIdentityLinked(ctx, { user: plan.user, providerName: provider.name, identity }, now);
+      }
+      return { user: plan.user, provesEmail: false, isNewUser: false };
+  }
+}
+
+async function signUp(
+  ctx: ServiceContext,
+  email: string,
+  profile: ProviderProfile,
+  now: number,
+): Promise<User> {
   try {
-    created = await createAccount(
+    return await createAccount(
       ctx,
       {
-        email: profile.email,
+        email,
         firstName: profile.firstName,
         lastName: profile.lastName,
         passwordHash: null,
@@ -82,64 +150,10 @@ export async function resolveAccount(
     }
     throw error;
   }
-  await linkIdentity(ctx, { userId: created.id, provider: provider.id, profile }, now);
-  return { user: created, provesEmail: profile.emailVerified, isNewUser: true };
-}
-
-/** Rule 2: an account has the provider's address. */
-async function linkByVerifiedEmail(
-  ctx: ServiceContext,
-  provider: Pick<IdentityProvider, "id" | "name">,
-  profile: ProviderProfile,
-  existing: User,
-  now: number,
-): Promise<ResolvedAccount> {
-  if (!profile.emailVerified) {
-    throw new SignInRefusal(
-      "email_not_verified",
-      "an account has this address and the provider did not verify it",
-    );
-  }
-  activeAccount(existing);
-  // Claimed before anything is attached to it: what a squatter set up goes first.
-  const user = await claimAccount(ctx, existing, now);
-  const identity = await linkIdentity(ctx, { userId: user.id, provider: provider.id, profile }, now);
-  await reportIdentityLinked(ctx, { user, providerName: provider.name, identity }, now);
-  return { user, provesEmail: true, isNewUser: false };
-}
-
-/** mode=link: the account that started the flow (its owner was signed in, recently). */
-async function linkToSignedInAccount(
-  ctx: ServiceContext,
-  provider: Pick<IdentityProvider, "id" | "name">,
-  profile: ProviderProfile,
-  linkUserId: string | null,
-  now: number,
-): Promise<ResolvedAccount> {
-  const user = activeAccount(linkUserId ? await findUserById(ctx, linkUserId) : undefined);
-  const identity = await findIdentity(ctx, provider.id, profile.subject);
-  if (identity && identity.userId !== user.id) {
-    throw new SignInRefusal("identity_already_linked", "mode=link with an identity of another account");
-  }
-  if (identity) {
-    await refreshIdentity(ctx, identity, profile, now);
-  } else {
-    const linked = await linkIdentity(ctx, { userId: user.id, provider: provider.id, profile }, now);
-    await reportIdentityLinked(ctx, { user, providerName: provider.name, identity: linked }, now);
-  }
-  // Linking proves who holds the provider account, not the mailbox of this one: no claim from here.
-  return { user, provesEmail: false, isNewUser: false };
 }
 
 function activeAccount(user: User | undefined): User {
   if (!user) throw new SignInRefusal("invalid_state", "the account of this flow no longer exists");
   if (!user.isActive) throw new SignInRefusal("account_disabled", "the account is disabled");
   return user;
-}
-
-/** AUTH_EMAIL_VERIFICATION=required: no tokens for an unverified account unless this sign-in proves its address. */
-function assertMayReceiveTokens(ctx: ServiceContext, user: User, provesEmail: boolean): void {
-  if (ctx.config.AUTH_EMAIL_VERIFICATION === "required" && user.emailVerifiedAt === null && !provesEmail) {
-    throw new SignInRefusal("email_not_verified", "unverified account, verification required");
-  }
 }

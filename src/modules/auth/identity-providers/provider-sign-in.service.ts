@@ -6,34 +6,41 @@
  *    our PKCE verifier, the client's own PKCE challenge, the browser binding) and
  *    answers the provider's authorization URL.
  * 2. `completeProviderSignIn` (GET /oauth/{provider}/callback): spends the state,
- *    checks the browser binding, trades the provider's code and verifies who signed in
- *    (ID token or provider API), applies the linking rules (provider-accounts.ts: sign
- *    up, link, claim) and sends the browser back to the redirect_uri with a one-time
- *    code, or with `error=<code>`; never a 500 once the redirect_uri is known.
+ *    checks that the flow is this client's, trades the provider's code and verifies who
+ *    signed in (ID token or provider API), checks the linking rules (provider-accounts.ts)
+ *    and sends the browser back to the redirect_uri with a one-time code, or with
+ *    `error=<code>`; never a 500 once the redirect_uri is known.
  * 3. `exchangeSignInCode` (POST /oauth/exchange): spends the code (and checks the
- *    client's PKCE verifier), then opens the session through openSession.
+ *    client's PKCE verifier), then does the account work (sign up, link, claim) and
+ *    opens the session through openSession.
  *
- * The session is opened at the exchange, not at the callback: the request that opens it
- * is the client that will hold the refresh token (a mobile app, not the system browser
- * it sent to the provider), so the session's device, the new-device alert and the
- * refresh grace (same client) describe that client; and no token exists before the
- * client has shown the code and its verifier. The account work happens at the callback,
- * so its refusals are error redirects and a squatted account is claimed before an
- * identity is attached to it.
+ * A flow is bound to the client that started it: by the browser cookie /authorize set
+ * (checked at the callback), or, when the client sent its own code_challenge, by the
+ * verifier at the exchange. The PKCE binding is what lets a client whose HTTP requests
+ * do not share the browser's cookies (a SPA calling the API cross-origin with
+ * `Accept: application/json`, a native app linking an account) use the flow; it is as
+ * strong against login CSRF, since a code the victim's browser is sent to cannot be
+ * exchanged without the verifier that stayed with the attacker.
+ *
+ * Nothing is written to an account, and no session opened, before the exchange: the
+ * request that does it is the client that will hold the refresh token (a mobile app,
+ * not the system browser it sent to the provider), so the account's first device, the
+ * session's device, the new-device alert and the refresh grace (same client) describe
+ * that client, and a flow that is abandoned, or whose code never reaches its client,
+ * changes nothing. The rules are checked at the callback too, so their refusals reach
+ * the client as error redirects.
  */
 import type { ServiceContext } from "../../../lib/context";
 import { serializeError } from "../../../lib/logger";
 import { currentUser } from "../../../lib/principal";
 import { ProblemError } from "../../../lib/problem";
-import { findUserById } from "../accounts";
 import { invalidOrExpired } from "../email-links";
 import { assertRecentAuthentication } from "../reauthentication";
 import { openSession, type SignedIn, type SignInProof } from "../sign-in";
-import type { IdentityProvider } from "./identity-provider";
-import { resolveAccount } from "./provider-accounts";
-import { providerNamed } from "./provider-catalog";
+import { applyPlan, planAccount, type ResolvedAccount } from "./provider-accounts";
+import { configuredProviders, providerNamed } from "./provider-catalog";
 import { ProviderUnavailableError } from "./provider-fetch";
-import { issueSignInCode, spendSignInCode, verifierFits } from "./sign-in-codes";
+import { issueSignInCode, profileOf, spendSignInCode, verifierFits } from "./sign-in-codes";
 import { isSameBrowser, newProviderFlow, saveSignInFlow, spendSignInFlow } from "./sign-in-flow";
 import { type SignInErrorCode, SignInRefusal } from "./sign-in-refusal";
 
@@ -154,7 +161,8 @@ export async function completeProviderSignIn(
     throw invalidState();
   }
   try {
-    if (!(await isSameBrowser(flow, input.browserBinding))) {
+    // A flow with the client's own PKCE challenge is bound by its verifier at the exchange.
+    if (flow.clientCodeChallenge === null && !(await isSameBrowser(flow, input.browserBinding))) {
       throw new SignInRefusal(
         "invalid_state",
         input.browserBinding
@@ -167,16 +175,17 @@ export async function completeProviderSignIn(
       throw new SignInRefusal(code, `the provider returned error=${input.error.slice(0, 100)}`);
     }
     if (!input.code) throw new SignInRefusal("invalid_request", "no code on the callback");
-    const account = await signInAt(ctx, provider, { code: input.code, flow }, now);
+    const profile = await provider.profile({
+      code: input.code,
+      codeVerifier: flow.codeVerifier,
+      nonce: flow.nonce,
+    });
+    const intent = { mode: flow.mode, linkUserId: flow.linkUserId };
+    // Checked now so that a refusal is an error redirect; applied at the exchange.
+    await planAccount(ctx, provider, profile, intent);
     const code = await issueSignInCode(
       ctx,
-      {
-        userId: account.user.id,
-        provider: provider.id,
-        provesEmail: account.provesEmail,
-        isNewUser: account.isNewUser,
-        codeChallenge: flow.clientCodeChallenge,
-      },
+      { provider: provider.id, profile, intent, codeChallenge: flow.clientCodeChallenge },
       now,
     );
     return withParams(flow.redirectUri, { code });
@@ -184,23 +193,6 @@ export async function completeProviderSignIn(
     const refusal = asRefusal(ctx, provider.id, error);
     return withParams(flow.redirectUri, { error: refusal.code, error_description: refusal.description });
   }
-}
-
-async function signInAt(
-  ctx: ServiceContext,
-  provider: IdentityProvider,
-  input: {
-    code: string;
-    flow: { codeVerifier: string; nonce: string; mode: "signin" | "link"; linkUserId: string | null };
-  },
-  now: number,
-) {
-  const profile = await provider.profile({
-    code: input.code,
-    codeVerifier: input.flow.codeVerifier,
-    nonce: input.flow.nonce,
-  });
-  return resolveAccount(ctx, provider, profile, input.flow, now);
 }
 
 /** Any failure as the refusal the client is told, logged with the request id (the logger carries it). */
@@ -243,14 +235,14 @@ export async function exchangeSignInCode(
   now = Date.now(),
 ): Promise<SignedIn> {
   const code = await spendSignInCode(ctx, input.code, now);
-  if (!code) {
+  // The provider may have been removed from the configuration within the minute: the code is dead.
+  if (!code || !configuredProviders(ctx.config).has(code.provider)) {
     ctx.logger.warn("provider code exchange refused: unknown, expired or spent code");
     throw invalidOrExpired("sign-in code");
   }
   if (!(await verifierFits(code, input.code_verifier))) {
     ctx.logger.warn("provider code exchange refused: code_verifier does not fit", {
       provider: code.provider,
-      user_id: code.userId,
     });
     throw new ProblemError({
       status: 400,
@@ -262,7 +254,38 @@ export async function exchangeSignInCode(
       errors: [{ pointer: "/code_verifier", detail: "Does not match this sign-in." }],
     });
   }
-  const user = await findUserById(ctx, code.userId);
-  if (!user) throw invalidOrExpired("sign-in code");
-  return openSession(ctx, user, providerProof(code.provesEmail), { now, newAccount: code.isNewUser });
+  const provider = providerNamed(ctx.config, code.provider);
+  const profile = profileOf(code);
+  let account: ResolvedAccount;
+  try {
+    const plan = await planAccount(ctx, provider, profile, { mode: code.mode, linkUserId: code.linkUserId });
+    account = await applyPlan(ctx, provider, profile, plan, now);
+  } catch (error) {
+    if (!(error instanceof SignInRefusal)) throw error;
+    ctx.logger.warn(`provider code exchange refused: ${error.code}`, {
+      provider: provider.id,
+      reason: error.reason,
+    });
+    throw refusalProblem(error);
+  }
+  return openSession(ctx, account.user, providerProof(account.provesEmail), {
+    now,
+    newAccount: account.isNewUser,
+  });
+}
+
+/** A refusal at the exchange (something changed since the callback checked), as a problem. */
+function refusalProblem(refusal: SignInRefusal): ProblemError {
+  const status: Partial<Record<SignInErrorCode, number>> = {
+    email_not_verified: 403,
+    account_disabled: 403,
+    identity_already_linked: 409,
+    email_taken: 409,
+  };
+  if (refusal.code === "invalid_state") return invalidOrExpired("sign-in code");
+  return new ProblemError({
+    status: status[refusal.code] ?? 400,
+    code: refusal.code,
+    detail: refusal.description,
+  });
 }

@@ -15,15 +15,19 @@ import { type ProviderSignInCode, providerSignInCodes } from "../../../db/schema
 import type { ServiceContext } from "../../../lib/context";
 import { base64urlEncode, randomToken, sha256Hex, timingSafeEqual } from "../../../lib/crypto";
 import { uuidv7 } from "../../../lib/ids";
+import type { ProviderProfile } from "./identity-provider";
+import type { SignInIntent } from "./provider-accounts";
 
 export const SIGN_IN_CODE_TTL_MS = 60 * 1000;
 
 const CODE_PREFIX = "pc_";
 
-export type NewSignInCode = Pick<
-  ProviderSignInCode,
-  "userId" | "provider" | "provesEmail" | "isNewUser" | "codeChallenge"
->;
+export type NewSignInCode = {
+  provider: string;
+  profile: ProviderProfile;
+  intent: SignInIntent;
+  codeChallenge: string | null;
+};
 
 export async function issueSignInCode(
   ctx: ServiceContext,
@@ -31,14 +35,34 @@ export async function issueSignInCode(
   now = Date.now(),
 ): Promise<string> {
   const code = `${CODE_PREFIX}${randomToken(32)}`;
+  const { profile, intent } = input;
   await ctx.db.insert(providerSignInCodes).values({
     id: uuidv7(now),
     codeHash: await sha256Hex(code),
-    ...input,
+    provider: input.provider,
+    providerUserId: profile.subject,
+    email: profile.email,
+    emailVerified: profile.emailVerified,
+    firstName: profile.firstName ?? null,
+    lastName: profile.lastName ?? null,
+    mode: intent.mode,
+    linkUserId: intent.linkUserId,
+    codeChallenge: input.codeChallenge,
     expiresAt: new Date(now + SIGN_IN_CODE_TTL_MS),
     createdAt: new Date(now),
   });
   return code;
+}
+
+/** The person the provider verified, as the callback recorded it. */
+export function profileOf(code: ProviderSignInCode): ProviderProfile {
+  return {
+    subject: code.providerUserId,
+    email: code.email,
+    emailVerified: code.emailVerified,
+    firstName: code.firstName ?? undefined,
+    lastName: code.lastName ?? undefined,
+  };
 }
 
 /** Spends `code`: its row, or null when it is unknown, expired or already spent. */

@@ -8,8 +8,10 @@
  * SameSite=Lax cookie holding a random binding (reused while it lives, so two tabs can
  * sign in at once), and the state row keeps its hash. A callback without that cookie
  * (a callback URL someone else's flow produced, opened in your browser: login CSRF) is
- * refused. The cookie is `__Host-` prefixed (Secure, Path=/, no Domain: no sibling
- * subdomain can set or read it) whenever the API is served over https.
+ * refused, unless the flow carries the client's own PKCE challenge: then the verifier,
+ * required at the exchange, binds it instead (provider-sign-in.service.ts). The cookie is
+ * `__Host-` prefixed (Secure, Path=/, no Domain: no sibling subdomain can set or read it)
+ * whenever the API is served over https.
  */
 import { and, eq, gt } from "drizzle-orm";
 import { type ProviderSignInState, providerSignInStates } from "../../../db/schema";
