@@ -12,7 +12,7 @@ export const ProviderSchema = z
         "`oidc`: the person is proven by a verified ID token; `oauth2`: read from the provider's API (GitHub).",
     }),
   })
-  .openapi("IdentityProvider");
+  .openapi("IdentityProvider", { example: { id: "google", name: "Google", type: "oidc" } });
 
 export const providerListExample = {
   data: [
@@ -132,6 +132,16 @@ export const ProviderTokensSchema = AuthTokensSchema.extend({
   is_new_user: z.boolean().openapi({ description: "True when this sign-in created the account." }),
 }).openapi("ProviderSignInTokens", { example: providerTokensExample });
 
+export const identityExample = {
+  id: "0190c6c5-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
+  provider: "google",
+  provider_user_id: "108204268033311811425",
+  email: "ada@example.com",
+  email_verified: true,
+  created_at: "2026-11-20T10:00:00.000Z",
+  last_used_at: "2026-11-21T08:30:00.000Z",
+};
+
 export const IdentitySchema = z
   .object({
     id: z.uuid(),
@@ -149,19 +159,9 @@ export const IdentitySchema = z
     created_at: z.iso.datetime(),
     last_used_at: z.iso.datetime(),
   })
-  .openapi("LinkedIdentity");
+  .openapi("LinkedIdentity", { example: identityExample });
 
 export type IdentityDto = z.infer<typeof IdentitySchema>;
-
-export const identityExample: IdentityDto = {
-  id: "0190c6c5-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
-  provider: "google",
-  provider_user_id: "108204268033311811425",
-  email: "ada@example.com",
-  email_verified: true,
-  created_at: "2026-11-20T10:00:00.000Z",
-  last_used_at: "2026-11-21T08:30:00.000Z",
-};
 
 export const IdentityListSchema = z
   .object({ data: z.array(IdentitySchema) })
