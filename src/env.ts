@@ -6,6 +6,11 @@
  */
 import { z } from "zod";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
+import {
+  environmentProblems,
+  oidcProvidersSchema,
+  redirectUrlsSchema,
+} from "./modules/auth/identity-providers/provider-settings";
 import { billingPlansSchema, EMPTY_CATALOG } from "./modules/billing/billing.plans";
 
 /** Bindings come from wrangler.toml through `npm run cf-typegen` (worker-configuration.d.ts). */
@@ -57,6 +62,21 @@ export const configSchema = z.object({
   REAUTH_WINDOW: seconds(30, 86_400).default(600),
   /** Seconds a session may live from its sign-in, however often it is refreshed. */
   SESSION_MAX_AGE: seconds(3_600, 31_536_000).default(7_776_000),
+  /**
+   * Sign-in with identity providers (src/modules/auth/identity-providers). Where a provider sign-in
+   * may send the client back: comma-separated, each redirect_uri must equal one exactly (web pages,
+   * and custom schemes such as myapp://auth/callback for mobile apps). Empty: provider sign-in refuses
+   * every redirect_uri.
+   */
+  AUTH_REDIRECT_URLS: redirectUrlsSchema.default([]),
+  /** Google's OAuth client (Google Cloud console → Credentials); both or neither. */
+  OAUTH_GOOGLE_CLIENT_ID: z.string().max(512).optional(),
+  OAUTH_GOOGLE_CLIENT_SECRET: z.string().max(2048).optional(),
+  /** A GitHub OAuth App (Settings → Developer settings → OAuth Apps); both or neither. */
+  OAUTH_GITHUB_CLIENT_ID: z.string().max(512).optional(),
+  OAUTH_GITHUB_CLIENT_SECRET: z.string().max(2048).optional(),
+  /** Standards OIDC providers as a JSON array (provider-settings.ts); a secret, as it holds client secrets. */
+  OIDC_PROVIDERS: oidcProvidersSchema.default([]),
   /** Invitations an organization may send in any 24 hours. */
   INVITATIONS_PER_ORG_PER_DAY: z.coerce.number().int().min(1).max(100_000).default(50),
   /**
@@ -132,6 +152,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** A built-in provider is configured by its client id and secret together; one alone is a mistake. */
+function unpairedClientCredentials(config: RawConfig): string[] {
+  const pairs = [
+    ["OAUTH_GOOGLE_CLIENT_ID", "OAUTH_GOOGLE_CLIENT_SECRET"],
+    ["OAUTH_GITHUB_CLIENT_ID", "OAUTH_GITHUB_CLIENT_SECRET"],
+  ] as const;
+  return pairs
+    .filter(([id, secret]) => (config[id] === undefined) !== (config[secret] === undefined))
+    .map(([id, secret]) => `${config[id] === undefined ? id : secret}: set ${id} and ${secret} together`);
+}
+
 const cache = new WeakMap<object, Config>();
 
 /** Parses the string variables of `env` once; later calls with the same env object are a map lookup. */
@@ -158,6 +189,15 @@ export function getConfig(env: Bindings): Config {
     // It would hand every sign-in code to whoever asks for it.
     throw new ConfigError(["MAGIC_LINK_DEBUG_ECHO_TOKEN: `true` is refused in production"]);
   }
+  const providerProblems = [
+    ...unpairedClientCredentials(parsed.data),
+    ...environmentProblems({
+      production: isProduction,
+      oidcProviders: parsed.data.OIDC_PROVIDERS,
+      redirectUrls: parsed.data.AUTH_REDIRECT_URLS,
+    }),
+  ];
+  if (providerProblems.length > 0) throw new ConfigError(providerProblems);
   const deployed = parsed.data.ENVIRONMENT === "staging" || isProduction;
   if (deployed && parsed.data.DEV_MAILBOX_ENABLED) {
     // It would serve every email (reset links, sign-in codes) to anyone who asks, with no sign-in.

@@ -30,6 +30,17 @@ const ROUTES: Array<[method: string, path: string, secured: boolean, statuses: s
   ["delete", "/api/v1/users/me/sessions/{id}", true, ["204", "401", "404"]],
   ["get", "/api/v1/users", true, ["200", "401", "403"]],
   ["get", "/api/v1/users/{id}", true, ["200", "401", "403", "404"]],
+  ["get", "/api/v1/auth/providers", false, ["200"]],
+  [
+    "get",
+    "/api/v1/auth/oauth/{provider}/authorize",
+    false,
+    ["200", "302", "400", "401", "403", "404", "503"],
+  ],
+  ["get", "/api/v1/auth/oauth/{provider}/callback", false, ["302", "400", "404"]],
+  ["post", "/api/v1/auth/oauth/exchange", false, ["200", "400", "403"]],
+  ["get", "/api/v1/users/me/identities", true, ["200", "401"]],
+  ["delete", "/api/v1/users/me/identities/{id}", true, ["204", "401", "403", "404", "409"]],
 ];
 
 describe("OpenAPI document for identity", () => {
@@ -54,7 +65,21 @@ describe("OpenAPI document for identity", () => {
   });
 
   it("has named schemas with realistic examples", () => {
-    for (const name of ["User", "AuthTokens", "RegisterRequest", "LoginRequest", "Session", "JWKS"]) {
+    for (const name of [
+      "User",
+      "AuthTokens",
+      "RegisterRequest",
+      "LoginRequest",
+      "Session",
+      "JWKS",
+      "IdentityProvider",
+      "IdentityProviderList",
+      "ProviderAuthorizationUrl",
+      "ProviderCodeExchangeRequest",
+      "ProviderSignInTokens",
+      "LinkedIdentity",
+      "LinkedIdentityList",
+    ]) {
       expect(doc.components.schemas[name]?.example, name).toBeDefined();
     }
     const register = doc.paths["/api/v1/auth/register"]?.post as Operation;

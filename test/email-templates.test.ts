@@ -127,6 +127,17 @@ const samples: { [T in EmailTemplateName]: { data: EmailTemplateInput<T>; link: 
       link: "https://app.example.com/settings/security",
       subject: /^Your Edge API Platform email address is about to change$/,
     },
+    identity_linked: {
+      data: {
+        name: "Ada",
+        provider: "Google",
+        provider_email: "ada@example.com",
+        linked_at: "2026-11-20T22:05:00Z",
+        manage_url: "https://app.example.com/settings/security",
+      },
+      link: "https://app.example.com/settings/security",
+      subject: /^Google can now sign in to your Edge API Platform account$/,
+    },
     security_alert: {
       data: {
         name: "Ada",

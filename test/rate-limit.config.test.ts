@@ -75,6 +75,7 @@ describe("default policies", () => {
       register: "10/3600",
       email_change: "5/3600",
       mfa_verify: "10/60",
+      provider_sign_in: "30/60",
     });
     for (const name of POLICY_NAMES) expect(DEFAULT_POLICIES[name].name).toBe(name);
   });

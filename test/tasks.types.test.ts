@@ -145,7 +145,7 @@ describe("export_user_data", () => {
     expect(result.download_url).toBe(
       new URL(`/api/v1/tasks/${task.id}/download`, getConfig(env).APP_URL).toString(),
     );
-    expect(result.sections).toEqual(["profile", "sessions", "tasks"]);
+    expect(result.sections).toEqual(["profile", "sessions", "identities", "tasks"]);
     const stored = await env.FILES.head(`exports/${user.id}/${task.id}.json`);
     expect(stored?.size).toBe(result.size_bytes);
 
@@ -159,11 +159,13 @@ describe("export_user_data", () => {
       format: string;
       profile: { id: string; email: string };
       sessions: Array<{ id: string }>;
+      identities: unknown[];
       tasks: Array<{ id: string; type: string }>;
     };
     expect(document.format).toBe("edge-api-platform.user-export.v1");
     expect(document.profile).toMatchObject({ id: user.id, email: user.email });
     expect(document.sessions).toHaveLength(1);
+    expect(document.identities).toEqual([]);
     expect(document.tasks.map((entry) => entry.id)).toEqual([earlier.id, task.id]);
     expect(JSON.stringify(document)).not.toContain("password");
 

@@ -223,6 +223,26 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     description:
       "The organization has sent INVITATIONS_PER_ORG_PER_DAY invitations in the last 24 hours; see `Retry-After`.",
   },
+  redirect_uri_not_allowed: {
+    status: 400,
+    description:
+      "GET /auth/oauth/{provider}/authorize: the redirect_uri is not one of AUTH_REDIRECT_URLS, exactly (scheme, host, port, path and query). It is never redirected to.",
+  },
+  invalid_state: {
+    status: 400,
+    description:
+      "A provider's callback without a state, or with one that is unknown, expired (10 minutes), already used or another provider's: there is no safe redirect_uri to send the browser back to. Start the sign-in again.",
+  },
+  provider_unavailable: {
+    status: 503,
+    description:
+      "The identity provider could not be reached or answered something unexpected (its discovery document, keys or token endpoint); retry later.",
+  },
+  last_sign_in_method: {
+    status: 409,
+    description:
+      "Unlinking this identity would leave the account no way to sign in (no password, no other linked identity); add one first.",
+  },
   email_change_too_soon: {
     status: 429,
     description: "An address change was asked for less than a minute ago; see `Retry-After`.",

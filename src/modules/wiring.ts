@@ -30,6 +30,8 @@ import {
 } from "./auth/accounts";
 import { purgeAuthTokensJob } from "./auth/auth-tokens.cron";
 import { sendSignUpEmail } from "./auth/email-verification.service";
+import { identitiesExportSection } from "./auth/identity-providers/identities.export";
+import { purgeProviderSignInsJob } from "./auth/identity-providers/provider-sign-in.cron";
 import { dropSecondFactorsOfClaimedAccount } from "./auth/mfa-factors";
 import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./auth/new-device.service";
 import { purgeSessionsJob } from "./auth/sessions.cron";
@@ -97,7 +99,11 @@ export const wiring = {
   ] as AccountErasureStep[],
 
   /** The sections of a user's data export (the `export_user_data` task), after the profile. */
-  userExportSections: [sessionsExportSection, tasksExportSection] as UserExportSection[],
+  userExportSections: [
+    sessionsExportSection,
+    identitiesExportSection,
+    tasksExportSection,
+  ] as UserExportSection[],
 
   /** Before an organization is deleted (orgs/orgs.service.ts → deleteOrganization). */
   organizationDeletionSteps: [
@@ -110,6 +116,7 @@ export const wiring = {
     purgeSessionsJob,
     purgeNotificationsJob,
     purgeAuthTokensJob,
+    purgeProviderSignInsJob,
     enqueueScheduledTasksJob,
     purgeIdempotencyRecordsJob,
     purgeSecretsJob,

@@ -7,6 +7,7 @@ export * from "./billing";
 export * from "./catalog";
 export * from "./feature-flags";
 export * from "./idempotency";
+export * from "./identity-providers";
 export * from "./mfa";
 export * from "./notifications";
 export * from "./orgs";

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { accountExists } from "./account-exists";
 import { billingAlert } from "./billing-alert";
 import { emailChangeConfirm, emailChangeNotice } from "./email-change";
+import { identityLinked } from "./identity-linked";
 import { magicCode } from "./magic-code";
 import { newDevice } from "./new-device";
 import { notification } from "./notification";
@@ -32,6 +33,7 @@ const definitions = {
   email_change_confirm: emailChangeConfirm,
   email_change_notice: emailChangeNotice,
   sign_in_method_changed: signInMethodChanged,
+  identity_linked: identityLinked,
 };
 
 type Definitions = typeof definitions;

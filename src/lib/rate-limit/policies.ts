@@ -10,6 +10,7 @@
  * fails configuration validation (src/env.ts) instead of being ignored.
  */
 import { z } from "zod";
+import { jsonSetting } from "../json-setting";
 
 export const POLICY_NAMES = [
   "anonymous",
@@ -24,6 +25,7 @@ export const POLICY_NAMES = [
   "register",
   "email_change",
   "mfa_verify",
+  "provider_sign_in",
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -157,6 +159,14 @@ export const DEFAULT_POLICIES: RateLimitPolicies = {
     description:
       "POST /auth/mfa/verify and /auth/mfa/totp/confirm, per IP (wrong codes also count in the account's sign-in throttle).",
   },
+  provider_sign_in: {
+    name: "provider_sign_in",
+    limit: 30,
+    windowSeconds: 60,
+    subject: "ip",
+    description:
+      "GET /auth/oauth/{provider}/authorize and /callback, POST /auth/oauth/exchange, per IP (one sign-in is one of each): each flow stores a row and the callback calls the provider.",
+  },
 };
 
 export const MAX_LIMIT = 1_000_000;
@@ -186,20 +196,10 @@ export const policyLimitSchema = z
 export type PolicyOverrides = Partial<Record<PolicyName, PolicyLimit>>;
 
 /** The RATE_LIMIT_POLICIES variable: a JSON object, policy name → "<requests>/<window>". */
-export const policyOverridesSchema = z
-  .string()
-  .transform((value, ctx): unknown => {
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({
-        code: "custom",
-        message: 'must be a JSON object such as {"anonymous":"60/60","login":"5/15m"}',
-      });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.partialRecord(z.enum(POLICY_NAMES), policyLimitSchema));
+export const policyOverridesSchema = jsonSetting(
+  z.partialRecord(z.enum(POLICY_NAMES), policyLimitSchema),
+  'must be a JSON object such as {"anonymous":"60/60","login":"5/15m"}',
+);
 
 /** The defaults with `overrides` applied; the result is what the limiter enforces. */
 export function resolvePolicies(...overrides: Array<PolicyOverrides | undefined>): RateLimitPolicies {

@@ -25,6 +25,9 @@ export const AUDIT_ACTIONS = {
     "An account asked to change its address; a confirmation link went to the new one.",
   "auth.email_changed": "An account's address changed through the confirmation link sent to the new address.",
   "auth.password_reset": "A password was set through an emailed reset link; every session was revoked.",
+  "auth.identity_linked":
+    "An account at an identity provider was linked to an account (by its signed-in owner, or by a sign-in whose address the provider verified).",
+  "auth.identity_unlinked": "An account unlinked one of its identity-provider accounts.",
   "auth.refresh_token_reuse": "A spent refresh token was presented again; its session was revoked.",
   "auth.mfa_enabled":
     "An account confirmed an authenticator app (TOTP): its sign-ins now need a second factor.",

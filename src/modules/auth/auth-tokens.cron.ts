@@ -21,7 +21,8 @@ import type { ServiceContext } from "../../lib/context";
 const BATCH = D1_IDS_PER_STATEMENT;
 const MAX_ROUNDS = 50;
 
-async function purgeExpired(
+/** Deletes `table`'s rows whose `expires_at` passed, in batches (also used by other short-lived secrets). */
+export async function purgeExpiredRows(
   ctx: ServiceContext,
   table: SQLiteTable,
   columns: { id: SQLiteColumn; expiresAt: SQLiteColumn },
@@ -55,11 +56,16 @@ export async function purgeExpiredAuthTokens(
   mfa_challenges: number;
 }> {
   return {
-    email_verification_tokens: await purgeExpired(ctx, emailVerificationTokens, emailVerificationTokens, now),
-    password_reset_tokens: await purgeExpired(ctx, passwordResetTokens, passwordResetTokens, now),
-    email_change_tokens: await purgeExpired(ctx, emailChangeTokens, emailChangeTokens, now),
-    magic_codes: await purgeExpired(ctx, magicCodes, magicCodes, now),
-    mfa_challenges: await purgeExpired(ctx, mfaChallenges, mfaChallenges, now),
+    email_verification_tokens: await purgeExpiredRows(
+      ctx,
+      emailVerificationTokens,
+      emailVerificationTokens,
+      now,
+    ),
+    password_reset_tokens: await purgeExpiredRows(ctx, passwordResetTokens, passwordResetTokens, now),
+    email_change_tokens: await purgeExpiredRows(ctx, emailChangeTokens, emailChangeTokens, now),
+    magic_codes: await purgeExpiredRows(ctx, magicCodes, magicCodes, now),
+    mfa_challenges: await purgeExpiredRows(ctx, mfaChallenges, mfaChallenges, now),
   };
 }
 

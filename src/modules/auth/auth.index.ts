@@ -3,6 +3,8 @@ import * as handlers from "./auth.handlers";
 import * as routes from "./auth.routes";
 import * as verificationHandlers from "./email-verification.handlers";
 import * as verificationRoutes from "./email-verification.routes";
+import * as providerHandlers from "./identity-providers/identity-providers.handlers";
+import * as providerRoutes from "./identity-providers/identity-providers.routes";
 import * as magicHandlers from "./magic-code.handlers";
 import * as magicRoutes from "./magic-code.routes";
 import * as mfaHandlers from "./mfa.handlers";
@@ -32,7 +34,11 @@ export const authRouter = createRouter()
   .openapi(mfaRoutes.confirmTotp, mfaHandlers.confirmTotp)
   .openapi(mfaRoutes.disableTotp, mfaHandlers.disableTotp)
   .openapi(mfaRoutes.regenerateRecoveryCodes, mfaHandlers.regenerateRecoveryCodes)
-  .openapi(mfaRoutes.verifyMfa, mfaHandlers.verifyMfa);
+  .openapi(mfaRoutes.verifyMfa, mfaHandlers.verifyMfa)
+  .openapi(providerRoutes.listProviders, providerHandlers.listProviders)
+  .openapi(providerRoutes.authorize, providerHandlers.authorize)
+  .openapi(providerRoutes.callback, providerHandlers.callback)
+  .openapi(providerRoutes.exchange, providerHandlers.exchange);
 
 /** Mounted at the root: GET /.well-known/jwks.json. */
 export const jwksRouter = createRouter().openapi(routes.jwks, handlers.jwks);

@@ -32,15 +32,23 @@ export const SignInAnswerSchema = z.union([AuthTokensSchema, MfaRequiredSchema])
     "The token pair; for an account with a second factor, `{ mfa_required: true, mfa_token, methods }` instead (no tokens).",
 });
 
-/** The 200 of a first-factor sign-in route, with an example of each answer. */
-export function signInAnswer(description: string) {
+/**
+ * The 200 of a first-factor sign-in route, with an example of each answer: the route's
+ * own token pair (the login's by default) or the MFA step.
+ */
+export function signInAnswer(
+  description: string,
+  tokens: { schema: z.ZodType; example: unknown } = { schema: AuthTokensSchema, example: authTokensExample },
+) {
+  const schema =
+    tokens.schema === AuthTokensSchema ? SignInAnswerSchema : z.union([tokens.schema, MfaRequiredSchema]);
   return {
     description,
     content: {
       "application/json": {
-        schema: SignInAnswerSchema,
+        schema,
         examples: {
-          signed_in: { summary: "Signed in", value: authTokensExample },
+          signed_in: { summary: "Signed in", value: tokens.example },
           mfa_required: { summary: "A second factor is needed", value: mfaRequiredExample },
         },
       },

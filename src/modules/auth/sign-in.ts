@@ -1,6 +1,6 @@
 /**
  * The one place a session is opened. Every sign-in method (password, magic code or
- * link, and the provider and passkey sign-ins to come) proves something, then calls
+ * link, an identity provider, and the passkey sign-in to come) proves something, then calls
  * `openSession`, so the rules live once:
  *
  * 1. a disabled account is refused (403 `account_disabled`), whatever the method;
@@ -28,7 +28,7 @@ import { trustSignInClient } from "./sign-in-throttle";
 /** RFC 8176 authentication method references the platform issues. */
 export type AuthenticationMethod = "pwd" | "email" | "otp" | "mfa" | "fed" | "hwk" | "swk";
 
-export type SignInMethod = "password" | "magic_code";
+export type SignInMethod = "password" | "magic_code" | "provider";
 
 /** What a sign-in proved, as the method that checked it reports it. */
 export type SignInProof = {
@@ -36,7 +36,8 @@ export type SignInProof = {
   amr: AuthenticationMethod[];
   /**
    * True when the proof is control of the mailbox by a channel that does not start
-   * from the account's password (a magic code or link, a provider's verified email).
+   * from the account's password (a magic code or link, a provider's verified email:
+   * identity-providers/provider-sign-in.service.ts → providerProof).
    */
   provesEmail: boolean;
   /** True when the proof is already multi-factor: no second factor is asked for. */

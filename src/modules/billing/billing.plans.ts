@@ -10,9 +10,10 @@
  * Plans are recurring Stripe prices (checkout mode `subscription`); credit packs are
  * one-time prices (mode `payment`). Stripe stays the source of truth for amounts and
  * currencies; this file only maps price ids to what they give. No imports from the
- * rest of the app: src/env.ts imports this schema.
+ * rest of the app but src/lib/json-setting.ts: src/env.ts imports this schema.
  */
 import { z } from "zod";
+import { jsonSetting } from "../../lib/json-setting";
 
 /** `price_` followed by Stripe's id characters. */
 export const PRICE_ID_PATTERN = /^price_[A-Za-z0-9_]{1,200}$/;
@@ -49,38 +50,25 @@ export type BillingCatalog = { plans: Plan[]; credit_packs: CreditPack[] };
 export const EMPTY_CATALOG: BillingCatalog = { plans: [], credit_packs: [] };
 
 /** The BILLING_PLANS variable: a JSON string → the validated catalog. */
-export const billingPlansSchema = z
-  .string()
-  .transform((value, ctx): unknown => {
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          'must be JSON such as {"plans":[{"name":"Pro","price_id":"price_…","interval":"month","monthly_credits":5000}],"credit_packs":[{"name":"1,000 credits","price_id":"price_…","credits":1000}]}',
-      });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z
-      .strictObject({
-        plans: z.array(planSchema).max(50).default([]),
-        credit_packs: z.array(creditPackSchema).max(50).default([]),
-      })
-      .superRefine((catalog, ctx) => {
-        const prices = [...catalog.plans, ...catalog.credit_packs].map((item) => item.price_id);
-        const repeated = prices.filter((price, i) => prices.indexOf(price) !== i);
-        if (repeated.length > 0) {
-          ctx.addIssue({ code: "custom", message: `price ids must be unique: ${repeated.join(", ")}` });
-        }
-        const names = catalog.plans.map((plan) => plan.name.toLowerCase());
-        if (new Set(names).size !== names.length) {
-          ctx.addIssue({ code: "custom", message: "plan names must be unique" });
-        }
-      }),
-  );
+export const billingPlansSchema = jsonSetting(
+  z
+    .strictObject({
+      plans: z.array(planSchema).max(50).default([]),
+      credit_packs: z.array(creditPackSchema).max(50).default([]),
+    })
+    .superRefine((catalog, ctx) => {
+      const prices = [...catalog.plans, ...catalog.credit_packs].map((item) => item.price_id);
+      const repeated = prices.filter((price, i) => prices.indexOf(price) !== i);
+      if (repeated.length > 0) {
+        ctx.addIssue({ code: "custom", message: `price ids must be unique: ${repeated.join(", ")}` });
+      }
+      const names = catalog.plans.map((plan) => plan.name.toLowerCase());
+      if (new Set(names).size !== names.length) {
+        ctx.addIssue({ code: "custom", message: "plan names must be unique" });
+      }
+    }),
+  'must be JSON such as {"plans":[{"name":"Pro","price_id":"price_…","interval":"month","monthly_credits":5000}],"credit_packs":[{"name":"1,000 credits","price_id":"price_…","credits":1000}]}',
+);
 
 /** Credits one paid invoice of `plan` grants: a month's worth per month of the interval. */
 export function creditsPerInvoice(plan: Plan): number {

@@ -18,9 +18,10 @@ const TAGS = [
   { name: "Operations", description: "Service info, health checks and metrics." },
   {
     name: "Auth",
-    description: "Accounts, tokens, sessions, email verification, password reset, magic codes.",
+    description:
+      "Accounts, tokens, sessions, email verification, password reset, magic codes, sign-in with Google, GitHub and OIDC providers.",
   },
-  { name: "Users", description: "Profiles, avatars, devices (sessions)." },
+  { name: "Users", description: "Profiles, avatars, devices (sessions), linked identity-provider accounts." },
   { name: "Organizations", description: "Tenants: organizations, members and their roles." },
   { name: "Invitations", description: "Inviting people to an organization by email, and accepting." },
   {
@@ -30,7 +31,8 @@ const TAGS = [
   },
   {
     name: "OAuth",
-    description: "RFC 6749 client credentials: an API key exchanged for a short-lived access token.",
+    description:
+      "RFC 6749 client credentials: an API key exchanged for a short-lived access token. (Signing people in with Google, GitHub or an OIDC provider is under Auth.)",
   },
   {
     name: "Catalog",
