@@ -88,6 +88,10 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{43}$/, "must be 32 random bytes, base64url-encoded (43 characters)")
     .optional(),
   METRICS_TOKEN: z.string().optional(),
+  /** Sentry's DSN: when set, unexpected errors (HTTP 5xx, a queue message's last attempt, cron, Durable Objects) go there. */
+  SENTRY_DSN: z.url({ protocol: /^https?$/ }).optional(),
+  /** The release Sentry groups events by (e.g. the git commit); unset: none. */
+  SENTRY_RELEASE: z.string().trim().max(200).optional(),
   /** Where rate-limit counters live: `kv` (approximate, cheap) or `durable_object` (exact); see src/lib/rate-limit/store.ts. */
   RATE_LIMIT_STORE: z.enum(["kv", "durable_object"]).default("kv"),
   /** Per-policy limits over the defaults in src/lib/rate-limit/policies.ts: JSON, e.g. {"anonymous":"120/60","login":"5/15m"}. */

@@ -8,6 +8,7 @@ import type { Bindings } from "./env";
 import { getConfig } from "./env";
 import type { MaintenanceJob } from "./jobs/maintenance-job";
 import { createServiceContext } from "./lib/context";
+import { reportError } from "./lib/error-tracking";
 import { uuidv7 } from "./lib/ids";
 import { createLogger, serializeError } from "./lib/logger";
 import { systemPrincipal } from "./lib/principal";
@@ -40,6 +41,7 @@ export async function runScheduled(
       outcomes.push({ job: job.name, ok: true, result });
     } catch (error) {
       logger.error("maintenance job failed", { job: job.name, error: serializeError(error) });
+      reportError(error, { requestId, tags: { cron_job: job.name } });
       outcomes.push({ job: job.name, ok: false });
     }
   }

@@ -7,6 +7,7 @@ import { deliverEmail } from "../email/deliver-email.job";
 import type { Bindings } from "../env";
 import { getConfig } from "../env";
 import { createServiceContext } from "../lib/context";
+import { reportError } from "../lib/error-tracking";
 import { uuidv7 } from "../lib/ids";
 import { createLogger, type Logger, serializeError } from "../lib/logger";
 import { systemPrincipal } from "../lib/principal";
@@ -76,7 +77,9 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Bindin
   const maxAttempts = maxRetriesFor(batch.queue) + 1;
   // Messages are independent (each is acked or retried on its own), so they run side by side:
   // a long task (a 10-minute `sleep`) must not hold back the emails or tasks batched with it.
-  await Promise.all(batch.messages.map((message) => handleMessage(message, env, logger, maxAttempts)));
+  await Promise.all(
+    batch.messages.map((message) => handleMessage(message, env, logger, maxAttempts, batch.queue)),
+  );
 }
 
 async function handleMessage(
@@ -84,6 +87,7 @@ async function handleMessage(
   env: Bindings,
   logger: Logger,
   maxAttempts: number,
+  batchQueue: string,
 ): Promise<void> {
   const parsed = queueMessage.safeParse(message.body);
   if (!parsed.success) {
@@ -120,6 +124,10 @@ async function handleMessage(
     // Retrying on the last attempt is what hands the message to the dead-letter queue.
     if (message.attempts >= maxAttempts) {
       logger.error("queue message failed on its last attempt; dead-lettering", failure);
+      reportError(error, {
+        requestId: "request_id" in parsed.data ? parsed.data.request_id : undefined,
+        tags: { queue: batchQueue, message_type: parsed.data.type, attempts: message.attempts },
+      });
     } else {
       logger.warn("queue message failed; will retry", failure);
     }

@@ -1,9 +1,11 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { routePath } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { AppEnv } from "../app-env";
 import { ConfigError } from "../env";
+import { reportError } from "../lib/error-tracking";
 import { createLogger, serializeError } from "../lib/logger";
 import { ProblemError, problems } from "../lib/problem";
 import { validationProblem } from "../lib/validation";
@@ -79,6 +81,12 @@ export function problemResponse(c: Context<AppEnv>, problem: ProblemError): Resp
 export const handleError: ErrorHandler<AppEnv> = (error, c) => {
   const { problem, unexpected } = toProblem(error);
   if (unexpected) {
+    const principal = c.get("principal");
+    reportError(error, {
+      requestId: c.get("requestId"),
+      route: routePath(c),
+      userId: principal?.kind === "user" ? principal.userId : undefined,
+    });
     const logger = c.get("logger") ?? createLogger("info");
     logger.error("unhandled error", {
       error: serializeError(error),
