@@ -9,6 +9,7 @@ export * from "./feature-flags";
 export * from "./idempotency";
 export * from "./notifications";
 export * from "./orgs";
+export * from "./passkeys";
 export * from "./pre-registrations";
 export * from "./sessions";
 export * from "./sign-in-devices";
