@@ -74,6 +74,8 @@ describe("default policies", () => {
       email_resend: "5/60",
       register: "10/3600",
       email_change: "5/3600",
+      passkey_login: "20/60",
+      passkey_register: "20/3600",
     });
     for (const name of POLICY_NAMES) expect(DEFAULT_POLICIES[name].name).toBe(name);
   });

@@ -33,6 +33,7 @@ export const emailSendMessage = z.discriminatedUnion("template", [
   sendOption("account_exists"),
   sendOption("email_change_confirm"),
   sendOption("email_change_notice"),
+  sendOption("passkey_changed"),
 ]);
 
 export type EmailSendMessage = z.infer<typeof emailSendMessage>;

@@ -31,6 +31,8 @@ import {
 import { purgeAuthTokensJob } from "./auth/auth-tokens.cron";
 import { sendSignUpEmail } from "./auth/email-verification.service";
 import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./auth/new-device.service";
+import { purgePasskeyChallengesJob } from "./auth/passkeys/passkeys.cron";
+import { removePasskeysOf } from "./auth/passkeys/passkeys.service";
 import { purgeSessionsJob } from "./auth/sessions.cron";
 import { sessionsExportSection } from "./auth/sessions.export";
 import { type SessionRevocationHook, sessionRevocationHooks } from "./auth/sessions.service";
@@ -79,9 +81,15 @@ export const wiring = {
   sessionRevocationHooks: [closeRevokedSockets] as SessionRevocationHook[],
 
   /** Before a never-verified account is claimed by the owner of its address (auth/accounts.ts). */
-  accountClaimSteps: [revokeKeysCreatedBy] as AccountClaimStep[],
+  accountClaimSteps: [
+    revokeKeysCreatedBy,
+    removePasskeysOf, // registered before the address was proven: maybe not its owner's
+  ] as AccountClaimStep[],
 
-  /** Statements (or off-D1 clean-ups) of an account's erasure (auth/accounts.ts → eraseAccount). */
+  /**
+   * Statements (or off-D1 clean-ups) of an account's erasure (auth/accounts.ts → eraseAccount). Rows
+   * whose foreign key cascades from users (passkeys, their challenges and user handle) need no step.
+   */
   accountErasureSteps: [
     eraseNotifications,
     eraseMemberships, // settles the organizations it owned
@@ -112,6 +120,7 @@ export const wiring = {
     redispatchStripeEventsJob,
     purgeStripeEventsJob,
     purgeInvitationsJob,
+    purgePasskeyChallengesJob,
   ] as MaintenanceJob[],
 
   /** Every email delivery attempt (the email queue consumer). */

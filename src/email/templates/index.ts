@@ -11,6 +11,7 @@ import { magicCode } from "./magic-code";
 import { newDevice } from "./new-device";
 import { notification } from "./notification";
 import { orgInvitation } from "./org-invitation";
+import { passkeyChanged } from "./passkey-changed";
 import { passwordReset } from "./password-reset";
 import { securityAlert } from "./security-alert";
 import type { EmailTemplate } from "./types";
@@ -30,6 +31,7 @@ const definitions = {
   account_exists: accountExists,
   email_change_confirm: emailChangeConfirm,
   email_change_notice: emailChangeNotice,
+  passkey_changed: passkeyChanged,
 };
 
 type Definitions = typeof definitions;

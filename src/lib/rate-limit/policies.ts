@@ -23,6 +23,8 @@ export const POLICY_NAMES = [
   "email_resend",
   "register",
   "email_change",
+  "passkey_login",
+  "passkey_register",
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -147,6 +149,22 @@ export const DEFAULT_POLICIES: RateLimitPolicies = {
     windowSeconds: 3_600,
     subject: "principal",
     description: "POST /users/me/email, per user: each request emails the new and the old address.",
+  },
+  passkey_login: {
+    name: "passkey_login",
+    limit: 20,
+    windowSeconds: 60,
+    subject: "ip",
+    description:
+      "POST /auth/passkeys/login/options and /login/verify together, per IP (and per email on options): a sign-in is one of each.",
+  },
+  passkey_register: {
+    name: "passkey_register",
+    limit: 20,
+    windowSeconds: 3_600,
+    subject: "principal",
+    description:
+      "POST /auth/passkeys/register/options and /register/verify together, per user: each passkey added emails the owner.",
   },
 };
 

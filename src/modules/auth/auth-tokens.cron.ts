@@ -15,7 +15,8 @@ import type { ServiceContext } from "../../lib/context";
 const BATCH = D1_IDS_PER_STATEMENT;
 const MAX_ROUNDS = 50;
 
-async function purgeExpired(
+/** Deletes `table`'s rows whose `expiresAt` has passed, a batch at a time; returns how many went. */
+export async function purgeExpired(
   ctx: ServiceContext,
   table: SQLiteTable,
   columns: { id: SQLiteColumn; expiresAt: SQLiteColumn },

@@ -22,7 +22,7 @@ import { trustSignInClient } from "./sign-in-throttle";
 /** RFC 8176 authentication method references the platform issues. */
 export type AuthenticationMethod = "pwd" | "email" | "otp" | "mfa" | "fed" | "hwk" | "swk";
 
-export type SignInMethod = "password" | "magic_code";
+export type SignInMethod = "password" | "magic_code" | "passkey";
 
 /** What a sign-in proved, as the method that checked it reports it. */
 export type SignInProof = {
@@ -33,6 +33,11 @@ export type SignInProof = {
    * from the account's password (a magic code or link, a provider's verified email).
    */
   provesEmail: boolean;
+  /**
+   * True when the proof is already more than one factor (a user-verified passkey: something
+   * held plus a PIN or biometric), so no second-factor step follows it.
+   */
+  satisfiesMfa?: boolean;
 };
 
 export const PASSWORD_PROOF: SignInProof = { method: "password", amr: ["pwd"], provesEmail: false };

@@ -21,6 +21,11 @@ const TAGS = [
     name: "Auth",
     description: "Accounts, tokens, sessions, email verification, password reset, magic codes.",
   },
+  {
+    name: "Passkeys",
+    description:
+      "WebAuthn passkeys: adding one (register options → navigator.credentials.create → verify), signing in with one (login options → navigator.credentials.get → verify), and managing yours.",
+  },
   { name: "Users", description: "Profiles, avatars, devices (sessions)." },
   { name: "Organizations", description: "Tenants: organizations, members and their roles." },
   { name: "Invitations", description: "Inviting people to an organization by email, and accepting." },
