@@ -11,6 +11,7 @@ import {
   oidcProvidersSchema,
   redirectUrlsSchema,
 } from "./modules/auth/identity-providers/provider-settings";
+import { resolveRelyingParty } from "./modules/auth/passkeys/relying-party";
 import { billingPlansSchema, EMPTY_CATALOG } from "./modules/billing/billing.plans";
 
 /** Bindings come from wrangler.toml through `npm run cf-typegen` (worker-configuration.d.ts). */
@@ -77,6 +78,18 @@ export const configSchema = z.object({
   OAUTH_GITHUB_CLIENT_SECRET: z.string().max(2048).optional(),
   /** Standards OIDC providers as a JSON array (provider-settings.ts); a secret, as it holds client secrets. */
   OIDC_PROVIDERS: oidcProvidersSchema.default([]),
+  /**
+   * Passkeys (src/modules/auth/passkeys/relying-party.ts): the domain they are bound to (default the host
+   * of APP_URL), the name authenticators show (default APP_NAME), and the origins ceremonies may run on
+   * (comma-separated; default the origin of APP_URL). Checked together once parsed, in getConfig().
+   */
+  WEBAUTHN_RP_ID: z.string().toLowerCase().optional(),
+  WEBAUTHN_RP_NAME: z
+    .string()
+    .max(64)
+    .regex(/^[^\p{Cc}]*$/u, "must not contain control characters")
+    .optional(),
+  WEBAUTHN_ORIGINS: csv.optional(),
   /** Invitations an organization may send in any 24 hours. */
   INVITATIONS_PER_ORG_PER_DAY: z.coerce.number().int().min(1).max(100_000).default(50),
   /**
@@ -141,12 +154,19 @@ export const configSchema = z.object({
 
 type RawConfig = z.infer<typeof configSchema>;
 
-export type Config = Omit<RawConfig, "API_DOCS_ENABLED" | "DEV_MAILBOX_ENABLED"> & {
+export type Config = Omit<
+  RawConfig,
+  "API_DOCS_ENABLED" | "DEV_MAILBOX_ENABLED" | "WEBAUTHN_RP_ID" | "WEBAUTHN_RP_NAME" | "WEBAUTHN_ORIGINS"
+> & {
   /** Docs default to on everywhere but production. */
   API_DOCS_ENABLED: boolean;
   /** The dev mailbox defaults to on in development and test, and is never on in staging or production. */
   DEV_MAILBOX_ENABLED: boolean;
   isProduction: boolean;
+  /** The passkeys' relying party, defaults applied: RP ID, the name shown, the accepted origins. */
+  WEBAUTHN_RP_ID: string;
+  WEBAUTHN_RP_NAME: string;
+  WEBAUTHN_ORIGINS: string[];
 };
 
 export class ConfigError extends Error {
@@ -209,8 +229,13 @@ export function getConfig(env: Bindings): Config {
       `DEV_MAILBOX_ENABLED: \`true\` is refused in ${parsed.data.ENVIRONMENT}; it is for development only`,
     ]);
   }
+  const relyingParty = resolveRelyingParty(parsed.data);
+  if (!relyingParty.ok) throw new ConfigError(relyingParty.issues);
   const config: Config = {
     ...parsed.data,
+    WEBAUTHN_RP_ID: relyingParty.relyingParty.rpId,
+    WEBAUTHN_RP_NAME: relyingParty.relyingParty.rpName,
+    WEBAUTHN_ORIGINS: relyingParty.relyingParty.origins,
     API_DOCS_ENABLED: parsed.data.API_DOCS_ENABLED ?? !isProduction,
     DEV_MAILBOX_ENABLED: parsed.data.DEV_MAILBOX_ENABLED ?? !deployed,
     isProduction,

@@ -162,6 +162,19 @@ const samples: { [T in EmailTemplateName]: { data: EmailTemplateInput<T>; link: 
       link: "https://app.example.com/settings/security",
       subject: /^Two-step sign-in is on for your Edge API Platform account$/,
     },
+    passkey_changed: {
+      data: {
+        name: "Ada",
+        event: "passkey_added",
+        passkey_name: "MacBook Touch ID",
+        device: "Safari on macOS",
+        ip: "203.0.113.7",
+        occurred_at: "2026-11-20T22:05:00Z",
+        manage_url: "https://app.example.com/settings/security?src=email&tab=passkeys",
+      },
+      link: "https://app.example.com/settings/security?src=email&tab=passkeys",
+      subject: /^A passkey was added to your Edge API Platform account$/,
+    },
   };
 
 function render<T extends EmailTemplateName>(template: T, data: EmailTemplateInput<T>) {

@@ -76,6 +76,8 @@ describe("default policies", () => {
       email_change: "5/3600",
       mfa_verify: "10/60",
       provider_sign_in: "30/60",
+      passkey_login: "20/60",
+      passkey_register: "20/3600",
     });
     for (const name of POLICY_NAMES) expect(DEFAULT_POLICIES[name].name).toBe(name);
   });

@@ -35,6 +35,7 @@ export const emailSendMessage = z.discriminatedUnion("template", [
   sendOption("email_change_confirm"),
   sendOption("email_change_notice"),
   sendOption("identity_linked"),
+  sendOption("passkey_changed"),
 ]);
 
 export type EmailSendMessage = z.infer<typeof emailSendMessage>;

@@ -238,14 +238,33 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     description:
       "The identity provider could not be reached or answered something unexpected (its discovery document, keys or token endpoint); retry later.",
   },
-  last_sign_in_method: {
-    status: 409,
-    description:
-      "Unlinking this identity would leave the account no way to sign in (no password, no other linked identity); add one first.",
-  },
   email_change_too_soon: {
     status: 429,
     description: "An address change was asked for less than a minute ago; see `Retry-After`.",
+  },
+  // Passkeys
+  invalid_passkey: {
+    status: 401,
+    description:
+      "A passkey sign-in could not be verified: an unknown, used or expired challenge, a passkey not registered (or not offered), another user handle, origin or RP ID, no user verification, a bad signature, or a signature counter that did not move forward. The same answer for each; ask for new options.",
+  },
+  passkey_registration_failed: {
+    status: 400,
+    description:
+      "A new passkey's response could not be verified (no open registration challenge of yours, another origin or RP ID, no user verification …); `detail` says which.",
+  },
+  passkey_already_registered: {
+    status: 409,
+    description: "This passkey (its credential id) is registered already, to this account or another.",
+  },
+  passkey_limit_reached: {
+    status: 409,
+    description: "The account has the most passkeys it may have (20); remove one before adding another.",
+  },
+  last_sign_in_method: {
+    status: 409,
+    description:
+      "Removing this (a passkey, a linked identity) would leave the account no way to sign in (no password, no other passkey or linked identity); add another first.",
   },
   // Tenancy and integrators (organizations, invitations, API keys)
   insufficient_scope: {

@@ -8,6 +8,7 @@ import { adminRouter } from "./admin/admin.index";
 import { apiKeysRouter } from "./api-keys/api-keys.index";
 import { authRouter, jwksRouter } from "./auth/auth.index";
 import { linkedIdentitiesRouter } from "./auth/identity-providers/identity-providers.index";
+import { myPasskeysRouter, passkeyCeremoniesRouter } from "./auth/passkeys/passkeys.index";
 import { billingRouter, orgBillingRouter, webhooksRouter } from "./billing/billing.index";
 import { categoriesRouter, productsRouter } from "./catalog/catalog.index";
 import { devMailboxRouter } from "./dev-mailbox/dev-mailbox.index";
@@ -29,8 +30,10 @@ export const modules = [
   { path: "/", router: healthRouter },
   { path: "/", router: jwksRouter },
   { path: "/api/v1/auth", router: authRouter },
+  { path: "/api/v1/auth", router: passkeyCeremoniesRouter },
   { path: "/api/v1/users", router: usersRouter },
   { path: "/api/v1/users", router: linkedIdentitiesRouter },
+  { path: "/api/v1/users", router: myPasskeysRouter },
   { path: "/api/v1/orgs", router: orgsRouter },
   { path: "/api/v1/orgs", router: apiKeysRouter },
   { path: "/api/v1/invitations", router: invitationsRouter },

@@ -34,6 +34,8 @@ import { identitiesExportSection } from "./auth/identity-providers/identities.ex
 import { purgeProviderSignInsJob } from "./auth/identity-providers/provider-sign-in.cron";
 import { dropSecondFactorsOfClaimedAccount } from "./auth/mfa-factors";
 import { firstDeviceRegistrationHook, newDeviceSignInHook } from "./auth/new-device.service";
+import { purgePasskeyChallengesJob } from "./auth/passkeys/passkeys.cron";
+import { removePasskeysOf } from "./auth/passkeys/passkeys.service";
 import { purgeSessionsJob } from "./auth/sessions.cron";
 import { sessionsExportSection } from "./auth/sessions.export";
 import { type SessionRevocationHook, sessionRevocationHooks } from "./auth/sessions.service";
@@ -85,9 +87,14 @@ export const wiring = {
   accountClaimSteps: [
     revokeKeysCreatedBy, // API keys the squatter created
     dropSecondFactorsOfClaimedAccount, // an authenticator app the squatter enrolled
+    revokeKeysCreatedBy,
+    removePasskeysOf, // registered before the address was proven: maybe not its owner's
   ] as AccountClaimStep[],
 
-  /** Statements (or off-D1 clean-ups) of an account's erasure (auth/accounts.ts → eraseAccount). */
+  /**
+   * Statements (or off-D1 clean-ups) of an account's erasure (auth/accounts.ts → eraseAccount). Rows
+   * whose foreign key cascades from users (passkeys, their challenges and user handle) need no step.
+   */
   accountErasureSteps: [
     eraseNotifications,
     eraseMemberships, // settles the organizations it owned
@@ -123,6 +130,7 @@ export const wiring = {
     redispatchStripeEventsJob,
     purgeStripeEventsJob,
     purgeInvitationsJob,
+    purgePasskeyChallengesJob,
   ] as MaintenanceJob[],
 
   /** Every email delivery attempt (the email queue consumer). */

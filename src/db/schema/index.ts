@@ -11,6 +11,7 @@ export * from "./identity-providers";
 export * from "./mfa";
 export * from "./notifications";
 export * from "./orgs";
+export * from "./passkeys";
 export * from "./pre-registrations";
 export * from "./sessions";
 export * from "./sign-in-devices";

@@ -12,6 +12,7 @@ import { magicCode } from "./magic-code";
 import { newDevice } from "./new-device";
 import { notification } from "./notification";
 import { orgInvitation } from "./org-invitation";
+import { passkeyChanged } from "./passkey-changed";
 import { passwordReset } from "./password-reset";
 import { securityAlert } from "./security-alert";
 import { signInMethodChanged } from "./sign-in-method-changed";
@@ -34,6 +35,7 @@ const definitions = {
   email_change_notice: emailChangeNotice,
   sign_in_method_changed: signInMethodChanged,
   identity_linked: identityLinked,
+  passkey_changed: passkeyChanged,
 };
 
 type Definitions = typeof definitions;

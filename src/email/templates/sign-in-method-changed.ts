@@ -8,8 +8,6 @@ export const SIGN_IN_METHOD_EVENTS = [
   "mfa_disabled",
   "recovery_codes_regenerated",
   "recovery_code_used",
-  "passkey_added",
-  "passkey_removed",
 ] as const;
 export type SignInMethodEvent = (typeof SIGN_IN_METHOD_EVENTS)[number];
 
@@ -34,26 +32,14 @@ const texts: Record<SignInMethodEvent, { subject: string; heading: string; what:
     heading: "A recovery code was used",
     what: "One of your recovery codes was just used to sign in, instead of your authenticator app. Each code works once.",
   },
-  passkey_added: {
-    subject: "A passkey was added to your {app} account",
-    heading: "A passkey was added",
-    what: "A new passkey can now sign in to your account.",
-  },
-  passkey_removed: {
-    subject: "A passkey was removed from your {app} account",
-    heading: "A passkey was removed",
-    what: "A passkey was removed from your account and can no longer sign in.",
-  },
 };
 
 export const signInMethodChanged = defineTemplate({
   description:
-    "Security alert: a second factor or passkey was added or removed, recovery codes were replaced, or a recovery code was used.",
+    "Security alert: an authenticator app was turned on or off, recovery codes were replaced, or a recovery code was used (passkeys have `passkey_changed`).",
   schema: z.strictObject({
     name: displayText(80).optional(),
     event: z.enum(SIGN_IN_METHOD_EVENTS),
-    /** The passkey's name, for passkey events. */
-    detail: displayText(120).optional(),
     /** The device and place the change was made from. */
     device: displayText(200).optional(),
     ip: z.union([z.ipv4(), z.ipv6()]).optional(),
@@ -74,7 +60,6 @@ export const signInMethodChanged = defineTemplate({
         {
           kind: "details",
           rows: [
-            ...(data.detail ? [["Passkey", data.detail] as const] : []),
             ["Device", data.device ?? "Unknown"],
             ["Location", data.location ?? "Unknown"],
             ...(data.ip ? [["IP address", data.ip] as const] : []),

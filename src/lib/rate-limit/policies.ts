@@ -26,6 +26,8 @@ export const POLICY_NAMES = [
   "email_change",
   "mfa_verify",
   "provider_sign_in",
+  "passkey_login",
+  "passkey_register",
 ] as const;
 
 export type PolicyName = (typeof POLICY_NAMES)[number];
@@ -166,6 +168,22 @@ export const DEFAULT_POLICIES: RateLimitPolicies = {
     subject: "ip",
     description:
       "GET /auth/oauth/{provider}/authorize and /callback, POST /auth/oauth/exchange, per IP (one sign-in is one of each): each flow stores a row and the callback calls the provider.",
+  },
+  passkey_login: {
+    name: "passkey_login",
+    limit: 20,
+    windowSeconds: 60,
+    subject: "ip",
+    description:
+      "POST /auth/passkeys/login/options and /login/verify together, per IP (and per email on options): a sign-in is one of each.",
+  },
+  passkey_register: {
+    name: "passkey_register",
+    limit: 20,
+    windowSeconds: 3_600,
+    subject: "principal",
+    description:
+      "POST /auth/passkeys/register/options and /register/verify together, per user: each passkey added emails the owner.",
   },
 };
 

@@ -18,7 +18,7 @@ export const AUDIT_ACTIONS = {
   "auth.lockout":
     "Failed password checks locked a client out of an account (5 in 15 minutes), or every unknown client out of it (100 in an hour).",
   "auth.account_claimed":
-    "The owner of a never-verified account's address proved it (magic code or link, password reset, a provider's verified email): the password set before was cleared, every session revoked and the API keys it had created revoked.",
+    "The owner of a never-verified account's address proved it (magic code or link, password reset, a provider's verified email): the password set before was cleared, every session revoked, the API keys it had created revoked and its passkeys removed.",
   "auth.account_disowned":
     'The owner of an address used the verification email\'s "this was not me" link: the never-verified account was erased.',
   "auth.email_change_requested":
@@ -37,6 +37,11 @@ export const AUDIT_ACTIONS = {
   "auth.recovery_code_used":
     "A recovery code finished a sign-in (or re-authentication) instead of the authenticator app.",
   "org.require_mfa_changed": "An owner turned the organization's `require_mfa` policy on or off.",
+  "auth.passkey_added":
+    "A person registered a passkey on their account (a new way to sign in); they were emailed about it.",
+  "auth.passkey_renamed": "A person renamed one of their passkeys.",
+  "auth.passkey_removed":
+    "A person removed one of their passkeys (after re-authenticating); they were emailed about it.",
   "api_key.create": "A member created an organization API key.",
   "api_key.revoke": "A member revoked an organization API key.",
   "member.role_change": "A member's role in an organization changed.",

@@ -16,6 +16,7 @@ import { uuidv7 } from "../../lib/ids";
 import { ProblemError } from "../../lib/problem";
 import { open, seal } from "../../lib/secret-box";
 import { audit } from "../audit/audit.service";
+import { countPasskeys } from "./passkeys/passkey-count";
 import { reportSignInMethodChange } from "./security-events";
 import { beginPasswordCheck } from "./sign-in-throttle";
 import { matchTotp } from "./totp";
@@ -73,7 +74,11 @@ export async function secondFactorMethods(
   ctx: ServiceContext,
   userId: string,
 ): Promise<SecondFactorMethod[]> {
-  return (await hasConfirmedTotp(ctx, userId)) ? ["totp", "recovery_code"] : [];
+  if (!(await hasConfirmedTotp(ctx, userId))) return [];
+  // A passkey signs in on its own (it is multi-factor): offered as the other way to finish.
+  return (await countPasskeys(ctx, userId)) > 0
+    ? ["totp", "recovery_code", "passkey"]
+    : ["totp", "recovery_code"];
 }
 
 export async function unusedRecoveryCodeCount(ctx: ServiceContext, userId: string): Promise<number> {

@@ -24,6 +24,7 @@ import {
   spendTotpCode,
   unusedRecoveryCodeCount,
 } from "./mfa-factors";
+import { countPasskeys } from "./passkeys/passkey-count";
 import { assertRecentAuthentication, type ReauthenticationProof } from "./reauthentication";
 import { reportSignInMethodChange } from "./security-events";
 import {
@@ -56,20 +57,12 @@ const totpNotEnrolled = () =>
     "Start with POST /auth/mfa/totp/enroll: there is no app to confirm.",
   );
 
-/**
- * How many passkeys the account has, for GET /auth/mfa. Set by the wiring when the
- * passkeys module is installed; zero without it.
- */
-export const passkeyCounter: { count: (ctx: ServiceContext, userId: string) => Promise<number> } = {
-  count: async () => 0,
-};
-
 export async function mfaStatus(ctx: ServiceContext): Promise<MfaStatusDto> {
   const { userId } = currentUser(ctx);
   const [factor, remaining, passkeys] = await Promise.all([
     findTotpFactor(ctx, userId),
     unusedRecoveryCodeCount(ctx, userId),
-    passkeyCounter.count(ctx, userId),
+    countPasskeys(ctx, userId),
   ]);
   const confirmedAt = factor?.confirmedAt ?? null;
   return {

@@ -91,7 +91,7 @@ export async function reportRefreshTokenReuse(
 }
 
 /**
- * A change to how the account signs in (a second factor or passkey added or removed,
+ * A change to the account's second factor (an authenticator app turned on or off,
  * recovery codes replaced or used): the owner gets a `system` notification and a
  * `sign_in_method_changed` email naming the device it came from. The audit row is the
  * caller's, written in the same batch as the change. Best effort, like every report here.
@@ -100,7 +100,7 @@ export async function reportSignInMethodChange(
   ctx: ServiceContext,
   userId: string,
   event: SignInMethodEvent,
-  options: { detail?: string; now?: number } = {},
+  options: { now?: number } = {},
 ): Promise<void> {
   const now = options.now ?? Date.now();
   const text = SIGN_IN_METHOD_NOTICES[event];
@@ -110,7 +110,7 @@ export async function reportSignInMethodChange(
       title: text,
       message: `${text}. If this was not you, change your password and review your security settings.`,
       target_url: SECURITY_SETTINGS_PATH,
-      data: { event, ...(options.detail ? { detail: options.detail } : {}) },
+      data: { event },
     });
   } catch (error) {
     ctx.logger.error("could not notify a sign-in method change", { event, error: serializeError(error) });
@@ -126,14 +126,12 @@ export async function reportSignInMethodChange(
     const location = [ctx.client.city, ctx.client.country].filter(Boolean).join(", ");
     const name = displayable(user.firstName, 80);
     const device = ctx.client.userAgent ? displayable(describeDevice(ctx.client.userAgent), 200) : undefined;
-    const detail = displayable(options.detail, 120);
     await sendEmail(ctx, {
       template: "sign_in_method_changed",
       to: user.email,
       data: {
         ...(name ? { name } : {}),
         event,
-        ...(detail ? { detail } : {}),
         ...(device ? { device } : {}),
         ...(ip.success ? { ip: ip.data } : {}),
         ...(location ? { location: displayable(location, 200) } : {}),
@@ -151,6 +149,4 @@ const SIGN_IN_METHOD_NOTICES: Record<SignInMethodEvent, string> = {
   mfa_disabled: "Two-step sign-in was turned off",
   recovery_codes_regenerated: "Your recovery codes were replaced",
   recovery_code_used: "A recovery code was used to sign in",
-  passkey_added: "A passkey was added to your account",
-  passkey_removed: "A passkey was removed from your account",
 };

@@ -28,7 +28,7 @@ import { trustSignInClient } from "./sign-in-throttle";
 /** RFC 8176 authentication method references the platform issues. */
 export type AuthenticationMethod = "pwd" | "email" | "otp" | "mfa" | "fed" | "hwk" | "swk";
 
-export type SignInMethod = "password" | "magic_code" | "provider";
+export type SignInMethod = "password" | "magic_code" | "provider" | "passkey";
 
 /** What a sign-in proved, as the method that checked it reports it. */
 export type SignInProof = {
@@ -40,7 +40,10 @@ export type SignInProof = {
    * identity-providers/provider-sign-in.service.ts → providerProof).
    */
   provesEmail: boolean;
-  /** True when the proof is already multi-factor: no second factor is asked for. */
+  /**
+   * True when the proof is already more than one factor (a user-verified passkey: something
+   * held plus a PIN or biometric), so no second-factor step follows it.
+   */
   satisfiesMfa?: boolean;
 };
 

@@ -21,6 +21,11 @@ const TAGS = [
     description:
       "Accounts, tokens, sessions, email verification, password reset, magic codes, sign-in with Google, GitHub and OIDC providers.",
   },
+  {
+    name: "Passkeys",
+    description:
+      "WebAuthn passkeys: adding one (register options → navigator.credentials.create → verify), signing in with one (login options → navigator.credentials.get → verify), and managing yours.",
+  },
   { name: "Users", description: "Profiles, avatars, devices (sessions), linked identity-provider accounts." },
   { name: "Organizations", description: "Tenants: organizations, members and their roles." },
   { name: "Invitations", description: "Inviting people to an organization by email, and accepting." },

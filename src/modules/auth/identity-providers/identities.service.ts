@@ -11,12 +11,12 @@ import type { ServiceContext } from "../../../lib/context";
 import { uuidv7 } from "../../../lib/ids";
 import { serializeError } from "../../../lib/logger";
 import { currentUser } from "../../../lib/principal";
-import { ProblemError, problems } from "../../../lib/problem";
+import { problems } from "../../../lib/problem";
 import { AFTER_CHANGE, audit, auditStatement } from "../../audit/audit.service";
 import { appBaseUrl, emailName } from "../email-links";
 import { assertRecentAuthentication, type ReauthenticationProof } from "../reauthentication";
 import { SECURITY_SETTINGS_PATH } from "../security-events";
-import { anotherWayToSignIn } from "../sign-in-methods";
+import { anotherWayToSignIn, lastSignInMethod } from "../sign-in-methods";
 import type { ProviderProfile } from "./identity-provider";
 import type { IdentityDto } from "./identity-providers.schemas";
 import { SignInRefusal } from "./sign-in-refusal";
@@ -137,14 +137,6 @@ export function listIdentities(ctx: ServiceContext, userId: string): Promise<Use
     .orderBy(asc(userIdentities.createdAt), asc(userIdentities.id))
     .all();
 }
-
-export const lastSignInMethod = () =>
-  new ProblemError({
-    status: 409,
-    code: "last_sign_in_method",
-    detail:
-      "This is the only way left to sign in to the account: set a password (POST /auth/password/forgot sends a link) or link another provider before unlinking it.",
-  });
 
 /**
  * DELETE /users/me/identities/{id}: unlinks one of the caller's identities. Another
