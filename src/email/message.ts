@@ -34,6 +34,7 @@ export const emailSendMessage = z.discriminatedUnion("template", [
   sendOption("account_exists"),
   sendOption("email_change_confirm"),
   sendOption("email_change_notice"),
+  sendOption("webhook_endpoint_disabled"),
 ]);
 
 export type EmailSendMessage = z.infer<typeof emailSendMessage>;

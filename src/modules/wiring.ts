@@ -55,6 +55,7 @@ import { type UserExportSection, userExportSections } from "./tasks/task-types/e
 import { tasksExportSection } from "./tasks/tasks.export";
 import { eraseUserTasks } from "./tasks/tasks.service";
 import { deleteAllAvatars } from "./users/avatar.service";
+import { purgeOldWebhookEventsJob, sweepWebhooksJob } from "./webhooks/webhooks.cron";
 
 export const wiring = {
   /**
@@ -116,6 +117,8 @@ export const wiring = {
     redispatchStripeEventsJob,
     purgeStripeEventsJob,
     purgeInvitationsJob,
+    sweepWebhooksJob, // outbox events and deliveries a crash or a failed send left behind
+    purgeOldWebhookEventsJob,
   ] as MaintenanceJob[],
 
   /** Every email delivery attempt (the email queue consumer). */

@@ -16,6 +16,7 @@ import { securityAlert } from "./security-alert";
 import { signInMethodChanged } from "./sign-in-method-changed";
 import type { EmailTemplate } from "./types";
 import { verifyEmail } from "./verify-email";
+import { webhookEndpointDisabled } from "./webhook-endpoint-disabled";
 import { welcome } from "./welcome";
 
 const definitions = {
@@ -32,6 +33,7 @@ const definitions = {
   email_change_confirm: emailChangeConfirm,
   email_change_notice: emailChangeNotice,
   sign_in_method_changed: signInMethodChanged,
+  webhook_endpoint_disabled: webhookEndpointDisabled,
 };
 
 type Definitions = typeof definitions;
