@@ -15,6 +15,7 @@ import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
+import { dispatchWebhookEvents, webhookEventStatement } from "../webhooks/outbox";
 import { assertCan, memberActor, type OrgContext, ownedBy } from "./org-context";
 import type { MemberDto } from "./orgs.schemas";
 import type { OrgRole } from "./permissions";
@@ -148,17 +149,34 @@ export async function removeMember(octx: OrgContext, userId: string): Promise<vo
   const target = await findMember(octx, userId);
   if (!leaving && target.role === "owner" && actor.role !== "owner") throw ownerRoleProtected();
 
-  const [removed] = await octx.db
-    .delete(memberships)
-    .where(
-      and(
-        ownedBy(octx, memberships.organizationId),
-        eq(memberships.userId, userId),
-        sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
-      ),
-    )
-    .returning({ userId: memberships.userId });
+  const event = webhookEventStatement(
+    octx,
+    octx.organization.id,
+    "member.removed",
+    {
+      organization_id: octx.organization.id,
+      user_id: userId,
+      role: target.role,
+      reason: leaving ? "left" : "removed",
+      removed_at: new Date().toISOString(),
+    },
+    { when: AFTER_CHANGE },
+  );
+  const [[removed]] = await octx.db.batch([
+    octx.db
+      .delete(memberships)
+      .where(
+        and(
+          ownedBy(octx, memberships.organizationId),
+          eq(memberships.userId, userId),
+          sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
+        ),
+      )
+      .returning({ userId: memberships.userId }),
+    event.statement,
+  ]);
   if (!removed) throw lastOwner();
+  await dispatchWebhookEvents(octx, [event]);
 }
 
 /** The member with this email in the organization, if any (invitations refuse to invite members). */
