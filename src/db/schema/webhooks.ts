@@ -86,11 +86,9 @@ export const webhookDeliveries = sqliteTable(
   "webhook_deliveries",
   {
     id: id(),
-    /**
-     * The tenant filter of every read. No foreign key of its own: the rows go with their
-     * endpoint (and event), which go with the organization.
-     */
-    organizationId: text("organization_id").notNull(),
+    organizationId: text("organization_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
     endpointId: text("endpoint_id")
       .notNull()
       .references(() => webhookEndpoints.id, { onDelete: "cascade" }),
@@ -117,7 +115,14 @@ export const webhookDeliveries = sqliteTable(
   },
   (table) => [
     uniqueIndex("webhook_deliveries_event_endpoint_unique").on(table.eventId, table.endpointId),
-    index("webhook_deliveries_endpoint_created_idx").on(table.endpointId, table.createdAt, table.id),
+    // The delivery log (organization, endpoint, newest first); it also serves the organization's cascade.
+    index("webhook_deliveries_org_endpoint_created_idx").on(
+      table.organizationId,
+      table.endpointId,
+      table.createdAt,
+      table.id,
+    ),
+    // filter[status]; it also serves the endpoint's cascade.
     index("webhook_deliveries_endpoint_status_idx").on(
       table.endpointId,
       table.status,
