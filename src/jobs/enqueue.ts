@@ -17,3 +17,9 @@ export async function enqueue(
   const body = queueMessage.parse(message);
   await queue.send(body, { contentType: "json", ...options });
 }
+
+/** Sends `message` so that it arrives at `at` (at once when that has passed), `now` being the sender's clock. */
+export function enqueueAt(queue: Queue, message: QueueMessage, at: Date, now: number): Promise<void> {
+  const delaySeconds = delaySecondsUntil(at, now);
+  return enqueue(queue, message, delaySeconds > 0 ? { delaySeconds } : {});
+}

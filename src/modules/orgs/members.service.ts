@@ -104,6 +104,15 @@ function anotherOwner(octx: OrgContext, userId: string): SQL {
   return sql`exists (select 1 from ${memberships} as other where other.organization_id = ${octx.organization.id} and other.role = 'owner' and other.user_id <> ${userId})`;
 }
 
+/** `userId`'s membership, unless it is the last owner's: what a demotion or a removal may touch. */
+function membershipUnlessLastOwner(octx: OrgContext, userId: string): SQL | undefined {
+  return and(
+    ownedBy(octx, memberships.organizationId),
+    eq(memberships.userId, userId),
+    sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
+  );
+}
+
 /** PATCH /orgs/{id}/members/{user_id}. */
 export async function updateMemberRole(octx: OrgContext, userId: string, role: OrgRole): Promise<MemberDto> {
   const actor = memberActor(octx);
@@ -116,14 +125,8 @@ export async function updateMemberRole(octx: OrgContext, userId: string, role: O
     octx.db
       .update(memberships)
       .set({ role, updatedAt: new Date() })
-      .where(
-        and(
-          ownedBy(octx, memberships.organizationId),
-          eq(memberships.userId, userId),
-          // Demoting an owner needs another owner to remain.
-          sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
-        ),
-      )
+      // Demoting an owner needs another owner to remain.
+      .where(membershipUnlessLastOwner(octx, userId))
       .returning({ userId: memberships.userId }),
     // A security event: recorded only when the guarded UPDATE above changed the role.
     auditStatement(
@@ -165,13 +168,7 @@ export async function removeMember(octx: OrgContext, userId: string): Promise<vo
   const [[removed]] = await octx.db.batch([
     octx.db
       .delete(memberships)
-      .where(
-        and(
-          ownedBy(octx, memberships.organizationId),
-          eq(memberships.userId, userId),
-          sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
-        ),
-      )
+      .where(membershipUnlessLastOwner(octx, userId))
       .returning({ userId: memberships.userId }),
     event.statement,
   ]);

@@ -11,7 +11,7 @@
  */
 import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
 import { tasks } from "../../db/schema";
-import { delaySecondsUntil, enqueue, MAX_QUEUE_DELAY_SECONDS } from "../../jobs/enqueue";
+import { delaySecondsUntil, enqueueAt, MAX_QUEUE_DELAY_SECONDS } from "../../jobs/enqueue";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
 
@@ -32,13 +32,8 @@ async function sendRunMessage(
   runAt: Date,
   now: number,
 ): Promise<boolean> {
-  const delaySeconds = delaySecondsUntil(runAt, now);
   try {
-    await enqueue(
-      ctx.env.JOBS_QUEUE,
-      { type: "task.run", task_id: taskId },
-      delaySeconds > 0 ? { delaySeconds } : {},
-    );
+    await enqueueAt(ctx.env.JOBS_QUEUE, { type: "task.run", task_id: taskId }, runAt, now);
     return true;
   } catch (error) {
     ctx.logger.error("task message not sent; the cron sweep will retry", {

@@ -10,7 +10,7 @@
  */
 import { and, inArray, isNotNull } from "drizzle-orm";
 import { webhookDeliveries } from "../../db/schema";
-import { delaySecondsUntil, enqueue } from "../../jobs/enqueue";
+import { enqueueAt } from "../../jobs/enqueue";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
 
@@ -21,13 +21,8 @@ export async function sendDeliveryMessage(
   dueAt: Date,
   now: number,
 ): Promise<boolean> {
-  const delaySeconds = delaySecondsUntil(dueAt, now);
   try {
-    await enqueue(
-      ctx.env.JOBS_QUEUE,
-      { type: "webhooks.deliver", delivery_id: deliveryId },
-      delaySeconds > 0 ? { delaySeconds } : {},
-    );
+    await enqueueAt(ctx.env.JOBS_QUEUE, { type: "webhooks.deliver", delivery_id: deliveryId }, dueAt, now);
     return true;
   } catch (error) {
     ctx.logger.error("webhook delivery message not sent; the cron sweep will", {
