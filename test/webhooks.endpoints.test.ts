@@ -471,6 +471,160 @@ describe("who may do what", () => {
   });
 });
 
+describe("authorization matrix", () => {
+  const CALLERS = [
+    "owner",
+    "admin",
+    "member",
+    "billing",
+    "non_member",
+    "key_with_scope",
+    "key_without_scope",
+    "key_other_org",
+  ] as const;
+  type Caller = (typeof CALLERS)[number];
+  type Fixture = {
+    base: string;
+    endpointId: string;
+    deliveryId: string;
+    headers: Record<Caller, Record<string, string>>;
+  };
+  type Row = {
+    route: string;
+    method: string;
+    path: (f: Fixture) => string;
+    body?: unknown;
+    scope: "webhooks:read" | "webhooks:write";
+    /** owner, admin, member, billing, non-member, key with scope, key with the other webhooks scope, key of another org. */
+    expect: [number, number, number, number, number, number, number, number];
+  };
+  const reads = (ok: number): Row["expect"] => [ok, ok, 403, 403, 404, ok, 403, 404];
+  const ROWS: Row[] = [
+    { route: "GET …", method: "GET", path: (f) => f.base, scope: "webhooks:read", expect: reads(200) },
+    {
+      route: "POST …",
+      method: "POST",
+      path: (f) => f.base,
+      body: { url: RECEIVER_URL, event_types: ["*"] },
+      scope: "webhooks:write",
+      expect: reads(201),
+    },
+    {
+      route: "GET …/{id}",
+      method: "GET",
+      path: (f) => `${f.base}/${f.endpointId}`,
+      scope: "webhooks:read",
+      expect: reads(200),
+    },
+    {
+      route: "PATCH …/{id}",
+      method: "PATCH",
+      path: (f) => `${f.base}/${f.endpointId}`,
+      body: { description: "changed" },
+      scope: "webhooks:write",
+      expect: reads(200),
+    },
+    {
+      route: "DELETE …/{id}",
+      method: "DELETE",
+      path: (f) => `${f.base}/${f.endpointId}`,
+      scope: "webhooks:write",
+      expect: reads(204),
+    },
+    {
+      route: "POST …/{id}/rotate-secret",
+      method: "POST",
+      path: (f) => `${f.base}/${f.endpointId}/rotate-secret`,
+      scope: "webhooks:write",
+      expect: reads(200),
+    },
+    {
+      route: "POST …/{id}/test",
+      method: "POST",
+      path: (f) => `${f.base}/${f.endpointId}/test`,
+      scope: "webhooks:write",
+      expect: reads(202),
+    },
+    {
+      route: "GET …/{id}/deliveries",
+      method: "GET",
+      path: (f) => `${f.base}/${f.endpointId}/deliveries`,
+      scope: "webhooks:read",
+      expect: reads(200),
+    },
+    {
+      route: "GET …/{id}/deliveries/{delivery_id}",
+      method: "GET",
+      path: (f) => `${f.base}/${f.endpointId}/deliveries/${f.deliveryId}`,
+      scope: "webhooks:read",
+      expect: reads(200),
+    },
+    {
+      route: "POST …/{id}/deliveries/{delivery_id}/retry",
+      method: "POST",
+      path: (f) => `${f.base}/${f.endpointId}/deliveries/${f.deliveryId}/retry`,
+      scope: "webhooks:write",
+      expect: reads(202),
+    },
+  ];
+
+  const people: Partial<Record<Caller, Person>> = {};
+  beforeAll(async () => {
+    for (const caller of ["owner", "admin", "member", "billing", "non_member"] as const)
+      people[caller] = await person();
+  });
+
+  async function fixture(scope: Row["scope"]): Promise<Fixture> {
+    const p = people as Record<"owner" | "admin" | "member" | "billing" | "non_member", Person>;
+    const organization = await createOrg(p.owner.user);
+    await addMember(organization, p.admin.user, "admin");
+    await addMember(organization, p.member.user, "member");
+    await addMember(organization, p.billing.user, "billing");
+    const client = webhooksClient(p.owner.token, organization.id);
+    const endpoint = await client.create({ url: RECEIVER_URL, event_types: ["*"] });
+    const delivery = await client.test(endpoint.id);
+    const other = scope === "webhooks:read" ? "webhooks:write" : "webhooks:read";
+    const key = async (org: Organization, scopes: Array<"webhooks:read" | "webhooks:write">) =>
+      apiKeyHeaders((await createApiKey(org, { scopes })).secret);
+    const bearer = (who: Person) => ({ authorization: `Bearer ${who.token}` });
+    return {
+      base: client.base,
+      endpointId: endpoint.id,
+      deliveryId: delivery.id,
+      headers: {
+        owner: bearer(p.owner),
+        admin: bearer(p.admin),
+        member: bearer(p.member),
+        billing: bearer(p.billing),
+        non_member: bearer(p.non_member),
+        key_with_scope: await key(organization, [scope]),
+        key_without_scope: await key(organization, [other]),
+        key_other_org: await key(otherOrg, ["webhooks:read", "webhooks:write"]),
+      },
+    };
+  }
+
+  for (const row of ROWS) {
+    describe(row.route, () => {
+      CALLERS.forEach((caller, index) => {
+        const status = row.expect[index] as number;
+        it(`${caller} → ${status}`, async () => {
+          const f = await fixture(row.scope);
+          const before = await endpointRow(f.endpointId);
+          const res = await api(row.method, row.path(f), { headers: f.headers[caller], body: row.body });
+          const text = await res.text();
+          expect(res.status, text.slice(0, 300)).toBe(status);
+          if (status >= 400) {
+            // A refused call changes nothing.
+            expect(await endpointRow(f.endpointId)).toEqual(before);
+            if (caller === "key_without_scope") expect(JSON.parse(text).code).toBe("insufficient_scope");
+          }
+        });
+      });
+    });
+  }
+});
+
 describe("GET /api/v1/webhooks/event-types", () => {
   it("lists every event type with a description and a JSON Schema of its body, without credentials", async () => {
     const res = await api("GET", "/api/v1/webhooks/event-types");
