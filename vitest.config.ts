@@ -36,6 +36,8 @@ export default defineConfig(async () => {
             JWT_PRIVATE_KEYS: testSigningKeys(),
             // A fixture, not a secret: encrypts the TOTP secrets tests enrol.
             MFA_ENCRYPTION_KEY: "dGVzdC1vbmx5LW1mYS1lbmNyeXB0aW9uLWtleS0zMmI",
+            // A fixture too: seals the webhook endpoints' signing secrets tests create.
+            WEBHOOK_SECRET_ENCRYPTION_KEY: "dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0cy1rZXktMzI",
             TEST_MIGRATIONS: migrations,
           },
         },

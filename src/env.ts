@@ -100,6 +100,16 @@ export const configSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_-]{43}$/, "must be 32 random bytes, base64url-encoded (43 characters)")
     .optional(),
+  /**
+   * 32 random bytes, base64url: encrypts the webhook endpoints' signing secrets at rest (src/lib/secret-box.ts),
+   * which must be read back to sign each delivery. Its own key rather than MFA_ENCRYPTION_KEY: either can be
+   * rotated or lost without touching the other. `npm run dev` generates it; without it, creating an endpoint
+   * or rotating its secret answers 503 `webhooks_not_configured` and deliveries fail until it is back.
+   */
+  WEBHOOK_SECRET_ENCRYPTION_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, "must be 32 random bytes, base64url-encoded (43 characters)")
+    .optional(),
   METRICS_TOKEN: z.string().optional(),
   /** Sentry's DSN: when set, unexpected errors (HTTP 5xx, a queue message's last attempt, cron, Durable Objects) go there. */
   SENTRY_DSN: z.url({ protocol: /^https?$/ }).optional(),

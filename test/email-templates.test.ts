@@ -175,6 +175,19 @@ const samples: { [T in EmailTemplateName]: { data: EmailTemplateInput<T>; link: 
       link: "https://app.example.com/settings/security?src=email&tab=passkeys",
       subject: /^A passkey was added to your Edge API Platform account$/,
     },
+    webhook_endpoint_disabled: {
+      data: {
+        name: "Ada",
+        organization_name: "Acme",
+        endpoint_url: "https://hooks.acme.example/edge",
+        failing_since: "2026-11-15T08:00:00.000Z",
+        disabled_at: "2026-11-20T08:00:05.000Z",
+        last_failure: "HTTP 503",
+        manage_url: "https://app.example.com/orgs/0190c6d0-2b3c-7d4e-9f50-6a7b8c9d0e1f/webhooks",
+      },
+      link: "https://app.example.com/orgs/0190c6d0-2b3c-7d4e-9f50-6a7b8c9d0e1f/webhooks",
+      subject: /^A webhook endpoint of Acme was disabled$/,
+    },
   };
 
 function render<T extends EmailTemplateName>(template: T, data: EmailTemplateInput<T>) {

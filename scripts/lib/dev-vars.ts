@@ -18,6 +18,7 @@ function generatedSecrets(): Record<string, string> {
     JWT_PRIVATE_KEYS: `[${generateSigningKey()}]`,
     METRICS_TOKEN: randomBytes(24).toString("base64url"),
     MFA_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
+    WEBHOOK_SECRET_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
   };
 }
 

@@ -36,6 +36,7 @@ export const emailSendMessage = z.discriminatedUnion("template", [
   sendOption("email_change_notice"),
   sendOption("identity_linked"),
   sendOption("passkey_changed"),
+  sendOption("webhook_endpoint_disabled"),
 ]);
 
 export type EmailSendMessage = z.infer<typeof emailSendMessage>;

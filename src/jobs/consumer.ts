@@ -15,6 +15,8 @@ import { deliverCreditsLowAlert } from "../modules/billing/credits-low.job";
 import { processStripeEventMessage } from "../modules/billing/stripe-events.job";
 import { deliverBroadcast } from "../modules/notifications/notifications.broadcast.job";
 import { runTaskMessage } from "../modules/tasks/task-run.job";
+import { deliverWebhookMessage } from "../modules/webhooks/webhook-delivery.job";
+import { dispatchWebhookEvent } from "../modules/webhooks/webhook-dispatch.job";
 import { type QueueMessage, queueMessage, redactForLog } from "./messages";
 import type { QueueHandler } from "./queue-handler";
 
@@ -26,6 +28,8 @@ const handlers: { [T in QueueMessage["type"]]: QueueHandler<Extract<QueueMessage
   "task.run": runTaskMessage,
   "billing.stripe_event": processStripeEventMessage,
   "billing.credits_low": deliverCreditsLowAlert,
+  "webhooks.dispatch": dispatchWebhookEvent,
+  "webhooks.deliver": deliverWebhookMessage,
 };
 
 /** Exponential backoff for retried messages: 2, 4, 8 … seconds, capped at 5 minutes. */

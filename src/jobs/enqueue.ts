@@ -1,5 +1,13 @@
 import { type QueueMessage, queueMessage } from "./messages";
 
+/** Cloudflare Queues refuse a delivery delay (send or retry) longer than 12 hours. */
+export const MAX_QUEUE_DELAY_SECONDS = 43_200;
+
+/** Whole seconds from `now` (ms) until `at`, never negative: a send's `delaySeconds`. */
+export function delaySecondsUntil(at: Date, now: number): number {
+  return Math.max(0, Math.ceil((at.getTime() - now) / 1000));
+}
+
 /** Sends one message after checking it against the union, so no queue ever carries a shape its consumer refuses. */
 export async function enqueue(
   queue: Queue,
@@ -8,4 +16,10 @@ export async function enqueue(
 ): Promise<void> {
   const body = queueMessage.parse(message);
   await queue.send(body, { contentType: "json", ...options });
+}
+
+/** Sends `message` so that it arrives at `at` (at once when that has passed), `now` being the sender's clock. */
+export function enqueueAt(queue: Queue, message: QueueMessage, at: Date, now: number): Promise<void> {
+  const delaySeconds = delaySecondsUntil(at, now);
+  return enqueue(queue, message, delaySeconds > 0 ? { delaySeconds } : {});
 }

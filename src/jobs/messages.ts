@@ -8,6 +8,7 @@ import { emailSendMessage } from "../email/message";
 import { creditsLowMessage, stripeEventMessage } from "../modules/billing/billing.messages";
 import { notificationsBroadcastMessage } from "../modules/notifications/notifications.broadcast-message";
 import { taskRunMessage } from "../modules/tasks/task-message";
+import { webhookDeliverMessage, webhookDispatchMessage } from "../modules/webhooks/webhooks.messages";
 
 /** Sent by GET /health to prove a producer binding works; consumers acknowledge and drop it. */
 export const healthPingMessage = z.object({
@@ -24,6 +25,8 @@ export const queueMessage = z.discriminatedUnion("type", [
   taskRunMessage,
   stripeEventMessage,
   creditsLowMessage,
+  webhookDispatchMessage,
+  webhookDeliverMessage,
 ]);
 
 export type QueueMessage = z.infer<typeof queueMessage>;

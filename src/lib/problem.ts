@@ -434,4 +434,24 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     status: 502,
     description: "Stripe refused a request this API made; quote `request_id` when reporting it.",
   },
+  // Outbound webhooks
+  url_not_allowed: {
+    status: 400,
+    description:
+      "A webhook URL the SSRF rules refuse (in production and staging: https to a public host, no private/loopback/link-local address, no localhost, port 443 or ≥ 1024; anywhere: no user name or password); `errors` names `/url`.",
+  },
+  webhook_endpoint_limit: {
+    status: 409,
+    description: "The organization has the most webhook endpoints it may have (20); delete one first.",
+  },
+  webhook_endpoint_disabled: {
+    status: 409,
+    description:
+      "The webhook endpoint is disabled (by a person, or after 5 days of failures): PATCH `enabled: true` before sending it a test or a retry.",
+  },
+  webhooks_not_configured: {
+    status: 503,
+    description:
+      "Webhook endpoints are unavailable: the server has no WEBHOOK_SECRET_ENCRYPTION_KEY to seal their secrets with.",
+  },
 };

@@ -21,6 +21,7 @@ import { invitationsRouter, orgsRouter } from "./orgs/orgs.index";
 import { preRegistrationsRouter } from "./pre-registrations/pre-registrations.index";
 import { tasksRouter } from "./tasks/tasks.index";
 import { usersRouter } from "./users/users.index";
+import { webhookEndpointsRouter, webhookEventTypesRouter } from "./webhooks/webhooks.index";
 
 type ModuleMount = { path: string; router: AppRouter };
 
@@ -46,6 +47,8 @@ export const modules = [
   { path: "/api/v1/billing", router: billingRouter },
   { path: "/api/v1/orgs", router: orgBillingRouter },
   { path: "/api/v1/webhooks", router: webhooksRouter },
+  { path: "/api/v1/orgs", router: webhookEndpointsRouter },
+  { path: "/api/v1/webhooks", router: webhookEventTypesRouter },
   { path: "/api/v1/feature-flags", router: featureFlagsRouter },
   { path: "/", router: metricsRouter },
   { path: "/admin/v1", router: adminRouter },

@@ -59,6 +59,7 @@ import { type UserExportSection, userExportSections } from "./tasks/task-types/e
 import { tasksExportSection } from "./tasks/tasks.export";
 import { eraseUserTasks } from "./tasks/tasks.service";
 import { deleteAllAvatars } from "./users/avatar.service";
+import { purgeOldWebhookEventsJob, sweepWebhooksJob } from "./webhooks/webhooks.cron";
 
 export const wiring = {
   /**
@@ -131,6 +132,8 @@ export const wiring = {
     purgeStripeEventsJob,
     purgeInvitationsJob,
     purgePasskeyChallengesJob,
+    sweepWebhooksJob, // outbox events and deliveries a crash or a failed send left behind
+    purgeOldWebhookEventsJob,
   ] as MaintenanceJob[],
 
   /** Every email delivery attempt (the email queue consumer). */

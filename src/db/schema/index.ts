@@ -17,3 +17,4 @@ export * from "./sessions";
 export * from "./sign-in-devices";
 export * from "./tasks";
 export * from "./users";
+export * from "./webhooks";

@@ -11,6 +11,7 @@ export const notificationTypes = [
   "billing_alert",
   "new_comment",
   "system",
+  "webhook_endpoint_disabled",
 ] as const;
 
 export type NotificationType = (typeof notificationTypes)[number];

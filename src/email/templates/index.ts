@@ -18,6 +18,7 @@ import { securityAlert } from "./security-alert";
 import { signInMethodChanged } from "./sign-in-method-changed";
 import type { EmailTemplate } from "./types";
 import { verifyEmail } from "./verify-email";
+import { webhookEndpointDisabled } from "./webhook-endpoint-disabled";
 import { welcome } from "./welcome";
 
 const definitions = {
@@ -36,6 +37,7 @@ const definitions = {
   sign_in_method_changed: signInMethodChanged,
   identity_linked: identityLinked,
   passkey_changed: passkeyChanged,
+  webhook_endpoint_disabled: webhookEndpointDisabled,
 };
 
 type Definitions = typeof definitions;

@@ -10,6 +10,7 @@ const TYPE_LABELS = {
   billing_alert: "billing alert",
   new_comment: "new comment",
   system: "system",
+  webhook_endpoint_disabled: "webhook endpoint disabled",
 } as const;
 
 export const notification = defineTemplate({

@@ -22,6 +22,7 @@ import { AFTER_CHANGE, audit, auditStatement } from "../audit/audit.service";
 import { assertRecentAuthentication } from "../auth/reauthentication";
 import { memberActor, type OrgContext, ownedBy } from "../orgs/org-context";
 import { ALL_SCOPES, type ApiKeyScope, isApiKeyScope, scopesBeyondRole } from "../orgs/permissions";
+import { dispatchWebhookEvents, webhookEventStatement } from "../webhooks/outbox";
 import type { ApiKeyDto, CreateApiKeyInput, UpdateApiKeyInput } from "./api-keys.schemas";
 import { invalidateKey } from "./key-cache";
 import { displayPrefix, generateApiKey, type KeyMode } from "./key-format";
@@ -110,6 +111,17 @@ export async function createApiKey(octx: OrgContext, input: CreateApiKeyInput): 
   const { secret, secretHash, prefix } = await newSecret(mode);
   const now = new Date();
   const id = uuidv7(now.getTime());
+  const event = webhookEventStatement(octx, octx.organization.id, "api_key.created", {
+    organization_id: octx.organization.id,
+    id,
+    name: input.name,
+    prefix,
+    mode,
+    scopes: input.scopes,
+    created_by: actor.userId,
+    created_at: now.toISOString(),
+    expires_at: input.expires_at?.toISOString() ?? null,
+  });
   const [[key]] = await octx.db.batch([
     octx.db
       .insert(apiKeys)
@@ -143,8 +155,10 @@ export async function createApiKey(octx: OrgContext, input: CreateApiKeyInput): 
         rate_limit: input.rate_limit ?? null,
       },
     }),
+    event.statement,
   ]);
   if (!key) throw new Error("createApiKey: the insert returned no row");
+  await dispatchWebhookEvents(octx, [event]);
   octx.logger.info("api key created", { key_id: key.id, organization_id: key.organizationId });
   return { key, secret };
 }
@@ -245,6 +259,7 @@ export async function revokeApiKey(octx: OrgContext, keyId: string): Promise<voi
   const key = await findKey(octx, keyId);
   if (!key.revokedAt) {
     const now = new Date();
+    const event = revokedKeyEvent(octx, key, now, "revoked");
     await octx.db.batch([
       octx.db
         .update(apiKeys)
@@ -260,10 +275,31 @@ export async function revokeApiKey(octx: OrgContext, keyId: string): Promise<voi
         },
         { when: AFTER_CHANGE },
       ),
+      // After the audit row, which exists only if the revocation above changed the key.
+      event.statement,
     ]);
+    await dispatchWebhookEvents(octx, [event]);
     octx.logger.info("api key revoked", { key_id: keyId, organization_id: octx.organization.id });
   }
   await forgetCachedKey(octx, keyId);
+}
+
+/** The api_key.revoked event of `key`, written only if the statement before it in the batch changed a row. */
+function revokedKeyEvent(ctx: ServiceContext, key: ApiKey, at: Date, reason: "revoked" | "account_claimed") {
+  return webhookEventStatement(
+    ctx,
+    key.organizationId,
+    "api_key.revoked",
+    {
+      organization_id: key.organizationId,
+      id: key.id,
+      name: key.name,
+      prefix: key.prefix,
+      revoked_at: at.toISOString(),
+      reason,
+    },
+    { when: AFTER_CHANGE },
+  );
 }
 
 export type RotatedApiKey = CreatedApiKey & { previousSecretExpiresAt: Date };
@@ -332,11 +368,26 @@ export async function revokeOrganizationKeys(octx: OrgContext): Promise<BatchIte
  */
 export async function revokeKeysCreatedBy(ctx: ServiceContext, userId: string): Promise<void> {
   const now = new Date();
-  const revoked = await ctx.db
-    .update(apiKeys)
-    .set({ revokedAt: now, updatedAt: now })
-    .where(and(eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt)))
-    .returning({ id: apiKeys.id, organizationId: apiKeys.organizationId });
+  const live = await ctx.db
+    .select()
+    .from(apiKeys)
+    .where(and(eq(apiKeys.createdBy, userId), isNull(apiKeys.revokedAt)));
+  const revoked: Pick<ApiKey, "id" | "organizationId">[] = [];
+  // One batch per key: its revocation and its api_key.revoked event land together.
+  for (const key of live) {
+    const event = revokedKeyEvent(ctx, key, now, "account_claimed");
+    const [[done]] = await ctx.db.batch([
+      ctx.db
+        .update(apiKeys)
+        .set({ revokedAt: now, updatedAt: now })
+        .where(and(eq(apiKeys.id, key.id), isNull(apiKeys.revokedAt)))
+        .returning({ id: apiKeys.id, organizationId: apiKeys.organizationId }),
+      event.statement,
+    ]);
+    if (!done) continue;
+    revoked.push(done);
+    await dispatchWebhookEvents(ctx, [event]);
+  }
   for (const key of revoked) {
     await audit(ctx, {
       action: "api_key.revoke",

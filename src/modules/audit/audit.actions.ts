@@ -45,6 +45,14 @@ export const AUDIT_ACTIONS = {
   "api_key.create": "A member created an organization API key.",
   "api_key.revoke": "A member revoked an organization API key.",
   "member.role_change": "A member's role in an organization changed.",
+  "webhook_endpoint.create": "A member or an API key (`webhooks:write`) created a webhook endpoint.",
+  "webhook_endpoint.update":
+    "A webhook endpoint's URL, description, event types or enabled state changed (`before`/`after`).",
+  "webhook_endpoint.delete": "A webhook endpoint was deleted, with its delivery log.",
+  "webhook_endpoint.rotate_secret":
+    "A webhook endpoint's signing secret was rotated; the previous one signs beside it for 24 hours.",
+  "webhook_endpoint.disable":
+    "The platform disabled a webhook endpoint whose deliveries had failed for 5 days without a success.",
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_ACTIONS;
@@ -59,6 +67,7 @@ export const auditTargetTypes = [
   "api_key",
   "membership",
   "organization",
+  "webhook_endpoint",
   "login_identifier",
   // Per-IP lockouts of the first wave's KV throttle; nothing writes it since the SignInThrottle Durable
   // Object counts per account and client, but older rows keep it (and `filter[target_type]=ip` finds them).

@@ -17,6 +17,7 @@
  * organization's ledger is therefore always its balance.
  */
 import { and, eq, inArray, notExists, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { billingAccounts, type CreditEntryKind, type CreditLedgerEntry, creditLedger } from "../../db/schema";
 import { enqueue } from "../../jobs/enqueue";
 import { uuidv7 } from "../../lib/ids";
@@ -24,6 +25,7 @@ import type { SortTerm } from "../../lib/list-query";
 import { serializeError } from "../../lib/logger";
 import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { type OrgContext, ownedBy } from "../orgs/org-context";
+import { dispatchWebhookEvents, webhookEventStatement } from "../webhooks/outbox";
 import { insufficientCredits } from "./billing.problems";
 
 export type CreditChange = {
@@ -62,7 +64,12 @@ function checkChange(change: CreditChange): void {
  * most once per reference. A change that would take the balance below zero is not
  * applied (`insufficient`); an organization without a billing account has 0 credits.
  */
-export async function applyCreditChange(octx: OrgContext, change: CreditChange): Promise<CreditChangeResult> {
+export async function applyCreditChange(
+  octx: OrgContext,
+  change: CreditChange,
+  /** Statements for the end of the same batch (after the ledger INSERT: `changes() = 1` when it applied). */
+  after: BatchItem<"sqlite">[] = [],
+): Promise<CreditChangeResult> {
   checkChange(change);
   const db = octx.db;
   const organizationId = octx.organization.id;
@@ -111,9 +118,9 @@ export async function applyCreditChange(octx: OrgContext, change: CreditChange):
   // Debits need no account row: without one there is nothing to spend.
   let recorded: CreditLedgerEntry[];
   if (change.amount > 0) {
-    [, , recorded] = await db.batch([ensureAccount, move, record]);
+    [, , recorded] = await db.batch([ensureAccount, move, record, ...after]);
   } else {
-    [, recorded] = await db.batch([move, record]);
+    [, recorded] = await db.batch([move, record, ...after]);
   }
   const entry = recorded[0];
   if (entry) return { status: "applied", balance: entry.balanceAfter, entry };
@@ -175,7 +182,13 @@ export async function spendCredits(
   if (!Number.isSafeInteger(input.amount) || input.amount <= 0) {
     throw new Error("spendCredits: amount must be a positive integer");
   }
-  const result = await applyCreditChange(octx, { kind: "usage", ...input, amount: -input.amount });
+  const lowEvent = creditsLowEvent(octx, input.amount);
+  const result = await applyCreditChange(
+    octx,
+    { kind: "usage", ...input, amount: -input.amount },
+    lowEvent ? [lowEvent.statement] : [],
+  );
+  if (result.status === "applied" && lowEvent) await dispatchWebhookEvents(octx, [lowEvent]);
   if (result.status === "insufficient") {
     throw insufficientCredits({
       organizationId: octx.organization.id,
@@ -185,6 +198,28 @@ export async function spendCredits(
   }
   if (result.status === "applied") await alertWhenCrossingThreshold(octx, result.balance, input.amount);
   return result;
+}
+
+/**
+ * The credits.low webhook event of a debit of `spent`, for the end of its batch: written
+ * only when the debit applied (the ledger INSERT before it changed a row) and took the
+ * balance from ≥ threshold to below it, the same crossing rule as the alert below. The
+ * balance left is read inside the batch.
+ */
+function creditsLowEvent(octx: OrgContext, spent: number) {
+  const threshold = octx.config.BILLING_LOW_CREDITS_THRESHOLD;
+  if (threshold === 0) return null;
+  const balance = sql`(select ${billingAccounts.creditBalance} from ${billingAccounts} where ${billingAccounts.organizationId} = ${octx.organization.id})`;
+  return webhookEventStatement(
+    octx,
+    octx.organization.id,
+    "credits.low",
+    { organization_id: octx.organization.id, credits_remaining: 0, threshold },
+    {
+      when: sql`changes() = 1 and ${balance} < ${threshold} and ${balance} + ${spent} >= ${threshold}`,
+      computed: { credits_remaining: balance },
+    },
+  );
 }
 
 /** One alert per crossing: only the debit that takes the balance from ≥ threshold to below it sends one. */

@@ -14,8 +14,10 @@
  */
 import { and, desc, eq, lte, sql } from "drizzle-orm";
 import { type BillingSubscription, billingSubscriptions } from "../../db/schema";
+import { AFTER_CHANGE } from "../audit/audit.service";
 import { type OrgContext, ownedBy } from "../orgs/org-context";
 import type { OrganizationDeletionStep } from "../orgs/orgs.service";
+import { dispatchWebhookEvents, webhookEventStatement } from "../webhooks/outbox";
 import { type BillingCatalog, findPlanByPrice, type Plan } from "./billing.plans";
 import { planRequired } from "./billing.problems";
 import { callStripe, stripeClient } from "./stripe.client";
@@ -79,18 +81,24 @@ export async function applySubscriptionEvent(
     lastEventId: event.id,
     updatedAt: new Date(),
   };
-  const written = await octx.db
-    .insert(billingSubscriptions)
-    .values({ stripeSubscriptionId: subscription.id, organizationId: octx.organization.id, ...columns })
-    .onConflictDoUpdate({
-      target: billingSubscriptions.stripeSubscriptionId,
-      set: columns,
-      // Strictly newer only, and never moved to another organization.
-      setWhere: sql`excluded.last_event_created > ${billingSubscriptions.lastEventCreated} and ${billingSubscriptions.organizationId} = ${octx.organization.id}`,
-    })
-    .returning()
-    .get();
-  if (written) return { outcome: "applied", previous, row: written };
+  const updated = subscriptionUpdatedEvent(octx, subscription.id, state);
+  const [[written]] = await octx.db.batch([
+    octx.db
+      .insert(billingSubscriptions)
+      .values({ stripeSubscriptionId: subscription.id, organizationId: octx.organization.id, ...columns })
+      .onConflictDoUpdate({
+        target: billingSubscriptions.stripeSubscriptionId,
+        set: columns,
+        // Strictly newer only, and never moved to another organization.
+        setWhere: sql`excluded.last_event_created > ${billingSubscriptions.lastEventCreated} and ${billingSubscriptions.organizationId} = ${octx.organization.id}`,
+      })
+      .returning(),
+    updated.statement,
+  ]);
+  if (written) {
+    await dispatchWebhookEvents(octx, [updated]);
+    return { outcome: "applied", previous, row: written };
+  }
 
   const stored = await findSubscription(octx, subscription.id);
   if (!stored) {
@@ -109,24 +117,49 @@ export async function applySubscriptionEvent(
   const current = await callStripe(octx, "subscriptions.retrieve", () =>
     stripe.subscriptions.retrieve(subscription.id),
   );
-  const reread = await octx.db
-    .update(billingSubscriptions)
-    .set({
-      ...subscriptionStateOf(subscriptionObject.parse(current)),
-      lastEventId: event.id,
-      updatedAt: new Date(),
-    })
-    .where(
-      and(
-        eq(billingSubscriptions.stripeSubscriptionId, subscription.id),
-        ownedBy(octx, billingSubscriptions.organizationId),
-        lte(billingSubscriptions.lastEventCreated, event.created),
-      ),
-    )
-    .returning()
-    .get();
+  const currentState = subscriptionStateOf(subscriptionObject.parse(current));
+  const rereadEvent = subscriptionUpdatedEvent(octx, subscription.id, currentState);
+  const [[reread]] = await octx.db.batch([
+    octx.db
+      .update(billingSubscriptions)
+      .set({ ...currentState, lastEventId: event.id, updatedAt: new Date() })
+      .where(
+        and(
+          eq(billingSubscriptions.stripeSubscriptionId, subscription.id),
+          ownedBy(octx, billingSubscriptions.organizationId),
+          lte(billingSubscriptions.lastEventCreated, event.created),
+        ),
+      )
+      .returning(),
+    rereadEvent.statement,
+  ]);
   if (!reread) return { outcome: "stale", previous: stored };
+  await dispatchWebhookEvents(octx, [rereadEvent]);
   return { outcome: "applied_after_reread", previous: stored, row: reread };
+}
+
+const isoOrNull = (date: Date | null) => date?.toISOString() ?? null;
+
+/** subscription.updated, written only when the write just before it in the batch changed the row. */
+function subscriptionUpdatedEvent(octx: OrgContext, subscriptionId: string, state: SubscriptionState) {
+  return webhookEventStatement(
+    octx,
+    octx.organization.id,
+    "subscription.updated",
+    {
+      organization_id: octx.organization.id,
+      id: subscriptionId,
+      status: state.status,
+      plan: findPlanByPrice(octx.config.BILLING_PLANS, state.priceId)?.name ?? null,
+      price_id: state.priceId,
+      current_period_end: isoOrNull(state.currentPeriodEnd),
+      cancel_at_period_end: state.cancelAtPeriodEnd,
+      cancel_at: isoOrNull(state.cancelAt),
+      canceled_at: isoOrNull(state.canceledAt),
+      ended_at: isoOrNull(state.endedAt),
+    },
+    { when: AFTER_CHANGE },
+  );
 }
 
 function findSubscription(octx: OrgContext, id: string): Promise<BillingSubscription | undefined> {

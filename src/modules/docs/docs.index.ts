@@ -50,6 +50,11 @@ const TAGS = [
       "Stripe: plans and credit packs, checkout and the billing portal, an organization's subscription and credits, and the Stripe webhook.",
   },
   {
+    name: "Webhooks",
+    description:
+      "Outbound webhooks for integrators: an organization's endpoints, signed (Standard Webhooks), retried on a schedule, logged and replayable; the event catalogue.",
+  },
+  {
     name: "Feature flags",
     description: "The caller's evaluated feature flags (staff manage them under Admin).",
   },

@@ -164,6 +164,14 @@ export function countWebhookEvent(
   incrementCounter("webhook_events_total", { provider, type: eventType, outcome });
 }
 
+export const webhookDeliveryOutcomes = ["succeeded", "retrying", "failed"] as const;
+export type WebhookDeliveryOutcome = (typeof webhookDeliveryOutcomes)[number];
+
+/** One outbound webhook attempt (src/modules/webhooks), by the status it left the delivery in. */
+export function countWebhookDelivery(outcome: WebhookDeliveryOutcome): void {
+  incrementCounter("webhook_deliveries_total", { outcome });
+}
+
 // ---------------------------------------------------------------------------
 // Flushing
 

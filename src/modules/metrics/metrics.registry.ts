@@ -54,6 +54,11 @@ export const METRICS = {
     help: "Webhook events received, by provider, event type and outcome.",
     labels: ["provider", "type", "outcome"],
   },
+  webhook_deliveries_total: {
+    type: "counter",
+    help: "Outbound webhook delivery attempts, by the status each left its delivery in (succeeded, retrying, failed).",
+    labels: ["outcome"],
+  },
 } as const satisfies Record<string, MetricDef>;
 
 export type MetricName = keyof typeof METRICS;

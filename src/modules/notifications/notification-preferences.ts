@@ -22,6 +22,8 @@ export const DEFAULT_CHANNELS: Readonly<Record<NotificationType, Channels>> = {
   billing_alert: { in_app: true, email: false },
   new_comment: { in_app: true, email: false },
   system: { in_app: true, email: false },
+  // The owners get the purpose-built `webhook_endpoint_disabled` email already.
+  webhook_endpoint_disabled: { in_app: true, email: false },
 };
 
 export function channelsFor(preferences: NotificationPreferences | null, type: NotificationType): Channels {

@@ -21,8 +21,10 @@ import { serializeError } from "../../lib/logger";
 import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
+import { AFTER_CHANGE } from "../audit/audit.service";
 import { findUserByEmail, findUserById } from "../auth/accounts";
 import { notify } from "../notifications/notifications.service";
+import { dispatchWebhookEvents, webhookEventStatement } from "../webhooks/outbox";
 import { memberByEmail } from "./members.service";
 import { memberActor, type OrgContext, ownedBy } from "./org-context";
 import type { CreateInvitationInput, InvitationDto, invitationStatuses, MembershipDto } from "./orgs.schemas";
@@ -355,6 +357,39 @@ export async function acceptInvitation(ctx: ServiceContext, token: string): Prom
   }
 
   const acceptedAt = new Date(now);
+  // Both events only when the membership row below was inserted (changes() of that INSERT).
+  const joinedEvents = [
+    webhookEventStatement(
+      ctx,
+      invitation.organizationId,
+      "invitation.accepted",
+      {
+        organization_id: invitation.organizationId,
+        invitation_id: invitation.id,
+        email: user.email,
+        role: invitation.role,
+        user_id: user.id,
+        accepted_at: acceptedAt.toISOString(),
+      },
+      { when: AFTER_CHANGE },
+    ),
+    webhookEventStatement(
+      ctx,
+      invitation.organizationId,
+      "member.added",
+      {
+        organization_id: invitation.organizationId,
+        user_id: user.id,
+        email: user.email,
+        role: invitation.role,
+        joined_at: acceptedAt.toISOString(),
+        invitation_id: invitation.id,
+      },
+      {
+        when: sql`exists (select 1 from ${memberships} where ${memberships.organizationId} = ${invitation.organizationId} and ${memberships.userId} = ${user.id} and ${memberships.createdAt} = ${now})`,
+      },
+    ),
+  ];
   const [spent] = await ctx.db.batch([
     ctx.db
       .update(invitations)
@@ -375,6 +410,7 @@ export async function acceptInvitation(ctx: ServiceContext, token: string): Prom
         sql`select ${invitations.organizationId}, ${invitations.acceptedBy}, ${invitations.role}, ${now}, ${now} from ${invitations} where ${invitations.id} = ${invitation.id} and ${invitations.acceptedBy} = ${user.id} and ${invitations.acceptedAt} = ${now}`,
       )
       .onConflictDoNothing(),
+    ...joinedEvents.map((event) => event.statement),
   ]);
   if (spent.length === 0) {
     // Someone spent, revoked or outlived it between the read and the write.
@@ -383,6 +419,7 @@ export async function acceptInvitation(ctx: ServiceContext, token: string): Prom
       invitationProblem("invitation_used", "This invitation was already used.")
     );
   }
+  await dispatchWebhookEvents(ctx, joinedEvents);
   const joined = await ctx.db
     .select({ organization: organizations, role: memberships.role, joinedAt: memberships.createdAt })
     .from(memberships)

@@ -15,6 +15,7 @@ import type { SortTerm } from "../../lib/list-query";
 import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import { AFTER_CHANGE, auditStatement } from "../audit/audit.service";
+import { dispatchWebhookEvents, webhookEventStatement } from "../webhooks/outbox";
 import { assertCan, memberActor, type OrgContext, ownedBy } from "./org-context";
 import type { MemberDto } from "./orgs.schemas";
 import type { OrgRole } from "./permissions";
@@ -103,6 +104,15 @@ function anotherOwner(octx: OrgContext, userId: string): SQL {
   return sql`exists (select 1 from ${memberships} as other where other.organization_id = ${octx.organization.id} and other.role = 'owner' and other.user_id <> ${userId})`;
 }
 
+/** `userId`'s membership, unless it is the last owner's: what a demotion or a removal may touch. */
+function membershipUnlessLastOwner(octx: OrgContext, userId: string): SQL | undefined {
+  return and(
+    ownedBy(octx, memberships.organizationId),
+    eq(memberships.userId, userId),
+    sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
+  );
+}
+
 /** PATCH /orgs/{id}/members/{user_id}. */
 export async function updateMemberRole(octx: OrgContext, userId: string, role: OrgRole): Promise<MemberDto> {
   const actor = memberActor(octx);
@@ -115,14 +125,8 @@ export async function updateMemberRole(octx: OrgContext, userId: string, role: O
     octx.db
       .update(memberships)
       .set({ role, updatedAt: new Date() })
-      .where(
-        and(
-          ownedBy(octx, memberships.organizationId),
-          eq(memberships.userId, userId),
-          // Demoting an owner needs another owner to remain.
-          sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
-        ),
-      )
+      // Demoting an owner needs another owner to remain.
+      .where(membershipUnlessLastOwner(octx, userId))
       .returning({ userId: memberships.userId }),
     // A security event: recorded only when the guarded UPDATE above changed the role.
     auditStatement(
@@ -148,17 +152,28 @@ export async function removeMember(octx: OrgContext, userId: string): Promise<vo
   const target = await findMember(octx, userId);
   if (!leaving && target.role === "owner" && actor.role !== "owner") throw ownerRoleProtected();
 
-  const [removed] = await octx.db
-    .delete(memberships)
-    .where(
-      and(
-        ownedBy(octx, memberships.organizationId),
-        eq(memberships.userId, userId),
-        sql`(${memberships.role} <> 'owner' or ${anotherOwner(octx, userId)})`,
-      ),
-    )
-    .returning({ userId: memberships.userId });
+  const event = webhookEventStatement(
+    octx,
+    octx.organization.id,
+    "member.removed",
+    {
+      organization_id: octx.organization.id,
+      user_id: userId,
+      role: target.role,
+      reason: leaving ? "left" : "removed",
+      removed_at: new Date().toISOString(),
+    },
+    { when: AFTER_CHANGE },
+  );
+  const [[removed]] = await octx.db.batch([
+    octx.db
+      .delete(memberships)
+      .where(membershipUnlessLastOwner(octx, userId))
+      .returning({ userId: memberships.userId }),
+    event.statement,
+  ]);
   if (!removed) throw lastOwner();
+  await dispatchWebhookEvents(octx, [event]);
 }
 
 /** The member with this email in the organization, if any (invitations refuse to invite members). */

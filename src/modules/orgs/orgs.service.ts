@@ -17,6 +17,7 @@ import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
 import { audit } from "../audit/audit.service";
 import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
+import { webhookEventStatement } from "../webhooks/outbox";
 import { mfaRequired, type OrgContext, signedInWithSecondFactor, systemOrgContext } from "./org-context";
 import type { CreateOrgInput, OrgDto, UpdateOrgInput } from "./orgs.schemas";
 import { type OrgRole, SUCCESSION_ORDER } from "./permissions";
@@ -304,6 +305,7 @@ export async function eraseMemberships(ctx: ServiceContext, userId: string): Pro
     .from(memberships)
     .where(and(eq(memberships.userId, userId), eq(memberships.role, "owner")));
   const statements: BatchItem<"sqlite">[] = [];
+  const deleted = new Set<string>();
   for (const { organizationId } of owned) {
     const others = await ctx.db
       .select({ userId: memberships.userId, role: memberships.role })
@@ -334,6 +336,7 @@ export async function eraseMemberships(ctx: ServiceContext, userId: string): Pro
         new_owner_id: successor.userId,
       });
     } else {
+      deleted.add(organizationId);
       statements.push(
         ...(await deletionStatements(await systemOrgContext(ctx, organizationId, "account_erasure"))),
       );
@@ -341,6 +344,24 @@ export async function eraseMemberships(ctx: ServiceContext, userId: string): Pro
         organization_id: organizationId,
       });
     }
+  }
+  // member.removed for each organization that stays; the outbox sweep dispatches them (this batch is eraseAccount's).
+  const removedAt = new Date().toISOString();
+  const left = await ctx.db
+    .select({ organizationId: memberships.organizationId, role: memberships.role })
+    .from(memberships)
+    .where(eq(memberships.userId, userId));
+  for (const { organizationId, role } of left) {
+    if (deleted.has(organizationId)) continue;
+    statements.push(
+      webhookEventStatement(ctx, organizationId, "member.removed", {
+        organization_id: organizationId,
+        user_id: userId,
+        role,
+        reason: "account_deleted",
+        removed_at: removedAt,
+      }).statement,
+    );
   }
   statements.push(ctx.db.delete(memberships).where(eq(memberships.userId, userId)));
   return statements;

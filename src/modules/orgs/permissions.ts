@@ -43,6 +43,16 @@ export const API_KEY_SCOPES = {
     description: "Read the organization's subscription and credit balance.",
     rolesGranting: ["owner", "billing"],
   },
+  "webhooks:read": {
+    description:
+      "List and read the organization's webhook endpoints and their delivery logs (never the receivers' answers, which only owners and admins see).",
+    rolesGranting: ["owner", "admin"],
+  },
+  "webhooks:write": {
+    description:
+      "Create, change, delete webhook endpoints, rotate their secrets, send test events and retry deliveries.",
+    rolesGranting: ["owner", "admin"],
+  },
   "*": {
     description:
       "Every scope, including scopes added later: the key can do whatever any key of the organization can. Only owners grant it, and creating (or re-scoping) a key with it needs a recent authentication.",
@@ -119,6 +129,18 @@ export const PERMISSIONS = {
     description: "Start a checkout and open the billing portal.",
     roles: ["owner", "billing"],
     scope: null,
+  },
+  "webhooks:read": {
+    description:
+      "List and read webhook endpoints and their delivery logs (people also see the receivers' answers).",
+    roles: ["owner", "admin"],
+    scope: "webhooks:read",
+  },
+  "webhooks:manage": {
+    description:
+      "Create, change and delete webhook endpoints, rotate their secrets, send test events, retry deliveries.",
+    roles: ["owner", "admin"],
+    scope: "webhooks:write",
   },
 } as const satisfies Record<string, PermissionRule>;
 

@@ -4,12 +4,61 @@
  * place, the runner's `finish()`, right after the status write, so the notification
  * never announces a state GET /tasks/{id} does not show yet.
  */
-import type { Task } from "../../db/schema";
+import { sql } from "drizzle-orm";
+import { type Task, type TaskErrorInfo, tasks } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
 import { countTaskRun } from "../metrics/metrics.recorder";
 import { notify } from "../notifications/notifications.service";
+import { type OutboxEvent, webhookEventStatement } from "../webhooks/outbox";
 import { taskPath } from "./tasks.urls";
+
+type FinishedRun =
+  | { status: "SUCCESS"; result: unknown }
+  | { status: "FAILURE"; error: TaskErrorInfo }
+  | { status: "REVOKED" | "RETRY" };
+
+/**
+ * The webhook event of a run that ends an organization's task SUCCESS or FAILURE, for
+ * the batch of the status write (task-run.job.ts → finish). Written only if that write
+ * matched and left the status announced: a FAILURE that a pending cancellation turns
+ * into REVOKED announces nothing. Tasks of a person (created with an access token) have
+ * no organization, so no endpoint to tell.
+ */
+export function taskWebhookEvent(
+  ctx: ServiceContext,
+  task: Task,
+  run: FinishedRun,
+  now: number,
+): OutboxEvent | null {
+  if (!task.organizationId || (run.status !== "SUCCESS" && run.status !== "FAILURE")) return null;
+  const succeeded = run.status === "SUCCESS";
+  const common = {
+    organization_id: task.organizationId,
+    id: task.id,
+    type: task.type,
+    attempts: task.attempts,
+    created_at: task.createdAt.toISOString(),
+    started_at: task.startedAt?.toISOString() ?? null,
+    completed_at: new Date(now).toISOString(),
+  };
+  const when = sql`changes() = 1 and exists (select 1 from ${tasks} where ${tasks.id} = ${task.id} and ${tasks.status} = ${run.status})`;
+  return succeeded
+    ? webhookEventStatement(
+        ctx,
+        task.organizationId,
+        "task.completed",
+        { ...common, status: "SUCCESS", result: run.result ?? null, error: null },
+        { when },
+      )
+    : webhookEventStatement(
+        ctx,
+        task.organizationId,
+        "task.failed",
+        { ...common, status: "FAILURE", result: null, error: run.status === "FAILURE" ? run.error : null },
+        { when },
+      );
+}
 
 export async function onTaskFinished(ctx: ServiceContext, task: Task): Promise<void> {
   countTaskRun(task.type, task.status);

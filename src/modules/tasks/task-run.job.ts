@@ -19,6 +19,7 @@ import { type Task, type TaskErrorInfo, tasks } from "../../db/schema";
 import type { QueueHandlerDeps } from "../../jobs/queue-handler";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
+import { dispatchWebhookEvents } from "../webhooks/outbox";
 import { taskAccounting } from "./task-accounting";
 import {
   describeTaskError,
@@ -28,7 +29,7 @@ import {
   TaskLostError,
   TaskTimeLimitError,
 } from "./task-errors";
-import { onTaskFinished } from "./task-events";
+import { onTaskFinished, taskWebhookEvent } from "./task-events";
 import type { TaskRunMessage } from "./task-message";
 import { taskRuntime } from "./task-runtime";
 import { deferTask } from "./task-scheduler";
@@ -250,12 +251,15 @@ async function finish(
         };
     }
   })();
-  const updated = await ctx.db
+  const write = ctx.db
     .update(tasks)
     .set({ ...changes, leaseExpiresAt: null })
     .where(and(eq(tasks.id, task.id), eq(tasks.status, "STARTED"), eq(tasks.attempts, task.attempts)))
-    .returning()
-    .get();
+    .returning();
+  // An organization's task.completed / task.failed, in the same batch as the status it announces.
+  const event = taskWebhookEvent(ctx, task, outcome, now);
+  const [[updated]] = event ? await ctx.db.batch([write, event.statement]) : await ctx.db.batch([write]);
+  if (event) await dispatchWebhookEvents(ctx, [event]);
   if (!updated) {
     ctx.logger.warn("task changed while it ran (erased, or taken over); outcome dropped", {
       outcome: outcome.status,

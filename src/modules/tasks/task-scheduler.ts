@@ -11,18 +11,14 @@
  */
 import { and, asc, eq, inArray, isNull, lte } from "drizzle-orm";
 import { tasks } from "../../db/schema";
-import { enqueue } from "../../jobs/enqueue";
+import { delaySecondsUntil, enqueueAt, MAX_QUEUE_DELAY_SECONDS } from "../../jobs/enqueue";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
 
-/** Cloudflare Queues refuse a delivery delay (send or retry) longer than 12 hours. */
-export const MAX_QUEUE_DELAY_SECONDS = 43_200;
+export { delaySecondsUntil, MAX_QUEUE_DELAY_SECONDS };
+
 const SWEEP_BATCH = 100;
 const SWEEP_MAX_ROUNDS = 10;
-
-export function delaySecondsUntil(runAt: Date, now: number): number {
-  return Math.max(0, Math.ceil((runAt.getTime() - now) / 1000));
-}
 
 /** Whether a message sent now can be delayed until `runAt`. */
 export function withinQueueDelay(runAt: Date, now: number): boolean {
@@ -36,13 +32,8 @@ async function sendRunMessage(
   runAt: Date,
   now: number,
 ): Promise<boolean> {
-  const delaySeconds = delaySecondsUntil(runAt, now);
   try {
-    await enqueue(
-      ctx.env.JOBS_QUEUE,
-      { type: "task.run", task_id: taskId },
-      delaySeconds > 0 ? { delaySeconds } : {},
-    );
+    await enqueueAt(ctx.env.JOBS_QUEUE, { type: "task.run", task_id: taskId }, runAt, now);
     return true;
   } catch (error) {
     ctx.logger.error("task message not sent; the cron sweep will retry", {
