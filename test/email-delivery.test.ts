@@ -8,7 +8,7 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { onEmailEvent } from "../src/email/events";
-import { type SendEmailInput, sendEmail } from "../src/email/send-email";
+import { sendEmail } from "../src/email/send-email";
 import { type Bindings, getConfig } from "../src/env";
 import { MAX_RETRIES, retryDelaySeconds } from "../src/jobs/consumer";
 import { createServiceContext } from "../src/lib/context";
@@ -24,19 +24,10 @@ import {
   HOLD_SECONDS,
   recordEmailEvents,
   resendAccepted,
+  resetEmail,
 } from "./support/mailbox";
 
 const RESEND_KEY = "re_test_4f9a1c2b3d";
-
-const resetEmail: SendEmailInput = {
-  template: "password_reset",
-  to: "ada@example.com",
-  data: {
-    name: "Ada",
-    reset_url: "https://app.example.com/reset-password?token=tok_secret_123",
-    expires_in_minutes: 60,
-  },
-};
 
 /** The same bindings with other email settings; a fresh object, so getConfig parses it anew. */
 function envWith(

@@ -10,7 +10,6 @@ import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EmailProviderName } from "../src/email/provider";
 import { renderEmail, siteFromConfig } from "../src/email/render";
-import type { SendEmailInput } from "../src/email/send-email";
 import { type Bindings, getConfig } from "../src/env";
 import { retryDelaySeconds } from "../src/jobs/consumer";
 import {
@@ -20,6 +19,7 @@ import {
   fakeEmailApi,
   recordEmailEvents,
   resendAccepted,
+  resetEmail,
 } from "./support/mailbox";
 
 const KEYS = {
@@ -27,16 +27,6 @@ const KEYS = {
   POSTMARK_SERVER_TOKEN: "9d6b4e2a-1c3f-4a5b-8e7d-0f1a2b3c4d5e",
   SENDGRID_API_KEY: "SG.test-key.0123456789abcdefghijklmnopqrstuvwxyz",
   MAILGUN_API_KEY: "0123456789abcdef0123456789abcdef-1a2b3c4d-5e6f7a8b",
-};
-
-const resetEmail: SendEmailInput = {
-  template: "password_reset",
-  to: "ada@example.com",
-  data: {
-    name: "Ada",
-    reset_url: "https://app.example.com/reset-password?token=tok_secret_123",
-    expires_in_minutes: 60,
-  },
 };
 
 /** The bindings with one provider switched on by its variables alone (a fresh object: getConfig parses it anew). */

@@ -174,6 +174,17 @@ export function tokenFromLink(text: string, path: string): string {
   throw new Error(`no ${path}?token= link in:\n${text}`);
 }
 
+/** The email most delivery tests send: a password reset whose link carries a token (kept out of logs). */
+export const resetEmail: SendEmailInput = {
+  template: "password_reset",
+  to: "ada@example.com",
+  data: {
+    name: "Ada",
+    reset_url: "https://app.example.com/reset-password?token=tok_secret_123",
+    expires_in_minutes: 60,
+  },
+};
+
 /**
  * Enqueues through the real producer onto the real local queue (held back, see HOLD_SECONDS)
  * and returns the body that was sent, for `consume()` to deliver with the bindings a test picks.

@@ -6,36 +6,24 @@
  * name fields, never values: the value is a private key.
  */
 import { z } from "zod";
+import { jsonSetting } from "../../lib/json-setting";
 
-export const fcmServiceAccountSchema = z
-  .string()
-  .transform((value, ctx): unknown => {
-    try {
-      return JSON.parse(value);
-    } catch {
-      ctx.addIssue({
-        code: "custom",
-        message:
-          "must be the service-account key file's JSON (type, project_id, client_email, private_key …)",
-      });
-      return z.NEVER;
-    }
-  })
-  .pipe(
-    z.object({
-      type: z.literal("service_account", { error: 'must be "service_account"' }),
-      project_id: z
-        .string()
-        .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a Google Cloud project id such as my-app-1234"),
-      client_email: z.email({ error: "must be the service account's email address" }),
-      private_key: z
-        .string()
-        .refine(
-          (key) => key.includes("-----BEGIN PRIVATE KEY-----") && key.includes("-----END PRIVATE KEY-----"),
-          "must be the PKCS#8 PEM private key of the key file",
-        ),
-      private_key_id: z.string().optional(),
-    }),
-  );
+export const fcmServiceAccountSchema = jsonSetting(
+  z.object({
+    type: z.literal("service_account", { error: 'must be "service_account"' }),
+    project_id: z
+      .string()
+      .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a Google Cloud project id such as my-app-1234"),
+    client_email: z.email({ error: "must be the service account's email address" }),
+    private_key: z
+      .string()
+      .refine(
+        (key) => key.includes("-----BEGIN PRIVATE KEY-----") && key.includes("-----END PRIVATE KEY-----"),
+        "must be the PKCS#8 PEM private key of the key file",
+      ),
+    private_key_id: z.string().optional(),
+  }),
+  'must be the service-account key file\'s JSON: {"type":"service_account","project_id":"…","client_email":"…","private_key":"-----BEGIN PRIVATE KEY-----\\n…"}',
+);
 
 export type FcmServiceAccount = z.infer<typeof fcmServiceAccountSchema>;
