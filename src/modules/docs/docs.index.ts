@@ -50,6 +50,11 @@ const TAGS = [
       "Stripe: plans and credit packs, checkout and the billing portal, an organization's subscription and credits, and the Stripe webhook.",
   },
   {
+    name: "Push notifications",
+    description:
+      "Devices that receive notifications by push: browsers (Web Push with VAPID) and Android/iOS apps (FCM), and the VAPID key browsers subscribe with.",
+  },
+  {
     name: "Feature flags",
     description: "The caller's evaluated feature flags (staff manage them under Admin).",
   },
