@@ -1,7 +1,7 @@
 /**
  * The far side of push, for tests: a browser's subscription keys and the decryption a
- * browser does (RFC 8291, written here on Web Crypto's HKDF independently of the
- * library that encrypts), a Firebase service account with a fresh RSA key, and the
+ * browser does (RFC 8291 on Web Crypto's HKDF, written independently of the library that
+ * encrypts), a Firebase service account with a fresh RSA key, and the
  * push services and Google's token endpoint faked at `fetch`, answering what they
  * document and recording what they were sent. JOBS_QUEUE sends are held so a test
  * delivers the `notifications.push` jobs itself.
@@ -9,10 +9,9 @@
 import { env } from "cloudflare:workers";
 import { jwtVerify } from "jose";
 import { expect, vi } from "vitest";
+import { decryptWebPush as decrypt } from "../../scripts/lib/web-push-decrypt";
 import { base64urlDecode, base64urlEncode } from "../../src/lib/crypto";
 import { runQueueBatch } from "./background";
-
-const encoder = new TextEncoder();
 
 // ---------------------------------------------------------------------------
 // A subscriber (the browser side)
@@ -64,59 +63,12 @@ export async function subscriberFrom(
   return { keys: { p256dh: publicKey, auth }, privateKey };
 }
 
-async function hkdf(salt: Uint8Array, ikm: Uint8Array | ArrayBuffer, info: Uint8Array, bits: number) {
-  const key = await crypto.subtle.importKey("raw", ikm, "HKDF", false, ["deriveBits"]);
-  return new Uint8Array(
-    await crypto.subtle.deriveBits({ name: "HKDF", hash: "SHA-256", salt, info }, key, bits),
-  );
-}
-
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((length, part) => length + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-};
-
 /**
- * What a browser does with an `aes128gcm` Web Push body (RFC 8291 §3, RFC 8188 §2):
- * read the header (salt, record size, the sender's public key), agree on the secret,
- * derive the content key and nonce, open the single record and strip its padding.
+ * What a browser does with an `aes128gcm` body (scripts/lib/web-push-decrypt.ts, shared with
+ * `npm run dev:push`), with the subscriber's keys.
  */
-export async function decryptWebPush(body: Uint8Array, subscriber: Subscriber): Promise<Uint8Array> {
-  const salt = body.slice(0, 16);
-  const recordSize = new DataView(body.buffer, body.byteOffset + 16, 4).getUint32(0);
-  const idLength = body[20] ?? 0;
-  const senderPublic = body.slice(21, 21 + idLength);
-  const record = body.slice(21 + idLength);
-  expect(idLength).toBe(65);
-  expect(record.length).toBeLessThanOrEqual(recordSize);
-
-  const sender = await crypto.subtle.importKey(
-    "raw",
-    senderPublic,
-    { name: "ECDH", namedCurve: "P-256" },
-    false,
-    [],
-  );
-  // Web Crypto's member is `public` (workers-types spells it `$public`, a reserved-word workaround).
-  const ecdh = { name: "ECDH", public: sender } as unknown as SubtleCryptoDeriveKeyAlgorithm;
-  const ecdhSecret = await crypto.subtle.deriveBits(ecdh, subscriber.privateKey, 256);
-  const uaPublic = base64urlDecode(subscriber.keys.p256dh);
-  const keyInfo = concat(encoder.encode("WebPush: info\0"), uaPublic, senderPublic);
-  const ikm = await hkdf(base64urlDecode(subscriber.keys.auth), ecdhSecret, keyInfo, 256);
-  const cek = await hkdf(salt, ikm, encoder.encode("Content-Encoding: aes128gcm\0"), 128);
-  const nonce = await hkdf(salt, ikm, encoder.encode("Content-Encoding: nonce\0"), 96);
-  const key = await crypto.subtle.importKey("raw", cek, "AES-GCM", false, ["decrypt"]);
-  const padded = new Uint8Array(await crypto.subtle.decrypt({ name: "AES-GCM", iv: nonce }, key, record));
-  // The last record: the data, then 0x02, then zeros.
-  let end = padded.length - 1;
-  while (end >= 0 && padded[end] === 0) end -= 1;
-  expect(padded[end]).toBe(2);
-  return padded.slice(0, end);
+export function decryptWebPush(body: Uint8Array, subscriber: Subscriber): Promise<Uint8Array> {
+  return decrypt(body, { privateKey: subscriber.privateKey, ...subscriber.keys });
 }
 
 // ---------------------------------------------------------------------------
