@@ -7,6 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
+import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { pushSubscriptions } from "../src/db/schema";
@@ -193,6 +194,59 @@ describe("POST /users/me/push-subscriptions: refusals name the field", () => {
       const res = await ada.api.post(PATH, { body });
       expect(res.status, JSON.stringify(body)).toBe(400);
     }
+  });
+});
+
+describe("POST /users/me/push-subscriptions: property", () => {
+  const PROBLEM_CODES = new Set(["validation_failed", "malformed_json"]);
+  const keyish = fc.oneof(
+    fc.string({ maxLength: 120 }),
+    fc.base64String({ maxLength: 120 }),
+    fc.constantFrom("", "=", "tBHItJI5svbpez7KI4CCXg", `B${"A".repeat(86)}`),
+  );
+  const endpointish = fc.oneof(
+    fc.webUrl(),
+    fc.string({ maxLength: 200 }),
+    fc.constantFrom(
+      "https://[::1]/x",
+      "http://127.0.0.1:1/x",
+      "https://169.254.169.254/",
+      "javascript:alert(1)",
+    ),
+  );
+  const body = fc.oneof(
+    fc.record(
+      {
+        type: fc.constantFrom("webpush", "fcm", "apns", 1),
+        endpoint: endpointish,
+        keys: fc.oneof(fc.record({ p256dh: keyish, auth: keyish }, { requiredKeys: [] }), fc.jsonValue()),
+        token: fc.oneof(keyish, fc.jsonValue()),
+      },
+      { requiredKeys: [] },
+    ),
+    fc.jsonValue({ maxDepth: 3 }),
+  );
+
+  it("whatever JSON a client sends, the answer is 200/201 or a 4xx problem naming it, never a 5xx", async () => {
+    const ada = await person();
+    const account = await newServiceAccount();
+    await fc.assert(
+      fc.asyncProperty(body, async (sent) => {
+        const res = await apiWith({ FCM_SERVICE_ACCOUNT: account.json }, "POST", PATH, {
+          token: ada.token,
+          body: sent,
+        });
+        const label = JSON.stringify(sent).slice(0, 200);
+        expect(res.status, label).toBeLessThan(500);
+        if (res.status >= 400) {
+          const problem = (await res.json()) as { code: string };
+          expect(PROBLEM_CODES.has(problem.code), `${label}: ${problem.code}`).toBe(true);
+        } else {
+          await res.body?.cancel();
+        }
+      }),
+      { numRuns: 60 },
+    );
   });
 });
 
