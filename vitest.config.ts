@@ -11,6 +11,12 @@ function testSigningKeys(): string {
   ]);
 }
 
+/** A throwaway VAPID key (the P-256 scalar, base64url) for this test run, like the signing key above. */
+function testVapidKey(): string {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return privateKey.export({ format: "jwk" }).d as string;
+}
+
 /**
  * Wrangler would also load a developer's .dev.vars into the tests; blank every
  * secret the example documents so tests see the same environment on every machine.
@@ -34,6 +40,7 @@ export default defineConfig(async () => {
             // Never send real email from a test, whatever a developer's .dev.vars says.
             EMAIL_PROVIDER: "console",
             JWT_PRIVATE_KEYS: testSigningKeys(),
+            VAPID_PRIVATE_KEY: testVapidKey(),
             // A fixture, not a secret: encrypts the TOTP secrets tests enrol.
             MFA_ENCRYPTION_KEY: "dGVzdC1vbmx5LW1mYS1lbmNyeXB0aW9uLWtleS0zMmI",
             // A fixture too: seals the webhook endpoints' signing secrets tests create.

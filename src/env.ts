@@ -5,6 +5,8 @@
  * object) at first use: a request never pays for zod-parsing the environment again.
  */
 import { z } from "zod";
+import { parseMailbox } from "./email/mailbox";
+import { EMAIL_PROVIDERS } from "./email/provider";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
 import {
   environmentProblems,
@@ -13,6 +15,7 @@ import {
 } from "./modules/auth/identity-providers/provider-settings";
 import { resolveRelyingParty } from "./modules/auth/passkeys/relying-party";
 import { billingPlansSchema, EMPTY_CATALOG } from "./modules/billing/billing.plans";
+import { fcmServiceAccountSchema } from "./modules/push/fcm-service-account";
 
 /** Bindings come from wrangler.toml through `npm run cf-typegen` (worker-configuration.d.ts). */
 export type Bindings = Cloudflare.Env;
@@ -35,10 +38,12 @@ const csv = z.string().transform((value) =>
 const httpUrl = z.url({ protocol: /^https?$/ });
 
 /** `addr@example.com` or `Display Name <addr@example.com>`: the two forms a From header (and Resend) accepts. */
-const mailbox = z.string().refine((value) => {
-  const named = /^[^<>\r\n]*<([^<>]+)>$/.exec(value);
-  return z.email().safeParse(named ? named[1] : value).success;
-}, "must be an email address, optionally with a display name: Name <address@example.com>");
+const mailbox = z
+  .string()
+  .refine(
+    (value) => z.email().safeParse(parseMailbox(value).email).success,
+    "must be an email address, optionally with a display name: Name <address@example.com>",
+  );
 
 export const configSchema = z.object({
   ENVIRONMENT: z.enum(["development", "test", "staging", "production"]).default("development"),
@@ -119,11 +124,51 @@ export const configSchema = z.object({
   RATE_LIMIT_STORE: z.enum(["kv", "durable_object"]).default("kv"),
   /** Per-policy limits over the defaults in src/lib/rate-limit/policies.ts: JSON, e.g. {"anonymous":"120/60","login":"5/15m"}. */
   RATE_LIMIT_POLICIES: policyOverridesSchema.default({}),
-  /** `console` logs each email as one JSON line instead of sending it (development and tests). */
-  EMAIL_PROVIDER: z.enum(["resend", "console"]).default("console"),
+  /**
+   * Who delivers email (src/email/providers): `console` logs each email as one JSON line instead of
+   * sending it (development and tests); `resend`, `postmark`, `sendgrid`, `mailgun` call that
+   * provider's HTTP API; `cloudflare` sends through the Workers `send_email` binding (SEND_EMAIL).
+   */
+  EMAIL_PROVIDER: z.enum(EMAIL_PROVIDERS).default("console"),
   EMAIL_FROM: mailbox.default("Edge API Platform <no-reply@example.com>"),
-  /** Required when EMAIL_PROVIDER=resend; checked when an email is delivered, not here (see src/email/providers). */
+  /**
+   * Replaces the API base of the HTTP providers (Mailgun's EU region https://api.eu.mailgun.net,
+   * SendGrid's https://api.eu.sendgrid.com, a proxy, a local fake). https only in production.
+   */
+  EMAIL_API_BASE_URL: httpUrl.optional(),
+  /**
+   * Each provider's credentials. Required only with their EMAIL_PROVIDER, and checked when an email is
+   * delivered and by GET /health (src/email/providers/index.ts), not here: a missing secret must not
+   * take the whole API down, and the queued email goes out once it is set.
+   */
   RESEND_API_KEY: z.string().optional(),
+  POSTMARK_SERVER_TOKEN: z.string().optional(),
+  SENDGRID_API_KEY: z.string().optional(),
+  MAILGUN_API_KEY: z.string().optional(),
+  /** The Mailgun sending domain, e.g. mg.example.com (the `{domain}` of /v3/{domain}/messages). */
+  MAILGUN_DOMAIN: z
+    .string()
+    .regex(
+      /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i,
+      "must be a domain name such as mg.example.com",
+    )
+    .optional(),
+  /**
+   * Web Push (src/modules/push): the VAPID private key, a P-256 scalar as 32 bytes base64url (the
+   * format `npx web-push generate-vapid-keys` prints). `npm run dev` generates one; without it, Web
+   * Push answers 503 `push_not_configured`.
+   */
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, "must be a P-256 private key: 32 bytes, base64url-encoded (43 characters)")
+    .optional(),
+  /** Who push services contact about our pushes (VAPID `sub`): `mailto:` or `https:`. Default: APP_URL when https, else mailto: EMAIL_FROM. */
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:[^\s@]+@[^\s@]+|https:\/\/\S+)$/, "must be a mailto: address or an https: URL")
+    .optional(),
+  /** FCM HTTP v1 (Android, iOS): the Firebase service-account key, as its JSON file. Without it, FCM answers 503 `push_not_configured`. */
+  FCM_SERVICE_ACCOUNT: fcmServiceAccountSchema.optional(),
   /**
    * The page of the client app that signs in from a magic link: the emailed link is this URL plus
    * `?token=…`. Required outside tests (src/modules/auth/magic-code.service.ts says so when missing).
@@ -217,7 +262,17 @@ export function getConfig(env: Bindings): Config {
   const isProduction = parsed.data.ENVIRONMENT === "production";
   if (isProduction && parsed.data.EMAIL_PROVIDER === "console") {
     // The console provider writes reset links and sign-in codes into the logs.
-    throw new ConfigError(["EMAIL_PROVIDER: `console` is refused in production; use `resend`"]);
+    throw new ConfigError([
+      "EMAIL_PROVIDER: `console` is refused in production; use resend, postmark, sendgrid, mailgun or cloudflare",
+    ]);
+  }
+  if (
+    isProduction &&
+    parsed.data.EMAIL_API_BASE_URL &&
+    !parsed.data.EMAIL_API_BASE_URL.startsWith("https:")
+  ) {
+    // The provider key travels in every request to it: never in clear text outside a laptop.
+    throw new ConfigError(["EMAIL_API_BASE_URL: must be an https URL in production"]);
   }
   if (isProduction && parsed.data.MAGIC_LINK_DEBUG_ECHO_TOKEN) {
     // It would hand every sign-in code to whoever asks for it.

@@ -6,27 +6,28 @@
  * driven without waiting for the queue's timers. Resend is faked only at `fetch`.
  */
 import { env } from "cloudflare:workers";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type EmailEvent, onEmailEvent } from "../src/email/events";
-import { type SendEmailInput, sendEmail } from "../src/email/send-email";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { onEmailEvent } from "../src/email/events";
+import { sendEmail } from "../src/email/send-email";
 import { type Bindings, getConfig } from "../src/env";
 import { MAX_RETRIES, retryDelaySeconds } from "../src/jobs/consumer";
 import { createServiceContext } from "../src/lib/context";
 import { systemPrincipal } from "../src/lib/principal";
 import wranglerToml from "../wrangler.toml?raw";
-import { consume, EMAIL_DLQ, EMAIL_QUEUE, fakeResend, HOLD_SECONDS, resendAccepted } from "./support/mailbox";
+import {
+  captureLines,
+  consume,
+  EMAIL_DLQ,
+  EMAIL_QUEUE,
+  enqueueHeld,
+  fakeResend,
+  HOLD_SECONDS,
+  recordEmailEvents,
+  resendAccepted,
+  resetEmail,
+} from "./support/mailbox";
 
 const RESEND_KEY = "re_test_4f9a1c2b3d";
-
-const resetEmail: SendEmailInput = {
-  template: "password_reset",
-  to: "ada@example.com",
-  data: {
-    name: "Ada",
-    reset_url: "https://app.example.com/reset-password?token=tok_secret_123",
-    expires_in_minutes: 60,
-  },
-};
 
 /** The same bindings with other email settings; a fresh object, so getConfig parses it anew. */
 function envWith(
@@ -37,48 +38,10 @@ function envWith(
 
 const resendEnv = () => envWith({ EMAIL_PROVIDER: "resend", RESEND_API_KEY: RESEND_KEY });
 
-/** Enqueues through the real producer onto the real local queue and returns the body that was sent. */
-async function enqueue(input: SendEmailInput): Promise<{ emailId: string; body: unknown }> {
-  const send = vi.spyOn(env.EMAIL_QUEUE, "send");
-  const { emailId } = await sendEmail(env, input, { delaySeconds: HOLD_SECONDS });
-  expect(send).toHaveBeenCalledTimes(1);
-  const [body, options] = send.mock.calls[0] ?? [];
-  expect(options).toEqual({ contentType: "json", delaySeconds: HOLD_SECONDS });
-  send.mockRestore();
-  return { emailId, body };
-}
-
-/** Log lines (JSON, one per call) written to a console method while a test runs. */
-function captureLines(method: "log" | "warn" | "error"): () => Record<string, unknown>[] {
-  const spy = vi.spyOn(console, method).mockImplementation(() => {});
-  return () =>
-    spy.mock.calls.flatMap(([line]) => {
-      try {
-        return [JSON.parse(String(line)) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
-}
-
 const resendError =
   (statusCode: number, name: string, message: string, headers: HeadersInit = {}) =>
   () =>
     Response.json({ statusCode, name, message }, { status: statusCode, headers });
-
-/** Every email event of each test in the calling describe block (reset per test). */
-function recordEvents(): EmailEvent[] {
-  const events: EmailEvent[] = [];
-  let stop = () => {};
-  beforeEach(() => {
-    events.length = 0;
-    stop = onEmailEvent((event) => {
-      events.push(event);
-    });
-  });
-  afterEach(() => stop());
-  return events;
-}
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -86,7 +49,7 @@ afterEach(() => {
 
 describe("email delivery: producer", () => {
   it("enqueues { template, to, data } as an email.send message on EMAIL_QUEUE", async () => {
-    const { emailId, body } = await enqueue(resetEmail);
+    const { emailId, body } = await enqueueHeld(resetEmail);
     expect(emailId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(body).toEqual({
       type: "email.send",
@@ -121,10 +84,10 @@ describe("email delivery: producer", () => {
 });
 
 describe("email delivery: console provider", () => {
-  const events = recordEvents();
+  const events = recordEmailEvents();
 
   it("logs the rendered message as one structured JSON line and acks", async () => {
-    const { emailId, body } = await enqueue(resetEmail);
+    const { emailId, body } = await enqueueHeld(resetEmail);
     const lines = captureLines("log");
     const { id, result } = await consume(body, { env: envWith({ EMAIL_PROVIDER: "console" }) });
 
@@ -185,10 +148,10 @@ describe("email delivery: console provider", () => {
 });
 
 describe("email delivery: resend provider", () => {
-  const events = recordEvents();
+  const events = recordEmailEvents();
 
   it("POSTs the body Resend's API expects, with an idempotency key, and acks", async () => {
-    const { emailId, body } = await enqueue(resetEmail);
+    const { emailId, body } = await enqueueHeld(resetEmail);
     const resend = fakeResend(resendAccepted("49a3999c-0ce1-4ea6-ab68-afcd6dc2e794"));
     const { id, result } = await consume(body, { env: resendEnv() });
 
@@ -231,7 +194,7 @@ describe("email delivery: resend provider", () => {
   });
 
   it("uses EMAIL_FROM as the sender", async () => {
-    const { body } = await enqueue(resetEmail);
+    const { body } = await enqueueHeld(resetEmail);
     const resend = fakeResend(resendAccepted("0d7c0a6e-8f43-4b8e-9a47-3f1f0e3c5a11"));
     await consume(body, { env: { ...resendEnv(), EMAIL_FROM: "Acme Security <security@acme.example>" } });
     const [request] = resend.requests;
@@ -241,7 +204,7 @@ describe("email delivery: resend provider", () => {
   });
 
   it("sends the same idempotency key and payload when the queue redelivers a message", async () => {
-    const { emailId, body } = await enqueue(resetEmail);
+    const { emailId, body } = await enqueueHeld(resetEmail);
     const resend = fakeResend(resendAccepted("5b0e2f8a-7c1d-4e3f-9a2b-6c8d0e1f2a3b"));
     const testEnv = resendEnv();
     await consume(body, { env: testEnv, attempts: 1 });
@@ -254,19 +217,9 @@ describe("email delivery: resend provider", () => {
 });
 
 describe("email delivery: errors", () => {
-  const events = recordEvents();
+  const events = recordEmailEvents();
 
   const failures = [
-    {
-      what: "422 validation_error",
-      answer: resendError(
-        422,
-        "validation_error",
-        "Invalid `to` field. The email address needs to follow the `email@example.com` format.",
-      ),
-      status: 422,
-      code: "validation_error",
-    },
     {
       what: "429 rate_limit_exceeded",
       answer: resendError(
@@ -298,7 +251,7 @@ describe("email delivery: errors", () => {
 
   for (const failure of failures) {
     it(`retries on ${failure.what} with exponential backoff`, async () => {
-      const { emailId, body } = await enqueue(resetEmail);
+      const { emailId, body } = await enqueueHeld(resetEmail);
       fakeResend(failure.answer);
       const testEnv = resendEnv();
 
@@ -325,10 +278,64 @@ describe("email delivery: errors", () => {
     });
   }
 
+  for (const refusal of [
+    {
+      what: "422 validation_error",
+      answer: resendError(
+        422,
+        "validation_error",
+        "Invalid `to` field. The email address needs to follow the `email@example.com` format.",
+      ),
+      status: 422,
+      code: "validation_error",
+    },
+    {
+      what: "401 missing_api_key",
+      answer: resendError(401, "missing_api_key", "Missing API key in the authorization header."),
+      status: 401,
+      code: "missing_api_key",
+    },
+  ]) {
+    it(`gives up at once on ${refusal.what}: acked, logged with Resend's explanation, counted as final`, async () => {
+      const { emailId, body } = await enqueueHeld(resetEmail);
+      const resend = fakeResend(refusal.answer);
+      const errors = captureLines("error");
+      const { id, result } = await consume(body, { env: resendEnv(), attempts: 1 });
+
+      expect(resend.requests).toHaveLength(1);
+      expect(result.explicitAcks).toEqual([id]);
+      expect(result.retryMessages).toEqual([]);
+      expect(errors()).toEqual([
+        expect.objectContaining({
+          level: "error",
+          msg: "email refused by the provider; not retried",
+          email_id: emailId,
+          provider: "resend",
+          status: refusal.status,
+          error_code: refusal.code,
+          to: "ada@example.com",
+        }),
+      ]);
+      expect(JSON.stringify(errors())).not.toContain(RESEND_KEY);
+      expect(events.filter((event) => event.email_id === emailId)).toEqual([
+        {
+          outcome: "failed",
+          email_id: emailId,
+          template: "password_reset",
+          provider: "resend",
+          attempts: 1,
+          final: true,
+          error_code: refusal.code,
+          status: refusal.status,
+        },
+      ]);
+    });
+  }
+
   it("logs the final failure, leaves the message to the dead-letter queue, and the DLQ consumer logs it", async () => {
     const maxAttempts = (MAX_RETRIES[EMAIL_QUEUE] ?? 0) + 1;
     expect(maxAttempts).toBe(6);
-    const { emailId, body } = await enqueue(resetEmail);
+    const { emailId, body } = await enqueueHeld(resetEmail);
     fakeResend(resendError(500, "internal_server_error", "An unexpected error occurred."));
     const errors = captureLines("error");
 
@@ -380,7 +387,7 @@ describe("email delivery: errors", () => {
   });
 
   it("refuses EMAIL_PROVIDER=resend without RESEND_API_KEY with a clear error, and retries", async () => {
-    const { emailId, body } = await enqueue(resetEmail);
+    const { emailId, body } = await enqueueHeld(resetEmail);
     const resend = fakeResend(resendAccepted("never-used"));
     const errors = captureLines("error");
     const { id, result } = await consume(body, {
@@ -409,7 +416,7 @@ describe("email delivery: errors", () => {
       throw new Error("metrics are down");
     });
     try {
-      const { body } = await enqueue(resetEmail);
+      const { body } = await enqueueHeld(resetEmail);
       fakeResend(resendAccepted("1f2e3d4c-5b6a-4978-8695-a4b3c2d1e0f9"));
       const errors = captureLines("error");
       const { id, result } = await consume(body, { env: resendEnv() });
@@ -454,7 +461,7 @@ describe("email delivery: configuration", () => {
 
   it("rejects an EMAIL_FROM that is not a mailbox", () => {
     expect(() => getConfig(envWith({ EMAIL_FROM: "Security Team" }))).toThrow(/EMAIL_FROM/);
-    expect(() => getConfig(envWith({ EMAIL_PROVIDER: "sendgrid" }))).toThrow(/EMAIL_PROVIDER/);
+    expect(() => getConfig(envWith({ EMAIL_PROVIDER: "smtp" }))).toThrow(/EMAIL_PROVIDER/);
     expect(getConfig(envWith({ EMAIL_FROM: "security@acme.example" })).EMAIL_FROM).toBe(
       "security@acme.example",
     );

@@ -1,6 +1,6 @@
 /** Operations routes: service info, liveness, and dependency health with a failing binding. */
 import { env, exports } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import type { Bindings } from "../src/env";
 
@@ -49,7 +49,7 @@ describe("GET /health and /health/ready", () => {
       };
       expect(body.status).toBe("ok");
       expect(Object.keys(body.checks).sort()).toEqual(
-        ["auth_kv", "d1", "email_queue", "jobs_queue", "r2", "rate_limit_kv"].sort(),
+        ["auth_kv", "d1", "email_provider", "email_queue", "jobs_queue", "r2", "rate_limit_kv"].sort(),
       );
       for (const check of Object.values(body.checks)) {
         expect(check.status).toBe("ok");
@@ -81,6 +81,36 @@ describe("GET /health and /health/ready", () => {
     const body = (await res.json()) as { checks: Record<string, { status: string }> };
     expect(body.checks.email_queue?.status).toBe("down");
     expect(body.checks.jobs_queue?.status).toBe("ok");
+  });
+});
+
+describe("GET /health: the email provider's settings", () => {
+  it("is down, naming the missing secret, when EMAIL_PROVIDER lacks its key", async () => {
+    const res = await app.request("/health", {}, {
+      ...env,
+      EMAIL_PROVIDER: "postmark",
+      POSTMARK_SERVER_TOKEN: "",
+    } as Bindings);
+    expect(res.status).toBe(503);
+    const body = (await res.json()) as { checks: Record<string, { status: string; error?: string }> };
+    expect(body.checks.email_provider).toMatchObject({
+      status: "down",
+      error: expect.stringContaining("POSTMARK_SERVER_TOKEN: required when EMAIL_PROVIDER=postmark"),
+    });
+    expect(body.checks.d1?.status).toBe("ok");
+  });
+
+  it("is ok once the key is there (the provider itself is not called)", async () => {
+    const fetchSpy = vi.spyOn(globalThis, "fetch");
+    const res = await app.request("/health", {}, {
+      ...env,
+      EMAIL_PROVIDER: "mailgun",
+      MAILGUN_API_KEY: "key-test",
+      MAILGUN_DOMAIN: "mg.example.com",
+    } as Bindings);
+    expect(res.status).toBe(200);
+    expect(fetchSpy).not.toHaveBeenCalled();
+    fetchSpy.mockRestore();
   });
 });
 

@@ -92,18 +92,23 @@ describe("PATCH /users/me", () => {
       last_name: "Johnson",
       phone_number: "+14155550123",
       birth_date: "1918-08-26",
-      notification_preferences: { task_completed: { in_app: true, email: false } },
+      notification_preferences: { task_completed: { in_app: true, email: false, push: false } },
     });
     const second = await jsonOf<UserDto>(
       await patch({
-        notification_preferences: { task_completed: { email: true }, org_invitation: { in_app: false } },
+        notification_preferences: {
+          task_completed: { email: true },
+          org_invitation: { in_app: false },
+          new_comment: { push: false },
+        },
       }),
       200,
     );
-    // org_invitation was never set: the channel left out keeps its default (no email).
+    // org_invitation was never set: the channels left out keep their defaults (no email, push).
     expect(second.notification_preferences).toEqual({
-      task_completed: { in_app: true, email: true },
-      org_invitation: { in_app: false, email: false },
+      task_completed: { in_app: true, email: true, push: false },
+      org_invitation: { in_app: false, email: false, push: true },
+      new_comment: { in_app: true, email: false, push: false },
     });
     expect(second.first_name).toBe("Katherine");
     const cleared = await jsonOf<UserDto>(await patch({ phone_number: null, username: null }), 200);

@@ -12,6 +12,12 @@ export function generateSigningKey(): string {
   return JSON.stringify({ ...jwk, kid: `dev-${randomUUID().slice(0, 8)}`, alg: "ES256" });
 }
 
+/** A VAPID key for Web Push: the P-256 scalar, base64url (what `npx web-push generate-vapid-keys` prints as private). */
+export function generateVapidPrivateKey(): string {
+  const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  return privateKey.export({ format: "jwk" }).d as string;
+}
+
 /** The values `npm run dev` fills in; every other line of the example is copied as it is. */
 function generatedSecrets(): Record<string, string> {
   return {
@@ -19,6 +25,7 @@ function generatedSecrets(): Record<string, string> {
     METRICS_TOKEN: randomBytes(24).toString("base64url"),
     MFA_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
     WEBHOOK_SECRET_ENCRYPTION_KEY: randomBytes(32).toString("base64url"),
+    VAPID_PRIVATE_KEY: generateVapidPrivateKey(),
   };
 }
 

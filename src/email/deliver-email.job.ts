@@ -2,6 +2,9 @@
  * The `email.send` queue handler: render the template, hand the message to the
  * configured provider, and report the outcome. A throw means "retry": the consumer
  * retries with backoff and, after the consumer's max_retries, the queue dead-letters it.
+ * A refusal the provider would repeat (EmailProviderError with `retryable: false`: a bad
+ * key, a recipient it will not take) is logged with the provider's explanation and
+ * acknowledged: retrying it would only spend quota and delay the dead letter.
  */
 import { type Bindings, getConfig } from "../env";
 import type { QueueHandlerDeps } from "../jobs/queue-handler";
@@ -45,7 +48,7 @@ export async function deliverEmail(message: EmailSendMessage, deps: QueueHandler
     attempts: deps.attempts,
   };
   try {
-    const provider = createEmailProvider(config);
+    const provider = createEmailProvider(config, deps.env);
     const rendered = renderEmail(message.template, message.data, siteFromConfig(config));
     const sent = await provider.send({
       id: message.email_id,
@@ -79,11 +82,12 @@ export async function deliverEmail(message: EmailSendMessage, deps: QueueHandler
       );
     }
   } catch (error) {
+    const givenUp = error instanceof EmailProviderError && !error.retryable;
     emitEmailEvent(
       {
         ...outcome,
         outcome: "failed",
-        final: deps.lastAttempt,
+        final: givenUp || deps.lastAttempt,
         error_code:
           error instanceof EmailProviderError ? error.code : error instanceof Error ? error.name : "Error",
         status: error instanceof EmailProviderError ? error.status : null,
@@ -91,6 +95,14 @@ export async function deliverEmail(message: EmailSendMessage, deps: QueueHandler
       deps.env,
       logger,
     );
-    throw error;
+    if (!givenUp) throw error;
+    // The message names the provider's error and its own explanation (never our key); `to` finds the account.
+    logger.error("email refused by the provider; not retried", {
+      provider: error.provider,
+      status: error.status,
+      error_code: error.code,
+      error: error.message,
+      to: message.to,
+    });
   }
 }

@@ -6,12 +6,13 @@
  */
 import type { Bindings } from "../env";
 import { type Logger, serializeError } from "../lib/logger";
+import type { EmailProviderName } from "./provider";
 import type { EmailTemplateName } from "./templates";
 
 type EventBase = {
   email_id: string;
   template: EmailTemplateName;
-  provider: "resend" | "console";
+  provider: EmailProviderName;
   /** Delivery attempt this event ends, from 1. */
   attempts: number;
 };
@@ -20,7 +21,10 @@ export type EmailEvent =
   | (EventBase & { outcome: "sent"; provider_message_id: string })
   | (EventBase & {
       outcome: "failed";
-      /** True on the last attempt: the message goes to the dead-letter queue next. */
+      /**
+       * True when no further attempt follows: the last attempt (the message goes to the dead-letter
+       * queue next), or a refusal the provider would repeat (bad key, rejected recipient), given up at once.
+       */
       final: boolean;
       /** Provider error name (`rate_limit_exceeded`...) or the thrown error's name. */
       error_code: string;

@@ -1,13 +1,24 @@
 /**
  * What every email provider does: take one fully rendered message and hand it
  * over, or throw. The consumer picks the provider from EMAIL_PROVIDER, so switching
- * from the console to Resend is configuration, never code.
+ * from the console to Resend, Postmark, SendGrid, Mailgun or Cloudflare Email Sending
+ * is configuration, never code.
  */
 
-export type EmailProviderName = "resend" | "console";
+/** Every value EMAIL_PROVIDER takes (src/env.ts validates against this list). */
+export const EMAIL_PROVIDERS = [
+  "console",
+  "resend",
+  "postmark",
+  "sendgrid",
+  "mailgun",
+  "cloudflare",
+] as const;
+
+export type EmailProviderName = (typeof EMAIL_PROVIDERS)[number];
 
 export type OutgoingEmail = {
-  /** Our email id (queue message `email_id`): sent as the provider's idempotency key. */
+  /** Our email id (queue message `email_id`): sent as the provider's idempotency key where it has one. */
   id: string;
   from: string;
   to: string;
@@ -26,17 +37,33 @@ export interface EmailProvider {
   send(email: OutgoingEmail): Promise<SentEmail>;
 }
 
-/** A provider refused or could not be reached; the queue retries the message. */
+/**
+ * A provider refused the email or could not be reached. `retryable` says what the
+ * consumer does with it: a rate limit, a server error or no answer at all is retried
+ * with the queue's backoff; a refusal that would be the same next time (bad credentials,
+ * an address or sender the provider will not take) is given up at once, so it neither
+ * burns the provider's quota nor waits minutes in the queue before the dead letter.
+ */
 export class EmailProviderError extends Error {
   constructor(
     readonly provider: EmailProviderName,
-    /** HTTP status of the provider's answer; null when no answer came back (network, timeout). */
+    /** HTTP status of the provider's answer; null when no answer came back (network, timeout, a binding). */
     readonly status: number | null,
-    /** The provider's error name, e.g. Resend's `validation_error` or `rate_limit_exceeded`. */
+    /** The provider's error name, e.g. Resend's `validation_error`, Postmark's `ErrorCode` 406, `E_RATE_LIMIT_EXCEEDED`. */
     readonly code: string,
     message: string,
+    readonly retryable: boolean,
   ) {
     super(`${provider} refused the email (${status ?? "no response"} ${code}): ${message}`);
     this.name = "EmailProviderError";
   }
+}
+
+/**
+ * Whether an HTTP answer of an email API is worth another try: 408 and 429 (slow down),
+ * 5xx (their outage), or none at all (network). Every other 4xx (401 bad key, 403, 422
+ * invalid recipient) would fail the same way again.
+ */
+export function isRetryableStatus(status: number | null): boolean {
+  return status === null || status === 408 || status === 429 || status >= 500;
 }

@@ -14,6 +14,7 @@ import { systemPrincipal } from "../lib/principal";
 import { deliverCreditsLowAlert } from "../modules/billing/credits-low.job";
 import { processStripeEventMessage } from "../modules/billing/stripe-events.job";
 import { deliverBroadcast } from "../modules/notifications/notifications.broadcast.job";
+import { deliverPushNotification } from "../modules/notifications/notifications.push.job";
 import { runTaskMessage } from "../modules/tasks/task-run.job";
 import { deliverWebhookMessage } from "../modules/webhooks/webhook-delivery.job";
 import { dispatchWebhookEvent } from "../modules/webhooks/webhook-dispatch.job";
@@ -25,6 +26,7 @@ const handlers: { [T in QueueMessage["type"]]: QueueHandler<Extract<QueueMessage
   "health.ping": async () => {},
   "email.send": deliverEmail,
   "notifications.broadcast": deliverBroadcast,
+  "notifications.push": deliverPushNotification,
   "task.run": runTaskMessage,
   "billing.stripe_event": processStripeEventMessage,
   "billing.credits_low": deliverCreditsLowAlert,

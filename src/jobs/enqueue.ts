@@ -1,3 +1,4 @@
+import { chunk } from "../db/batch";
 import { type QueueMessage, queueMessage } from "./messages";
 
 /** Cloudflare Queues refuse a delivery delay (send or retry) longer than 12 hours. */
@@ -22,4 +23,15 @@ export async function enqueue(
 export function enqueueAt(queue: Queue, message: QueueMessage, at: Date, now: number): Promise<void> {
   const delaySeconds = delaySecondsUntil(at, now);
   return enqueue(queue, message, delaySeconds > 0 ? { delaySeconds } : {});
+}
+
+/** Queues' limit on one sendBatch call. */
+const SEND_BATCH_LIMIT = 100;
+
+/** Many messages at once (one sendBatch per 100), each checked like enqueue() checks one. */
+export async function enqueueBatch(queue: Queue, messages: QueueMessage[]): Promise<void> {
+  const bodies = messages.map((message) => queueMessage.parse(message));
+  for (const part of chunk(bodies, SEND_BATCH_LIMIT)) {
+    await queue.sendBatch(part.map((body) => ({ body, contentType: "json" as const })));
+  }
 }

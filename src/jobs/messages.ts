@@ -7,6 +7,7 @@ import { z } from "zod";
 import { emailSendMessage } from "../email/message";
 import { creditsLowMessage, stripeEventMessage } from "../modules/billing/billing.messages";
 import { notificationsBroadcastMessage } from "../modules/notifications/notifications.broadcast-message";
+import { notificationsPushMessage } from "../modules/notifications/notifications.push-message";
 import { taskRunMessage } from "../modules/tasks/task-message";
 import { webhookDeliverMessage, webhookDispatchMessage } from "../modules/webhooks/webhooks.messages";
 
@@ -22,6 +23,7 @@ export const queueMessage = z.discriminatedUnion("type", [
   healthPingMessage,
   emailSendMessage,
   notificationsBroadcastMessage,
+  notificationsPushMessage,
   taskRunMessage,
   stripeEventMessage,
   creditsLowMessage,

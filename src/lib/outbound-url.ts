@@ -166,3 +166,34 @@ export function checkOutboundUrl(raw: string, options: { strict: boolean }): Out
   }
   return { ok: true, url: url.href };
 }
+
+/** `localhost`, `*.localhost`, 127.0.0.0/8 and ::1: the machine itself. */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase().replace(/\.$/, "");
+  if (host === "localhost" || host.endsWith(".localhost")) return true;
+  const v4 = ipv4ToNumber(host);
+  if (v4 !== null) return v4 >>> 24 === 127;
+  if (!host.startsWith("[")) return false;
+  const groups = parseIpv6(host.slice(1, -1));
+  return groups !== null && groups.slice(0, 7).every((group) => group === 0) && groups[7] === 1;
+}
+
+/** A host that strict mode refuses: not a public internet address or name. */
+export function isPrivateHost(hostname: string): boolean {
+  return !checkOutboundUrl(`https://${hostname}/`, { strict: true }).ok;
+}
+
+/**
+ * For URLs a person registers for the Worker to call (push endpoints): why `url` may not
+ * be fetched, or null. Production is strict mode; elsewhere a loopback host is accepted
+ * too (over http as well), so a local receiver works on a laptop, and any other host
+ * must still pass strict mode.
+ */
+export function outboundUrlRefusal(url: URL, options: { production: boolean }): string | null {
+  if (!options.production && isLoopbackHost(url.hostname)) {
+    const verdict = checkOutboundUrl(url.href, { strict: false });
+    return verdict.ok ? null : verdict.reason;
+  }
+  const verdict = checkOutboundUrl(url.href, { strict: true });
+  return verdict.ok ? null : verdict.reason;
+}

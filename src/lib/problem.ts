@@ -344,6 +344,11 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     description:
       "The WebSocket ticket is malformed, unknown, expired (30 s), already used, issued to another account, or its session was revoked.",
   },
+  push_not_configured: {
+    status: 503,
+    description:
+      "Push notifications of this kind are not configured on this server: VAPID_PRIVATE_KEY (Web Push) or FCM_SERVICE_ACCOUNT (FCM) is not set.",
+  },
   upgrade_required: {
     status: 426,
     description: "GET /api/v1/notifications/ws only accepts WebSocket upgrades (`Upgrade: websocket`).",

@@ -19,6 +19,7 @@ import { notificationsRouter } from "./notifications/notifications.index";
 import { oauthRouter } from "./oauth/oauth.index";
 import { invitationsRouter, orgsRouter } from "./orgs/orgs.index";
 import { preRegistrationsRouter } from "./pre-registrations/pre-registrations.index";
+import { pushKeysRouter, pushSubscriptionsRouter } from "./push/push.index";
 import { tasksRouter } from "./tasks/tasks.index";
 import { usersRouter } from "./users/users.index";
 import { webhookEndpointsRouter, webhookEventTypesRouter } from "./webhooks/webhooks.index";
@@ -40,6 +41,8 @@ export const modules = [
   { path: "/api/v1/invitations", router: invitationsRouter },
   { path: "/api/v1/oauth", router: oauthRouter },
   { path: "/api/v1/notifications", router: notificationsRouter },
+  { path: "/api/v1/users/me/push-subscriptions", router: pushSubscriptionsRouter },
+  { path: "/api/v1/notifications/push", router: pushKeysRouter },
   { path: "/api/v1/pre-registrations", router: preRegistrationsRouter },
   { path: "/api/v1/tasks", router: tasksRouter },
   { path: "/api/v1/categories", router: categoriesRouter },

@@ -54,6 +54,7 @@ import {
   type OrganizationDeletionStep,
   organizationDeletionSteps,
 } from "./orgs/orgs.service";
+import { dropDevicesOfRevokedSessions, erasePushSubscriptions } from "./push/push.hooks";
 import { enqueueScheduledTasksJob } from "./tasks/task-scheduler.cron";
 import { type UserExportSection, userExportSections } from "./tasks/task-types/export-user-data";
 import { tasksExportSection } from "./tasks/tasks.export";
@@ -82,7 +83,10 @@ export const wiring = {
   signInHooks: [newDeviceSignInHook] as SignInHook[],
 
   /** After sessions are revoked (auth/sessions.service.ts). */
-  sessionRevocationHooks: [closeRevokedSockets] as SessionRevocationHook[],
+  sessionRevocationHooks: [
+    closeRevokedSockets,
+    dropDevicesOfRevokedSessions, // a signed-out device receives no more pushes
+  ] as SessionRevocationHook[],
 
   /** Before a never-verified account is claimed by the owner of its address (auth/accounts.ts). */
   accountClaimSteps: [
@@ -98,6 +102,7 @@ export const wiring = {
    */
   accountErasureSteps: [
     eraseNotifications,
+    erasePushSubscriptions,
     eraseMemberships, // settles the organizations it owned
     eraseUserTasks, // and their export files
     async (ctx, userId) => {

@@ -7,8 +7,10 @@
  * console provider's log line, or the request Resend received (faked at `fetch`).
  */
 import { env } from "cloudflare:workers";
-import { beforeEach, expect, vi } from "vitest";
+import { afterEach, beforeEach, expect, vi } from "vitest";
+import { type EmailEvent, onEmailEvent } from "../../src/email/events";
 import type { EmailSendMessage } from "../../src/email/message";
+import { type SendEmailInput, sendEmail } from "../../src/email/send-email";
 import type { Bindings } from "../../src/env";
 import { runQueueBatch } from "./background";
 
@@ -136,20 +138,23 @@ export async function deliver(message: EmailSendMessage): Promise<SentEmail> {
 }
 
 /**
- * Resend, faked at `fetch`: answers each request with the next of `answers` (the last one
- * again once they run out) and records every request, to read what the provider was sent.
+ * An email provider's HTTP API, faked at `fetch`: answers each request with the next of
+ * `answers` (the last one again once they run out) and records every request, to read what
+ * the provider was sent. (`fakeResend` is the same fake, by the name most tests know it.)
  */
-export function fakeResend(...answers: (() => Response | Promise<Response>)[]) {
+export function fakeEmailApi(...answers: (() => Response | Promise<Response>)[]) {
   const requests: Request[] = [];
   let call = 0;
   const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
     requests.push(new Request(input, init));
     const answer = answers[Math.min(call++, answers.length - 1)];
-    if (!answer) throw new Error("fakeResend needs at least one answer");
+    if (!answer) throw new Error("fakeEmailApi needs at least one answer");
     return answer();
   });
   return { spy, requests };
 }
+
+export const fakeResend = fakeEmailApi;
 
 /** Resend's 200 answer to POST /emails, for the email it stored as `id`. */
 export const resendAccepted = (id: string) => () => Response.json({ id }, { status: 200 });
@@ -167,4 +172,56 @@ export function tokenFromLink(text: string, path: string): string {
     }
   }
   throw new Error(`no ${path}?token= link in:\n${text}`);
+}
+
+/** The email most delivery tests send: a password reset whose link carries a token (kept out of logs). */
+export const resetEmail: SendEmailInput = {
+  template: "password_reset",
+  to: "ada@example.com",
+  data: {
+    name: "Ada",
+    reset_url: "https://app.example.com/reset-password?token=tok_secret_123",
+    expires_in_minutes: 60,
+  },
+};
+
+/**
+ * Enqueues through the real producer onto the real local queue (held back, see HOLD_SECONDS)
+ * and returns the body that was sent, for `consume()` to deliver with the bindings a test picks.
+ */
+export async function enqueueHeld(input: SendEmailInput): Promise<{ emailId: string; body: unknown }> {
+  const send = vi.spyOn(env.EMAIL_QUEUE, "send");
+  const { emailId } = await sendEmail(env, input, { delaySeconds: HOLD_SECONDS });
+  expect(send).toHaveBeenCalledTimes(1);
+  const [body, options] = send.mock.calls[0] ?? [];
+  expect(options).toEqual({ contentType: "json", delaySeconds: HOLD_SECONDS });
+  send.mockRestore();
+  return { emailId, body };
+}
+
+/** Log lines (JSON, one per call) written to a console method while a test runs. */
+export function captureLines(method: "log" | "warn" | "error"): () => Record<string, unknown>[] {
+  const spy = vi.spyOn(console, method).mockImplementation(() => {});
+  return () =>
+    spy.mock.calls.flatMap(([line]) => {
+      try {
+        return [JSON.parse(String(line)) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/** Every email event of each test in the calling describe block (reset per test). */
+export function recordEmailEvents(): EmailEvent[] {
+  const events: EmailEvent[] = [];
+  let stop = () => {};
+  beforeEach(() => {
+    events.length = 0;
+    stop = onEmailEvent((event) => {
+      events.push(event);
+    });
+  });
+  afterEach(() => stop());
+  return events;
 }

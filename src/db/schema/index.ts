@@ -13,6 +13,7 @@ export * from "./notifications";
 export * from "./orgs";
 export * from "./passkeys";
 export * from "./pre-registrations";
+export * from "./push";
 export * from "./sessions";
 export * from "./sign-in-devices";
 export * from "./tasks";

@@ -2,8 +2,11 @@ import { sql } from "drizzle-orm";
 import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import { createdAt, id, timestamp, updatedAt } from "./columns";
 
-/** Per notification type: deliver in the app and/or by email. */
-export type NotificationPreferences = Record<string, { in_app: boolean; email: boolean }>;
+/**
+ * Per notification type: deliver in the app, by email and/or by push. `push` is absent from
+ * preferences stored before the push channel existed; its default applies to them.
+ */
+export type NotificationPreferences = Record<string, { in_app: boolean; email: boolean; push?: boolean }>;
 
 export const users = sqliteTable(
   "users",

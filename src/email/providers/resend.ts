@@ -1,15 +1,20 @@
 /**
  * Resend through its official SDK. The SDK calls the global `fetch` (POST
- * https://api.resend.com/emails) and runs unchanged in workerd; it never throws for
- * API errors but answers `{ data, error }`, and turns network failures into
- * `application_error` with a null status. Both become an EmailProviderError so the
- * queue retries them.
+ * {base}/emails, base https://api.resend.com unless EMAIL_API_BASE_URL says otherwise)
+ * and runs unchanged in workerd; it never throws for API errors but answers
+ * `{ data, error }` (`{ statusCode, name, message }`), and turns network failures into
+ * `application_error` with a null status. Both become an EmailProviderError: retried on
+ * 429, 5xx and no answer, given up on the other refusals (401 `missing_api_key`, 403,
+ * 422 `validation_error`).
  */
 import { Resend } from "resend";
-import { type EmailProvider, EmailProviderError } from "../provider";
+import { type EmailProvider, EmailProviderError, isRetryableStatus } from "../provider";
+import { apiBase } from "./http";
 
-export function createResendProvider(options: { apiKey: string }): EmailProvider {
-  const client = new Resend(options.apiKey);
+export const RESEND_API_BASE = "https://api.resend.com";
+
+export function createResendProvider(options: { apiKey: string; baseUrl?: string }): EmailProvider {
+  const client = new Resend(options.apiKey, { baseUrl: apiBase(options.baseUrl, RESEND_API_BASE) });
   return {
     name: "resend",
     async send(email) {
@@ -27,7 +32,10 @@ export function createResendProvider(options: { apiKey: string }): EmailProvider
         // redelivery carries the same key and Resend answers the first result instead of sending twice.
         { idempotencyKey: `email-send/${email.id}` },
       );
-      if (error) throw new EmailProviderError("resend", error.statusCode, error.name, error.message);
+      if (error) {
+        const status = error.statusCode ?? null;
+        throw new EmailProviderError("resend", status, error.name, error.message, isRetryableStatus(status));
+      }
       return { provider: "resend", providerMessageId: data.id };
     },
   };

@@ -55,6 +55,11 @@ const TAGS = [
       "Outbound webhooks for integrators: an organization's endpoints, signed (Standard Webhooks), retried on a schedule, logged and replayable; the event catalogue.",
   },
   {
+    name: "Push notifications",
+    description:
+      "Devices that receive notifications by push: browsers (Web Push with VAPID) and Android/iOS apps (FCM), and the VAPID key browsers subscribe with.",
+  },
+  {
     name: "Feature flags",
     description: "The caller's evaluated feature flags (staff manage them under Admin).",
   },

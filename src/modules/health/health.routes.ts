@@ -42,9 +42,9 @@ export const health = defineRoute({
   method: "get",
   path: "/health",
   tags,
-  summary: "Check D1, both KV namespaces, R2 and both queue producers",
+  summary: "Check D1, both KV namespaces, R2, both queue producers and the email provider's settings",
   description:
-    "Exercises each binding (a D1 query, KV reads, an R2 head, a queue send) with a 3 s timeout each. Use /health/live for frequent load-balancer probes: it touches nothing.",
+    "Exercises each binding (a D1 query, KV reads, an R2 head, a queue send) with a 3 s timeout each. `email_provider` is down when EMAIL_PROVIDER lacks its key or binding (the error names it); the provider's API itself is not called. Use /health/live for frequent load-balancer probes: it touches nothing.",
   responses: healthResponses,
 });
 

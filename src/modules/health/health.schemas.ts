@@ -31,6 +31,7 @@ export const healthExample = {
     r2: okCheck,
     jobs_queue: okCheck,
     email_queue: okCheck,
+    email_provider: okCheck,
   },
 };
 

@@ -1,8 +1,11 @@
 /**
  * Dependency checks for GET /health: each binding is exercised for real (a D1
- * query, KV reads, an R2 head, a queue send) under a timeout, and timed.
+ * query, KV reads, an R2 head, a queue send) under a timeout, and timed. The email
+ * provider is checked for its settings only (its key, its binding): calling the
+ * provider's API on every probe would spend its quota.
  */
-import type { Bindings } from "../../env";
+import { emailProviderIssues } from "../../email/providers";
+import { type Bindings, getConfig } from "../../env";
 import { enqueue } from "../../jobs/enqueue";
 
 export type CheckResult = { status: "ok" | "down"; latency_ms: number; error?: string };
@@ -27,6 +30,10 @@ function probes(env: Bindings, requestId: string): Record<string, () => Promise<
     r2: () => env.FILES.head("health/probe"),
     jobs_queue: () => enqueue(env.JOBS_QUEUE, ping()),
     email_queue: () => enqueue(env.EMAIL_QUEUE, ping()),
+    email_provider: async () => {
+      const issues = emailProviderIssues(getConfig(env), env);
+      if (issues.length > 0) throw new Error(issues.join("; "));
+    },
   };
 }
 

@@ -2,7 +2,7 @@
  * The JOBS_QUEUE handler of `notifications.broadcast` (queued by
  * broadcastSystemNotification in notifications.broadcast.ts): one batch of at most
  * BROADCAST_BATCH_SIZE recipients, one multi-row insert, one round of hub pushes and
- * emails. For "every active user" each batch queues the next.
+ * emails, and one batch of push jobs. For "every active user" each batch queues the next.
  *
  * Delivery is at least once: the unique (broadcast_id, user_id) index turns a
  * redelivered batch into no new rows, and only rows actually inserted are pushed and
@@ -17,7 +17,7 @@ import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
 import { channelsFor } from "./notification-preferences";
 import { BROADCAST_BATCH_SIZE, type NotificationsBroadcastMessage } from "./notifications.broadcast-message";
-import { emailNotification, publish } from "./notifications.delivery";
+import { emailNotification, publish, queuePushes } from "./notifications.delivery";
 import { toNotificationDto } from "./notifications.queries";
 
 type Recipient = Pick<
@@ -100,6 +100,14 @@ export async function deliverBroadcast(
         });
       }
       if (channels.email) await emailNotification(ctx, user, row);
+    }),
+  );
+  // One look-up for the batch's devices, one sendBatch: a push job per recipient who has a device.
+  await queuePushes(
+    ctx,
+    inserted.filter((row) => {
+      const user = byUser.get(row.userId);
+      return user !== undefined && channelsFor(user.notificationPreferences, "system").push;
     }),
   );
 

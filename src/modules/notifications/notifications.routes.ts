@@ -81,7 +81,7 @@ export const sendTest = defineRoute({
   tags,
   summary: "Send yourself a test notification",
   description:
-    "Creates a `system` notification for you and pushes it to every socket you have open, so a client can check that its devices receive notifications. In the app only: never emailed.",
+    "Creates a `system` notification for you and sends it to every socket you have open and, by push, to every device you registered (unless your `notification_preferences` turn `system` push off), so a client can check that its devices receive notifications. Never emailed.",
   security: SECURITY.bearer,
   middleware: [requireUser()],
   responses: {

@@ -19,7 +19,7 @@ import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { problems } from "../../lib/problem";
 import type { HubEvent } from "./notification-hub.protocol";
 import { channelsFor } from "./notification-preferences";
-import { emailNotification, publish } from "./notifications.delivery";
+import { emailNotification, publish, queuePushes } from "./notifications.delivery";
 import {
   countUnread,
   markIdsRead,
@@ -79,16 +79,17 @@ function isSafeTarget(target: string): boolean {
 
 /**
  * Tells `userId` something. Stores it, pushes it to every open socket of the user, and
- * queues an email when their preferences ask for one (defaults: notification-preferences.ts).
- * A type the user muted in the app is stored already read and not pushed, so the
- * history stays complete without raising the unread count.
+ * queues an email and a push to their registered devices when their preferences ask for
+ * them (defaults: notification-preferences.ts). A type the user muted in the app is
+ * stored already read and not sent to the sockets, so the history stays complete without
+ * raising the unread count.
  * Throws 404 `not_found` when the user does not exist.
  */
 export function notify(ctx: ServiceContext, userId: string, input: NotifyInput): Promise<Notification> {
   return deliver(ctx, userId, input, { email: true });
 }
 
-/** notify() with the email channel forced off (the self-test below checks the app path only). */
+/** notify() with the email channel forced off (the self-test below never emails). */
 async function deliver(
   ctx: ServiceContext,
   userId: string,
@@ -136,20 +137,23 @@ async function deliver(
     await publish(ctx, userId, { kind: "notification", notification, unread_count: unread?.value ?? 0 });
   }
   if (channels.email && user.isActive) await emailNotification(ctx, user, row);
+  if (preferred.push && user.isActive) await queuePushes(ctx, [row]);
   ctx.logger.info("notification sent", {
     notification_id: row.id,
     user_id: userId,
     type: row.type,
     in_app: channels.in_app,
     email: channels.email && user.isActive,
+    push: preferred.push && user.isActive,
   });
   return notification;
 }
 
 /**
- * POST /test: a `system` notification to the caller, pushed to every open socket, so a
- * client can check end to end that its devices receive notifications. Never emailed
- * (the global per-user rate limit is then protection enough: it only reaches the caller).
+ * POST /test: a `system` notification to the caller, sent to every open socket and (unless
+ * the caller turned `system` push off) every registered device, so a client can check end
+ * to end that its devices receive notifications. Never emailed (the global per-user rate
+ * limit is then protection enough: it only reaches the caller).
  */
 export async function sendTestNotification(ctx: ServiceContext): Promise<Notification> {
   return deliver(

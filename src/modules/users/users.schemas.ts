@@ -47,17 +47,17 @@ export const BirthDateSchema = z.iso
 const PreferenceTypeSchema = z.enum(notificationTypes);
 
 export const NotificationChannelsSchema = z
-  .object({ in_app: z.boolean(), email: z.boolean() })
-  .openapi("NotificationChannels", { example: { in_app: true, email: false } });
+  .object({ in_app: z.boolean(), email: z.boolean(), push: z.boolean() })
+  .openapi("NotificationChannels", { example: { in_app: true, email: false, push: true } });
 
 export const NotificationPreferencesSchema = z
   .partialRecord(PreferenceTypeSchema, NotificationChannelsSchema)
   .openapi("NotificationPreferences", {
     description:
-      "Per notification type: whether it is delivered in the app and by email. Types not listed use the defaults: shown in the app, emailed only for `task_failed`. `system` notifications are always shown in the app.",
+      "Per notification type: whether it is delivered in the app, by email and by push (to the devices registered under /users/me/push-subscriptions). Types not listed use the defaults: shown in the app, emailed only for `task_failed`, pushed for every type but `task_completed`. `system` notifications are always shown in the app.",
     example: {
-      task_completed: { in_app: true, email: true },
-      new_comment: { in_app: false, email: false },
+      task_completed: { in_app: true, email: true, push: false },
+      new_comment: { in_app: false, email: false, push: true },
     },
   });
 
@@ -73,7 +73,7 @@ export const userExample = {
   email_verified: true,
   is_active: true,
   is_staff: false,
-  notification_preferences: { task_completed: { in_app: true, email: true } },
+  notification_preferences: { task_completed: { in_app: true, email: true, push: false } },
   created_at: "2026-11-01T09:30:00.000Z",
   updated_at: "2026-11-20T17:02:11.000Z",
   last_login_at: "2026-11-21T08:15:42.000Z",
@@ -127,7 +127,11 @@ export const UpdateProfileSchema = z
     notification_preferences: z
       .partialRecord(
         PreferenceTypeSchema,
-        z.strictObject({ in_app: z.boolean().optional(), email: z.boolean().optional() }),
+        z.strictObject({
+          in_app: z.boolean().optional(),
+          email: z.boolean().optional(),
+          push: z.boolean().optional(),
+        }),
       )
       .optional()
       .openapi({

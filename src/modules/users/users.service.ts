@@ -44,7 +44,11 @@ function mergePreferences(
     if (!channels) continue;
     // A channel left out keeps what the user gets today: their stored choice, else the default.
     const before = channelsFor(stored, type);
-    merged[type] = { in_app: channels.in_app ?? before.in_app, email: channels.email ?? before.email };
+    merged[type] = {
+      in_app: channels.in_app ?? before.in_app,
+      email: channels.email ?? before.email,
+      push: channels.push ?? before.push,
+    };
   }
   return merged;
 }
