@@ -12,6 +12,7 @@ import type { EmailEventListener } from "../email/events";
 import { onEmailEvent } from "../email/events";
 import type { MaintenanceJob } from "../jobs/maintenance-job";
 import { purgeIdempotencyRecordsJob } from "../lib/idempotency/purge.cron";
+import { purgeObjectsJob } from "../lib/storage/object-purges.cron";
 import {
   accessTokenResolver,
   type CredentialResolver,
@@ -39,6 +40,8 @@ import { type SignInHook, signInHooks } from "./auth/sign-in";
 import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing/stripe-events.cron";
 import { cancelSubscriptionsOfDeletedOrganization } from "./billing/subscriptions.service";
 import { keepInDevMailbox } from "./dev-mailbox/dev-mailbox.service";
+import { purgeStaleFileUploadsJob } from "./files/files.cron";
+import { purgeFilesOfDeletedOrganization } from "./files/files.service";
 import { countEmailEvent } from "./metrics/metrics.recorder";
 import { purgeNotificationsJob } from "./notifications/notifications.cron";
 import { closeRevokedSockets, eraseNotifications } from "./notifications/notifications.hooks";
@@ -103,6 +106,7 @@ export const wiring = {
   organizationDeletionSteps: [
     revokeOrganizationKeys,
     cancelSubscriptionsOfDeletedOrganization,
+    purgeFilesOfDeletedOrganization, // its R2 objects, purged by the cron once the deletion commits
   ] as OrganizationDeletionStep[],
 
   /** Cron jobs (src/scheduled.ts); each says how often it runs. */
@@ -116,6 +120,8 @@ export const wiring = {
     redispatchStripeEventsJob,
     purgeStripeEventsJob,
     purgeInvitationsJob,
+    purgeStaleFileUploadsJob, // before storage.purge_objects, which deletes what it purged
+    purgeObjectsJob,
   ] as MaintenanceJob[],
 
   /** Every email delivery attempt (the email queue consumer). */

@@ -43,6 +43,14 @@ export const API_KEY_SCOPES = {
     description: "Read the organization's subscription and credit balance.",
     rolesGranting: ["owner", "billing"],
   },
+  "files:read": {
+    description: "List and read the organization's files and get their download URLs.",
+    rolesGranting: EVERYONE,
+  },
+  "files:write": {
+    description: "Upload (create and complete) and delete the organization's files.",
+    rolesGranting: ["owner", "admin", "member"],
+  },
   "*": {
     description:
       "Every scope, including scopes added later: the key can do whatever any key of the organization can. Only owners grant it, and creating (or re-scoping) a key with it needs a recent authentication.",
@@ -119,6 +127,16 @@ export const PERMISSIONS = {
     description: "Start a checkout and open the billing portal.",
     roles: ["owner", "billing"],
     scope: null,
+  },
+  "files:read": {
+    description: "List and read files, and get their download URLs.",
+    roles: EVERYONE,
+    scope: "files:read",
+  },
+  "files:write": {
+    description: "Upload files (create, then complete) and delete them.",
+    roles: ["owner", "admin", "member"],
+    scope: "files:write",
   },
 } as const satisfies Record<string, PermissionRule>;
 
