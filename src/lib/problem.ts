@@ -336,6 +336,11 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     status: 403,
     description: "A signed upload or download URL past its expiry; ask the API for a new one.",
   },
+  too_many_avatar_uploads: {
+    status: 429,
+    description:
+      "Five avatar uploads are open already; complete one, or retry after `Retry-After` seconds, when the oldest URL expires.",
+  },
   // Notifications
   invalid_ws_ticket: {
     status: 401,

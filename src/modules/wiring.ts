@@ -58,6 +58,8 @@ import { type UserExportSection, userExportSections } from "./tasks/task-types/e
 import { tasksExportSection } from "./tasks/tasks.export";
 import { eraseUserTasks } from "./tasks/tasks.service";
 import { deleteAllAvatars } from "./users/avatar.service";
+import { purgeAvatarUploadsOfErasedAccount } from "./users/avatar-upload.service";
+import { purgeStaleAvatarUploadsJob } from "./users/avatar-uploads.cron";
 
 export const wiring = {
   /**
@@ -97,6 +99,7 @@ export const wiring = {
       await deleteAllAvatars(ctx, userId); // R2 only: nothing for the D1 batch
       return [];
     },
+    purgeAvatarUploadsOfErasedAccount, // its open large-avatar uploads, swept again once their URLs expired
   ] as AccountErasureStep[],
 
   /** The sections of a user's data export (the `export_user_data` task), after the profile. */
@@ -120,7 +123,8 @@ export const wiring = {
     redispatchStripeEventsJob,
     purgeStripeEventsJob,
     purgeInvitationsJob,
-    purgeStaleFileUploadsJob, // before storage.purge_objects, which deletes what it purged
+    purgeStaleFileUploadsJob, // these two before storage.purge_objects, which deletes what they purged
+    purgeStaleAvatarUploadsJob,
     purgeObjectsJob,
   ] as MaintenanceJob[],
 
