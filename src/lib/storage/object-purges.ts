@@ -29,14 +29,23 @@ export function purgeObjectStatement(
   return db.insert(objectPurges).values({ r2Key: key, notBefore });
 }
 
+/** Rows that point at R2 objects: the table, its key column, when its upload URL expires, which rows. */
+export type RowsWithObjects = {
+  from: SQLiteTable;
+  key: SQLiteColumn;
+  uploadExpiresAt: SQLiteColumn;
+  where: SQL;
+};
+
 /**
  * The objects of the rows `from … where` selects (`key` is their R2 key column): purged
  * at once, and once more after `uploadExpiresAt` + the upload grace for rows whose
- * upload URL could still write the key. Put it in the batch before the rows' deletion.
+ * upload URL could still write the key. Put it in the batch before the rows' deletion
+ * (or use deleteRowsAndPurgeObjects).
  */
 export function purgeObjectsOfRows(
   db: Database,
-  rows: { from: SQLiteTable; key: SQLiteColumn; uploadExpiresAt: SQLiteColumn; where: SQL },
+  rows: RowsWithObjects,
   now: Date = new Date(),
 ): BatchItem<"sqlite"> {
   const at = now.getTime();
@@ -48,6 +57,19 @@ export function purgeObjectsOfRows(
     union all
     select null, ${rows.key}, ${rows.uploadExpiresAt} + ${graceMs}, ${at} from ${from}
       where (${rows.where}) and ${rows.uploadExpiresAt} + ${graceMs} > ${at}`);
+}
+
+/** Deletes the rows and purges their objects, in one batch; how many rows went. */
+export async function deleteRowsAndPurgeObjects(
+  db: Database,
+  rows: RowsWithObjects,
+  now: Date = new Date(),
+): Promise<number> {
+  const [, removed] = await db.batch([
+    purgeObjectsOfRows(db, rows, now),
+    db.delete(rows.from).where(rows.where).returning({ key: rows.key }),
+  ]);
+  return removed.length;
 }
 
 /** Deletes the objects whose time has come, then their purge rows; how many keys it deleted. */

@@ -1,4 +1,4 @@
-/** The `upload` object every upload-URL flow answers (organization files, large avatars), and its mapping. */
+/** What every upload-URL flow (organization files, large avatars) takes and answers: the declared type, the `upload` object. */
 import { z } from "@hono/zod-openapi";
 import type { UploadInstructions } from "./transfer-urls";
 
@@ -35,3 +35,22 @@ export const uploadExample = (key: string, contentType: string): UploadDto => ({
   headers: { "Content-Type": contentType, "If-None-Match": "*" },
   expires_at: "2026-11-21T08:45:00.000Z",
 });
+
+/**
+ * The declared `content_type` of an upload: one of `types`, in any letter case, with
+ * any parameters dropped (`Image/PNG; x=y` is `image/png`); otherwise a 400 naming the
+ * field and listing the accepted types.
+ */
+export function declaredMediaType<const T extends readonly [string, ...string[]]>(
+  types: T,
+  description: string,
+  example: T[number],
+) {
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .transform((value) => value.split(";")[0]?.trim() ?? "")
+    .pipe(z.enum(types, { error: () => `Use one of ${types.join(", ")}.` }))
+    .openapi({ type: "string", enum: [...types], description, example });
+}

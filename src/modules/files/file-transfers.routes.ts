@@ -41,8 +41,9 @@ export const receiveUpload = defineRoute({
     query: TokenQuery,
     body: {
       required: true,
-      description: "The file's bytes, exactly the declared size.",
-      content: Object.fromEntries(FILE_MEDIA_TYPES.map((type) => [type, binary])),
+      // One wildcard entry, not one per type: a JSON type here would make defineRoute parse the body as JSON.
+      description: `The file's bytes, exactly the declared size, with the declared Content-Type (${FILE_MEDIA_TYPES.join(", ")}).`,
+      content: { "*/*": binary },
     },
   },
   responses: {

@@ -1,11 +1,11 @@
 /** Organization files as the API shows them, and what it accepts. */
 import { z } from "@hono/zod-openapi";
 import { fileStatuses } from "../../db/schema";
-import { FILE_MEDIA_TYPES } from "../../lib/file-types";
+import { FILE_MEDIA_TYPES, type FileMediaType } from "../../lib/file-types";
 import { listQuery } from "../../lib/list-query";
 import { pageSchema } from "../../lib/pagination";
 import { MAX_FILE_NAME_LENGTH } from "../../lib/storage/file-names";
-import { UploadSchema, uploadExample } from "../../lib/storage/upload-schema";
+import { declaredMediaType, UploadSchema, uploadExample } from "../../lib/storage/upload-schema";
 import { ORG_ID_EXAMPLE } from "../orgs/orgs.schemas";
 import { USER_ID_EXAMPLE } from "../users/users.schemas";
 
@@ -71,23 +71,11 @@ export const CreateFileSchema = z
           "The file's name, shown in lists and used for downloads. Stored sanitised: `/ \\ < > : \" | ? *` become `_`, invisible format characters (bidi overrides) are dropped, trailing dots and spaces trimmed.",
         example: FILE_NAME_EXAMPLE,
       }),
-    content_type: z
-      .string()
-      .trim()
-      .toLowerCase()
-      .transform((value) => value.split(";")[0]?.trim() ?? "")
-      .pipe(
-        z.enum(FILE_MEDIA_TYPES, {
-          error: () => `Use one of ${FILE_MEDIA_TYPES.join(", ")}: types whose content complete can check.`,
-        }),
-      )
-      .openapi({
-        type: "string",
-        enum: [...FILE_MEDIA_TYPES],
-        description:
-          "What the file is; `complete` checks the uploaded bytes against it (magic number, or UTF-8 text).",
-        example: "application/pdf",
-      }),
+    content_type: declaredMediaType(
+      FILE_MEDIA_TYPES as [FileMediaType, ...FileMediaType[]],
+      "What the file is; `complete` checks the uploaded bytes against it (magic number, or UTF-8 text).",
+      "application/pdf",
+    ),
     size: z.number().int().positive().openapi({
       description:
         "Exactly how many bytes will be uploaded; at most FILES_MAX_SIZE, within the organization's quota.",

@@ -24,7 +24,8 @@ import { serializeError } from "../../lib/logger";
 import { keysetPage, listPage, type Page } from "../../lib/pagination";
 import { ProblemError, problems } from "../../lib/problem";
 import { sanitizeFileName } from "../../lib/storage/file-names";
-import { purgeObjectsOfRows } from "../../lib/storage/object-purges";
+import { deleteRowsAndPurgeObjects, purgeObjectsOfRows } from "../../lib/storage/object-purges";
+import { readObjectStart } from "../../lib/storage/object-sample";
 import {
   type DownloadInstructions,
   downloadInstructions,
@@ -159,16 +160,14 @@ export async function listFiles(octx: OrgContext, input: ListFilesInput): Promis
  * upload URL has expired, in case a late upload writes the key again), all in one
  * batch; then deleted right away as well, so nothing waits for the cron.
  */
-async function removeFile(octx: OrgContext, file: FileRow, now: Date = new Date()): Promise<void> {
-  const where: SQL = and(eq(files.id, file.id), ownedBy(octx, files.organizationId)) as SQL;
-  await octx.db.batch([
-    purgeObjectsOfRows(
-      octx.db,
-      { from: files, key: files.r2Key, uploadExpiresAt: files.uploadExpiresAt, where },
-      now,
-    ),
-    octx.db.delete(files).where(where),
-  ]);
+async function removeFile(octx: OrgContext, file: FileRow): Promise<void> {
+  const where = and(eq(files.id, file.id), ownedBy(octx, files.organizationId)) as SQL;
+  await deleteRowsAndPurgeObjects(octx.db, {
+    from: files,
+    key: files.r2Key,
+    uploadExpiresAt: files.uploadExpiresAt,
+    where,
+  });
   try {
     await octx.env.FILES.delete(file.r2Key);
   } catch (error) {
@@ -194,15 +193,6 @@ function contentMismatch(file: FileRow, detail: string, extensions: Record<strin
   });
 }
 
-/** The first bytes of the object (all of it when it is small), and whether that is all of it. */
-async function readSample(octx: OrgContext, key: string, size: number): Promise<Uint8Array | null> {
-  const object = await octx.env.FILES.get(key, {
-    range: { offset: 0, length: Math.min(size, FILE_SAMPLE_BYTES) },
-  });
-  if (!object) return null;
-  return new Uint8Array(await object.arrayBuffer());
-}
-
 /**
  * POST /orgs/{org_id}/files/{id}/complete: the uploaded object must be the declared
  * size and its content the declared type, then the file is `ready`. Idempotent: a
@@ -219,7 +209,7 @@ export async function completeFile(octx: OrgContext, id: string): Promise<FileRo
       actual_size: head.size,
     });
   }
-  const sample = await readSample(octx, file.r2Key, head.size);
+  const sample = await readObjectStart(octx.env.FILES, file.r2Key, head.size, FILE_SAMPLE_BYTES);
   if (!sample) throw uploadNotReceived();
   const check = checkFileContent(file.contentType as FileMediaType, sample, sample.length >= head.size);
   if (!check.ok) {

@@ -1,7 +1,7 @@
 /** The large-avatar upload flow's request and answer (POST /users/me/avatar/upload). */
 import { z } from "@hono/zod-openapi";
-import { IMAGE_MEDIA_TYPES } from "../../lib/image-type";
-import { UploadSchema, uploadExample } from "../../lib/storage/upload-schema";
+import { IMAGE_MEDIA_TYPES, type ImageMediaType } from "../../lib/image-type";
+import { declaredMediaType, UploadSchema, uploadExample } from "../../lib/storage/upload-schema";
 import { AVATAR_UPLOAD_MAX_BYTES } from "./avatar-upload.service";
 import { USER_ID_EXAMPLE } from "./users.schemas";
 
@@ -9,18 +9,11 @@ export const AVATAR_UPLOAD_ID_EXAMPLE = "0190c6d7-1a2b-7c3d-8e4f-5a6b7c8d9e0f";
 
 export const StartAvatarUploadSchema = z
   .strictObject({
-    content_type: z
-      .string()
-      .trim()
-      .toLowerCase()
-      .transform((value) => value.split(";")[0]?.trim() ?? "")
-      .pipe(z.enum(IMAGE_MEDIA_TYPES, { error: () => `Use one of ${IMAGE_MEDIA_TYPES.join(", ")}.` }))
-      .openapi({
-        type: "string",
-        enum: [...IMAGE_MEDIA_TYPES],
-        description: "The image's type; complete checks the bytes against it.",
-        example: "image/jpeg",
-      }),
+    content_type: declaredMediaType(
+      IMAGE_MEDIA_TYPES as [ImageMediaType, ...ImageMediaType[]],
+      "The image's type; complete checks the bytes against it.",
+      "image/jpeg",
+    ),
     size: z
       .number()
       .int()

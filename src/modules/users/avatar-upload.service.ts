@@ -20,7 +20,8 @@ import { uuidv7 } from "../../lib/ids";
 import { IMAGE_TYPES, type ImageMediaType } from "../../lib/image-type";
 import { currentUser } from "../../lib/principal";
 import { ProblemError, problems } from "../../lib/problem";
-import { purgeObjectsOfRows } from "../../lib/storage/object-purges";
+import { deleteRowsAndPurgeObjects, purgeObjectsOfRows } from "../../lib/storage/object-purges";
+import { readObjectStart } from "../../lib/storage/object-sample";
 import { type UploadInstructions, uploadInstructions } from "../../lib/storage/transfer-urls";
 import { uploadNotReceived } from "../../lib/storage/upload-problems";
 import type { AccountErasureStep } from "../auth/accounts";
@@ -99,25 +100,13 @@ export async function startAvatarUpload(
  * expired (a late upload could write the key again).
  */
 async function discardUpload(ctx: ServiceContext, upload: AvatarUpload): Promise<void> {
-  const where = eq(avatarUploads.id, upload.id);
-  await ctx.db.batch([
-    purgeObjectsOfRows(ctx.db, {
-      from: avatarUploads,
-      key: avatarUploads.r2Key,
-      uploadExpiresAt: avatarUploads.expiresAt,
-      where,
-    }),
-    ctx.db.delete(avatarUploads).where(where),
-  ]);
-  await deleteObject(ctx, upload.r2Key);
-}
-
-/** The first bytes of the uploaded image (all of it when small). */
-async function readSample(ctx: ServiceContext, key: string, size: number): Promise<Uint8Array | null> {
-  const object = await ctx.env.FILES.get(key, {
-    range: { offset: 0, length: Math.min(size, AVATAR_SAMPLE_BYTES) },
+  await deleteRowsAndPurgeObjects(ctx.db, {
+    from: avatarUploads,
+    key: avatarUploads.r2Key,
+    uploadExpiresAt: avatarUploads.expiresAt,
+    where: eq(avatarUploads.id, upload.id),
   });
-  return object ? new Uint8Array(await object.arrayBuffer()) : null;
+  await deleteObject(ctx, upload.r2Key);
 }
 
 /**
@@ -138,7 +127,7 @@ export async function completeAvatarUpload(ctx: ServiceContext, uploadId: string
     await discardUpload(ctx, upload);
     throw invalidImage(`The upload is ${head.size} bytes, not the ${upload.size} declared; it was removed.`);
   }
-  const sample = await readSample(ctx, upload.r2Key, head.size);
+  const sample = await readObjectStart(ctx.env.FILES, upload.r2Key, head.size, AVATAR_SAMPLE_BYTES);
   if (!sample) throw uploadNotReceived();
   let image: ReturnType<typeof checkAvatarImage>;
   try {

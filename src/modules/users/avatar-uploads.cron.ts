@@ -7,25 +7,16 @@ import { lte } from "drizzle-orm";
 import { avatarUploads } from "../../db/schema";
 import type { MaintenanceJob } from "../../jobs/maintenance-job";
 import type { ServiceContext } from "../../lib/context";
-import { purgeObjectsOfRows } from "../../lib/storage/object-purges";
+import { deleteRowsAndPurgeObjects } from "../../lib/storage/object-purges";
 import { UPLOAD_GRACE_SECONDS } from "../../lib/storage/transfer-urls";
 
 export async function purgeStaleAvatarUploads(ctx: ServiceContext, now: Date): Promise<number> {
   const stale = lte(avatarUploads.expiresAt, new Date(now.getTime() - UPLOAD_GRACE_SECONDS * 1000));
-  const [, removed] = await ctx.db.batch([
-    purgeObjectsOfRows(
-      ctx.db,
-      {
-        from: avatarUploads,
-        key: avatarUploads.r2Key,
-        uploadExpiresAt: avatarUploads.expiresAt,
-        where: stale,
-      },
-      now,
-    ),
-    ctx.db.delete(avatarUploads).where(stale).returning({ id: avatarUploads.id }),
-  ]);
-  return removed.length;
+  return deleteRowsAndPurgeObjects(
+    ctx.db,
+    { from: avatarUploads, key: avatarUploads.r2Key, uploadExpiresAt: avatarUploads.expiresAt, where: stale },
+    now,
+  );
 }
 
 export const purgeStaleAvatarUploadsJob: MaintenanceJob = {
