@@ -205,7 +205,66 @@ export const configSchema = z.object({
    * notifications still reach the REST list, email and push.
    */
   WEBSOCKETS_ENABLED: booleanString.default(true),
+  /** Largest file an organization may upload, in bytes (src/modules/files); 5 GiB is S3's single-PUT maximum. */
+  FILES_MAX_SIZE: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(5 * 1024 ** 3)
+    .default(100 * 1024 ** 2),
+  /** Bytes of files (pending uploads included) one organization may hold. */
+  FILES_ORG_QUOTA_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 50)
+    .default(1024 ** 3),
+  /**
+   * R2's S3 API, for presigned upload and download URLs straight to R2 (docs/files.md). All four
+   * or none: without them, uploads and downloads go through short-lived signed URLs on this API.
+   * The endpoint is `https://<account_id>.r2.cloudflarestorage.com` (or a jurisdiction's, e.g.
+   * `https://<account_id>.eu.r2.cloudflarestorage.com`); the bucket is the FILES binding's bucket.
+   */
+  R2_S3_ENDPOINT: httpUrl.optional(),
+  R2_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$/, "must be an R2 bucket name (3–63 of a-z, 0-9 and -)")
+    .optional(),
+  R2_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  R2_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
 });
+
+/** The R2_S3_* settings, all four (see `configSchema`). */
+export type R2S3Credentials = {
+  endpoint: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+};
+
+const R2_S3_VARIABLES = [
+  "R2_S3_ENDPOINT",
+  "R2_S3_BUCKET",
+  "R2_S3_ACCESS_KEY_ID",
+  "R2_S3_SECRET_ACCESS_KEY",
+] as const;
+
+/** All four R2_S3_* or none: a half-configured S3 mode would hand out URLs R2 refuses. */
+function r2S3Credentials(raw: z.infer<typeof configSchema>): R2S3Credentials | null {
+  const missing = R2_S3_VARIABLES.filter((name) => raw[name] === undefined);
+  if (missing.length === R2_S3_VARIABLES.length) return null;
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.map((name) => `${name}: required with the other R2_S3_* variables (set all four, or none)`),
+    );
+  }
+  return {
+    endpoint: (raw.R2_S3_ENDPOINT as string).replace(/\/+$/, ""),
+    bucket: raw.R2_S3_BUCKET as string,
+    accessKeyId: raw.R2_S3_ACCESS_KEY_ID as string,
+    secretAccessKey: raw.R2_S3_SECRET_ACCESS_KEY as string,
+  };
+}
 
 type RawConfig = z.infer<typeof configSchema>;
 
@@ -222,6 +281,8 @@ export type Config = Omit<
   WEBAUTHN_RP_ID: string;
   WEBAUTHN_RP_NAME: string;
   WEBAUTHN_ORIGINS: string[];
+  /** Presigned URLs straight to R2 when set; null: signed URLs on this API (src/lib/storage). */
+  r2S3: R2S3Credentials | null;
 };
 
 export class ConfigError extends Error {
@@ -304,6 +365,7 @@ export function getConfig(env: Bindings): Config {
     API_DOCS_ENABLED: parsed.data.API_DOCS_ENABLED ?? !isProduction,
     DEV_MAILBOX_ENABLED: parsed.data.DEV_MAILBOX_ENABLED ?? !deployed,
     isProduction,
+    r2S3: r2S3Credentials(parsed.data),
   };
   cache.set(env, config);
   return config;

@@ -57,6 +57,11 @@ export type KeyRing = {
   /** Public keys by kid: every configured key verifies. */
   verifying: Map<string, CryptoKey>;
   jwks: { keys: PublicJwk[] };
+  /**
+   * Each key's private scalar `d` (base64url) by kid, signing key first: the input of the
+   * per-purpose keys src/lib/derived-keys.ts derives with HKDF. Never leaves the isolate.
+   */
+  material: Array<{ kid: string; d: string }>;
 };
 
 const rings = new Map<string, Promise<KeyRing>>();
@@ -103,7 +108,8 @@ async function buildKeyRing(raw: string): Promise<KeyRing> {
     publicKeys.push(publicJwk);
   }
   if (!signing) throw new ConfigError(["JWT_PRIVATE_KEYS: no signing key"]);
-  return { signing, verifying, jwks: { keys: publicKeys } };
+  const material = keys.map(({ kid, d }) => ({ kid, d }));
+  return { signing, verifying, jwks: { keys: publicKeys }, material };
 }
 
 /** The key ring for this secret, imported once per isolate. */

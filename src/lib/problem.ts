@@ -338,6 +338,48 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     status: 415,
     description: "The image's content (its magic bytes) is not the type its Content-Type declares.",
   },
+  // Files and uploads
+  storage_quota_exceeded: {
+    status: 409,
+    description:
+      "The organization's files (uploads in progress included) would exceed FILES_ORG_QUOTA_BYTES; `quota_bytes`, `used_bytes` and `requested_bytes` say by how much.",
+  },
+  upload_not_received: {
+    status: 409,
+    description: "Complete was called before the bytes were uploaded: PUT them to the upload URL first.",
+  },
+  file_content_mismatch: {
+    status: 422,
+    description:
+      "The uploaded bytes are not the declared size or type (`declared_content_type`, `detected_content_type`, `declared_size`); the upload was removed.",
+  },
+  file_not_ready: {
+    status: 409,
+    description: "The file is still pending (not completed), so it has nothing to download.",
+  },
+  upload_already_received: {
+    status: 409,
+    description: "The upload URL was already used: its bytes are stored. An upload URL writes once.",
+  },
+  upload_size_mismatch: {
+    status: 400,
+    description:
+      "The upload's body is shorter than the declared size (`declared_size`); send exactly that many bytes.",
+  },
+  signed_url_invalid: {
+    status: 403,
+    description:
+      "A signed upload or download URL that was altered, is for the other direction, or is not this server's.",
+  },
+  signed_url_expired: {
+    status: 403,
+    description: "A signed upload or download URL past its expiry; ask the API for a new one.",
+  },
+  too_many_avatar_uploads: {
+    status: 429,
+    description:
+      "Five avatar uploads are open already; complete one, or retry after `Retry-After` seconds, when the oldest URL expires.",
+  },
   // Notifications
   invalid_ws_ticket: {
     status: 401,

@@ -13,6 +13,7 @@ import { billingRouter, orgBillingRouter, webhooksRouter } from "./billing/billi
 import { categoriesRouter, productsRouter } from "./catalog/catalog.index";
 import { devMailboxRouter } from "./dev-mailbox/dev-mailbox.index";
 import { featureFlagsRouter } from "./feature-flags/feature-flags.index";
+import { filesRouter, fileTransfersRouter } from "./files/files.index";
 import { healthRouter } from "./health/health.index";
 import { metricsRouter } from "./metrics/metrics.index";
 import { notificationsRouter } from "./notifications/notifications.index";
@@ -38,6 +39,8 @@ export const modules = [
   { path: "/api/v1/users", router: myPasskeysRouter },
   { path: "/api/v1/orgs", router: orgsRouter },
   { path: "/api/v1/orgs", router: apiKeysRouter },
+  { path: "/api/v1/orgs", router: filesRouter },
+  { path: "/api/v1/files", router: fileTransfersRouter },
   { path: "/api/v1/invitations", router: invitationsRouter },
   { path: "/api/v1/oauth", router: oauthRouter },
   { path: "/api/v1/notifications", router: notificationsRouter },

@@ -12,6 +12,7 @@ import type { EmailEventListener } from "../email/events";
 import { onEmailEvent } from "../email/events";
 import type { MaintenanceJob } from "../jobs/maintenance-job";
 import { purgeIdempotencyRecordsJob } from "../lib/idempotency/purge.cron";
+import { purgeObjectsJob } from "../lib/storage/object-purges.cron";
 import {
   accessTokenResolver,
   type CredentialResolver,
@@ -43,6 +44,8 @@ import { type SignInHook, signInHooks } from "./auth/sign-in";
 import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing/stripe-events.cron";
 import { cancelSubscriptionsOfDeletedOrganization } from "./billing/subscriptions.service";
 import { keepInDevMailbox } from "./dev-mailbox/dev-mailbox.service";
+import { purgeStaleFileUploadsJob } from "./files/files.cron";
+import { purgeFilesOfDeletedOrganization } from "./files/files.service";
 import { countEmailEvent } from "./metrics/metrics.recorder";
 import { purgeNotificationsJob } from "./notifications/notifications.cron";
 import { closeRevokedSockets, eraseNotifications } from "./notifications/notifications.hooks";
@@ -60,6 +63,8 @@ import { type UserExportSection, userExportSections } from "./tasks/task-types/e
 import { tasksExportSection } from "./tasks/tasks.export";
 import { eraseUserTasks } from "./tasks/tasks.service";
 import { deleteAllAvatars } from "./users/avatar.service";
+import { purgeAvatarUploadsOfErasedAccount } from "./users/avatar-upload.service";
+import { purgeStaleAvatarUploadsJob } from "./users/avatar-uploads.cron";
 import { purgeOldWebhookEventsJob, sweepWebhooksJob } from "./webhooks/webhooks.cron";
 
 export const wiring = {
@@ -109,6 +114,7 @@ export const wiring = {
       await deleteAllAvatars(ctx, userId); // R2 only: nothing for the D1 batch
       return [];
     },
+    purgeAvatarUploadsOfErasedAccount, // its open large-avatar uploads, swept again once their URLs expired
   ] as AccountErasureStep[],
 
   /** The sections of a user's data export (the `export_user_data` task), after the profile. */
@@ -122,6 +128,7 @@ export const wiring = {
   organizationDeletionSteps: [
     revokeOrganizationKeys,
     cancelSubscriptionsOfDeletedOrganization,
+    purgeFilesOfDeletedOrganization, // its R2 objects, purged by the cron once the deletion commits
   ] as OrganizationDeletionStep[],
 
   /** Cron jobs (src/scheduled.ts); each says how often it runs. */
@@ -139,6 +146,9 @@ export const wiring = {
     purgePasskeyChallengesJob,
     sweepWebhooksJob, // outbox events and deliveries a crash or a failed send left behind
     purgeOldWebhookEventsJob,
+    purgeStaleFileUploadsJob, // these two before storage.purge_objects, which deletes what they purged
+    purgeStaleAvatarUploadsJob,
+    purgeObjectsJob,
   ] as MaintenanceJob[],
 
   /** Every email delivery attempt (the email queue consumer). */

@@ -6,6 +6,7 @@ export * from "./auth-tokens";
 export * from "./billing";
 export * from "./catalog";
 export * from "./feature-flags";
+export * from "./files";
 export * from "./idempotency";
 export * from "./identity-providers";
 export * from "./mfa";

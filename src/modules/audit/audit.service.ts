@@ -15,8 +15,9 @@
  * Actor, IP, user agent and request id come from the ServiceContext; `before` and
  * `after` go through redactForAudit (secrets replaced, size bounded).
  */
-import { and, eq, getTableColumns, gte, lte, type SQL, sql } from "drizzle-orm";
+import { and, eq, gte, lte, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { insertWhere } from "../../db/insert-where";
 import { type AuditActorType, type AuditLog, auditLogs, type NewAuditLog } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
@@ -78,13 +79,7 @@ export function auditStatement(
 ): BatchItem<"sqlite"> {
   const row = auditRow(ctx, entry);
   if (!options.when) return ctx.db.insert(auditLogs).values(row);
-  // INSERT … SELECT <values> WHERE <condition>: drizzle lists every column in table order,
-  // so the values follow the same order, each encoded by its column (JSON, timestamps).
-  const values = Object.entries(getTableColumns(auditLogs)).map(([name, column]) => {
-    const value = (row as Record<string, unknown>)[name];
-    return value === null || value === undefined ? sql`null` : sql.param(value, column);
-  });
-  return ctx.db.insert(auditLogs).select(sql`select ${sql.join(values, sql`, `)} where ${options.when}`);
+  return insertWhere(ctx.db, auditLogs, row, options.when);
 }
 
 /** Appends one row on its own; false (logged with the row) when D1 refused it. */

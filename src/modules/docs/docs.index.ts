@@ -35,6 +35,11 @@ const TAGS = [
       "An organization's keys for integrators: sk_live_/sk_test_ secrets with scopes, rotation, expiry.",
   },
   {
+    name: "Files",
+    description:
+      "An organization's private files in R2: uploads by short-lived single-use URLs (presigned to R2, or on this API), content checked on complete, downloads by signed URLs, size limits and a quota.",
+  },
+  {
     name: "OAuth",
     description:
       "RFC 6749 client credentials: an API key exchanged for a short-lived access token. (Signing people in with Google, GitHub or an OIDC provider is under Auth.)",

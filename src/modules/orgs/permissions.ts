@@ -53,6 +53,14 @@ export const API_KEY_SCOPES = {
       "Create, change, delete webhook endpoints, rotate their secrets, send test events and retry deliveries.",
     rolesGranting: ["owner", "admin"],
   },
+  "files:read": {
+    description: "List and read the organization's files and get their download URLs.",
+    rolesGranting: EVERYONE,
+  },
+  "files:write": {
+    description: "Upload (create and complete) and delete the organization's files.",
+    rolesGranting: ["owner", "admin", "member"],
+  },
   "*": {
     description:
       "Every scope, including scopes added later: the key can do whatever any key of the organization can. Only owners grant it, and creating (or re-scoping) a key with it needs a recent authentication.",
@@ -141,6 +149,16 @@ export const PERMISSIONS = {
       "Create, change and delete webhook endpoints, rotate their secrets, send test events, retry deliveries.",
     roles: ["owner", "admin"],
     scope: "webhooks:write",
+  },
+  "files:read": {
+    description: "List and read files, and get their download URLs.",
+    roles: EVERYONE,
+    scope: "files:read",
+  },
+  "files:write": {
+    description: "Upload files (create, then complete) and delete them.",
+    roles: ["owner", "admin", "member"],
+    scope: "files:write",
   },
 } as const satisfies Record<string, PermissionRule>;
 

@@ -1,9 +1,10 @@
-import type { RouteHandler } from "@hono/zod-openapi";
+import type { RouteHandler, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import type { AppEnv } from "../../app-env";
 import { IMAGE_MEDIA_TYPES, isImageMediaType } from "../../lib/image-type";
 import { problems } from "../../lib/problem";
 import type * as routes from "./avatar.routes";
+import type { AvatarSchema } from "./avatar.schemas";
 import * as avatars from "./avatar.service";
 
 const ACCEPTED_UPLOAD_TYPES = [...IMAGE_MEDIA_TYPES, "multipart/form-data"];
@@ -46,19 +47,21 @@ export const uploadAvatar: RouteHandler<typeof routes.uploadAvatar, AppEnv> = as
     upload = { bytes: new Uint8Array(await c.req.arrayBuffer()), declaredType: declared };
   else throw problems.unsupportedMediaType(ACCEPTED_UPLOAD_TYPES);
   const stored = await avatars.setAvatar(c.var.ctx, upload);
-  return c.json(
-    {
-      avatar_url: stored.url,
-      content_type: stored.contentType,
-      size: stored.size,
-      width: stored.width,
-      height: stored.height,
-      etag: stored.etag,
-      uploaded_at: stored.uploadedAt.toISOString(),
-    },
-    200,
-  );
+  return c.json(toAvatarDto(stored), 200);
 };
+
+/** The Avatar answer of PUT /me/avatar and of the large-upload path's complete. */
+export function toAvatarDto(stored: avatars.StoredAvatar): z.infer<typeof AvatarSchema> {
+  return {
+    avatar_url: stored.url,
+    content_type: stored.contentType,
+    size: stored.size,
+    width: stored.width,
+    height: stored.height,
+    etag: stored.etag,
+    uploaded_at: stored.uploadedAt.toISOString(),
+  };
+}
 
 export const deleteAvatar: RouteHandler<typeof routes.deleteAvatar, AppEnv> = async (c) => {
   await avatars.removeAvatar(c.var.ctx);

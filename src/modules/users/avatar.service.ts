@@ -3,9 +3,12 @@
  * only when its bytes are a PNG, JPEG, WebP or GIF whose header reads whole, and
  * that type is the one the client declared. A replacement is stored under a new
  * key first, the row is switched to it, and only then is the old object deleted:
- * a failure at any step leaves the previous avatar in place.
+ * a failure at any step leaves the previous avatar in place. Images too large for one
+ * request body go through the upload-URL path (avatar-upload.service.ts), which ends
+ * with the same checks and the same switch.
  */
-import { eq } from "drizzle-orm";
+import { and, eq, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { uuidv7 } from "../../lib/ids";
@@ -55,16 +58,21 @@ export type StoredAvatar = {
   uploadedAt: Date;
 };
 
-/** The checks, in the order a client can act on them: size, emptiness, type, agreement, header. */
-function checkUpload(upload: AvatarUpload): { type: ImageType; width: number; height: number } {
-  if (upload.bytes.length > AVATAR_MAX_BYTES) throw problems.payloadTooLarge(AVATAR_MAX_BYTES);
-  const declared = upload.declaredType.split(";")[0]?.trim().toLowerCase() ?? "";
+export type CheckedImage = { type: ImageType; width: number; height: number };
+
+/**
+ * The checks of an avatar's bytes, in the order a client can act on them: emptiness,
+ * type, agreement, header. `sampled`: `bytes` are only the first bytes of a larger
+ * upload (the large-upload path), so a header that runs past them is not "cut short".
+ */
+export function checkAvatarImage(declaredType: string, bytes: Uint8Array, sampled = false): CheckedImage {
+  const declared = declaredType.split(";")[0]?.trim().toLowerCase() ?? "";
   if (!isImageMediaType(declared)) {
     throw unsupportedImage(
       `Declare the image as one of ${IMAGE_MEDIA_TYPES.join(", ")} (got "${declared || "nothing"}").`,
     );
   }
-  const image = inspectImage(upload.bytes, AVATAR_MAX_SIDE);
+  const image = inspectImage(bytes, AVATAR_MAX_SIDE);
   if (!image.ok && image.reason === "empty") throw invalidImage(image.detail);
   if (!image.ok && image.reason === "unknown") throw unsupportedImage(image.detail);
   // A recognised signature of another type is a mismatch even when its header is cut short.
@@ -77,33 +85,66 @@ function checkUpload(upload: AvatarUpload): { type: ImageType; width: number; he
       extensions: { declared_media_type: declared, detected_media_type: actual.mediaType },
     });
   }
+  if (!image.ok && image.reason === "truncated" && sampled) {
+    throw invalidImage(
+      `The ${image.type?.extension.toUpperCase() ?? "image"} header does not end within the bytes read.`,
+    );
+  }
   if (!image.ok) throw invalidImage(image.detail);
   return image;
 }
 
-/** PUT /users/me/avatar. */
-export async function setAvatar(ctx: ServiceContext, upload: AvatarUpload): Promise<StoredAvatar> {
-  const { userId } = currentUser(ctx);
-  const image = checkUpload(upload);
-  const key = `${avatarPrefix(userId)}${uuidv7()}.${image.type.extension}`;
-  const object = await ctx.env.FILES.put(key, upload.bytes, {
-    httpMetadata: { contentType: image.type.mediaType, cacheControl: AVATAR_CACHE_CONTROL },
-    customMetadata: { user_id: userId, width: String(image.width), height: String(image.height) },
-  });
-  // One transaction: the key read is the one this update replaces, so each replaced object is deleted exactly once.
+/**
+ * Points the profile at `key`, then deletes the object it replaces. One transaction:
+ * the key read is the one this update replaces, so each replaced object is deleted
+ * exactly once. `when` guards the update (e.g. "the upload is still there") and
+ * `alsoInBatch` rides in the transaction; false when nothing was switched (the
+ * account, or what `when` needs, is gone).
+ */
+export async function installAvatar(
+  ctx: ServiceContext,
+  userId: string,
+  key: string,
+  options: { when?: SQL; alsoInBatch?: BatchItem<"sqlite">[] } = {},
+): Promise<boolean> {
   const [[before], [after]] = await ctx.db.batch([
     ctx.db.select({ avatarKey: users.avatarKey }).from(users).where(eq(users.id, userId)),
     ctx.db
       .update(users)
       .set({ avatarKey: key, updatedAt: new Date() })
-      .where(eq(users.id, userId))
+      .where(and(eq(users.id, userId), options.when))
       .returning({ id: users.id }),
+    ...(options.alsoInBatch ?? []),
   ]);
-  if (!after) {
+  if (!after) return false;
+  if (before?.avatarKey && before.avatarKey !== key) await deleteObject(ctx, before.avatarKey);
+  return true;
+}
+
+/** PUT /users/me/avatar. */
+export async function setAvatar(ctx: ServiceContext, upload: AvatarUpload): Promise<StoredAvatar> {
+  const { userId } = currentUser(ctx);
+  if (upload.bytes.length > AVATAR_MAX_BYTES) throw problems.payloadTooLarge(AVATAR_MAX_BYTES);
+  const image = checkAvatarImage(upload.declaredType, upload.bytes);
+  const key = `${avatarPrefix(userId)}${uuidv7()}.${image.type.extension}`;
+  const object = await ctx.env.FILES.put(key, upload.bytes, {
+    httpMetadata: { contentType: image.type.mediaType, cacheControl: AVATAR_CACHE_CONTROL },
+    customMetadata: { user_id: userId, width: String(image.width), height: String(image.height) },
+  });
+  if (!(await installAvatar(ctx, userId, key))) {
     await deleteObject(ctx, key);
     throw problems.unauthorized("The account no longer exists.", "invalid_token");
   }
-  if (before?.avatarKey && before.avatarKey !== key) await deleteObject(ctx, before.avatarKey);
+  return storedAvatar(userId, key, image, object);
+}
+
+/** What PUT /me/avatar (and the large-upload path's complete) answers about the avatar now stored. */
+export function storedAvatar(
+  userId: string,
+  key: string,
+  image: CheckedImage,
+  object: R2Object,
+): StoredAvatar {
   return {
     key,
     url: avatarUrl({ id: userId, avatarKey: key }) ?? "",
@@ -144,7 +185,7 @@ export async function readAvatar(
   return { object, body: "body" in object ? object.body : null };
 }
 
-async function deleteObject(ctx: ServiceContext, key: string): Promise<void> {
+export async function deleteObject(ctx: ServiceContext, key: string): Promise<void> {
   try {
     await ctx.env.FILES.delete(key);
   } catch (error) {

@@ -1,6 +1,8 @@
 import { createRouter } from "../../lib/create-router";
 import * as avatarHandlers from "./avatar.handlers";
 import * as avatarRoutes from "./avatar.routes";
+import * as avatarUploadHandlers from "./avatar-upload.handlers";
+import * as avatarUploadRoutes from "./avatar-upload.routes";
 import * as handlers from "./users.handlers";
 import * as routes from "./users.routes";
 
@@ -14,6 +16,8 @@ export const usersRouter = createRouter()
   .openapi(routes.revokeMySession, handlers.revokeMySession)
   .openapi(avatarRoutes.uploadAvatar, avatarHandlers.uploadAvatar)
   .openapi(avatarRoutes.deleteAvatar, avatarHandlers.deleteAvatar)
+  .openapi(avatarUploadRoutes.startAvatarUpload, avatarUploadHandlers.startAvatarUpload)
+  .openapi(avatarUploadRoutes.completeAvatarUpload, avatarUploadHandlers.completeAvatarUpload)
   .openapi(avatarRoutes.getAvatar, avatarHandlers.getAvatar)
   .openapi(routes.listUsers, handlers.listUsers)
   .openapi(routes.getUser, handlers.getUser);
