@@ -54,6 +54,9 @@ export default defineConfig(async () => {
       include: ["test/**/*.test.ts"],
       reporters: ["default", "./test/support/summary-reporter.ts"],
       setupFiles: ["./test/support/apply-migrations.ts"],
+      // 2-core CI machines: the first request of a file loads the whole Worker, and a loaded machine can take
+      // seconds for it. A test that hangs still fails; one that is merely slow under load does not flake.
+      testTimeout: 15_000,
     },
   };
 });

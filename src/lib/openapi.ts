@@ -162,9 +162,13 @@ export const IDEMPOTENCY_KEY_PARAMETER: Parameter = {
 const IN_PROGRESS_DESCRIPTION =
   "A request with the same `Idempotency-Key` is still running (`idempotency_request_in_progress`); retry after `Retry-After`.";
 
-/** The 409 and 422 an Idempotency-Key can cause, merged into a route's own 409 when it has one. */
+const KEY_REUSED_DESCRIPTION =
+  "The `Idempotency-Key` was already used with a different request (`idempotency_key_reused`).";
+
+/** The 409 and 422 an Idempotency-Key can cause, merged into a route's own 409 and 422 when it has them. */
 function withIdempotencyResponses(responses: Responses): Responses {
   const own409 = responses[409];
+  const own422 = responses[422];
   const conflict =
     own409 && "description" in own409
       ? { ...own409, description: `${own409.description} ${IN_PROGRESS_DESCRIPTION}` }
@@ -177,11 +181,9 @@ function withIdempotencyResponses(responses: Responses): Responses {
     ...responses,
     409: conflict,
     422:
-      responses[422] ??
-      problemResponse(
-        422,
-        "The `Idempotency-Key` was already used with a different request (`idempotency_key_reused`).",
-      ),
+      own422 && "description" in own422
+        ? { ...own422, description: `${own422.description} ${KEY_REUSED_DESCRIPTION}` }
+        : problemResponse(422, KEY_REUSED_DESCRIPTION),
   };
 }
 
