@@ -481,6 +481,10 @@ describe("environments", () => {
     expect((await problemOf(refused, 401)).detail).toBe(
       "Test keys (sk_test_…) cannot be used in production.",
     );
+    // The header carries the same words in the printable ASCII RFC 6750 allows (the body keeps the ellipsis).
+    expect(refused.headers.get("www-authenticate")).toBe(
+      'Bearer error="invalid_token", error_description="Test keys (sk_test_...) cannot be used in production."',
+    );
 
     const created = await app.request(
       `/api/v1/orgs/${org.id}/api-keys`,

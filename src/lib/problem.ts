@@ -102,6 +102,18 @@ export class ProblemError extends Error {
 }
 
 /** Shorthands for the problems most modules throw. */
+/**
+ * RFC 6750's error_description is printable ASCII without `"` or `\`: an ellipsis or an
+ * accented letter would reach browsers as raw UTF-8 bytes in a header (a TypeError in fetch).
+ */
+function headerSafe(text: string): string {
+  return text
+    .replaceAll("…", "...")
+    .replaceAll('"', "'")
+    .replaceAll("\\", "/")
+    .replace(/[^\x20-\x7E]/g, "?");
+}
+
 export const problems = {
   validation: (errors: FieldError[], detail = "The request is not valid.") =>
     new ProblemError({ status: 400, code: "validation_failed", detail, errors }),
@@ -112,7 +124,7 @@ export const problems = {
       code,
       detail,
       headers: {
-        "WWW-Authenticate": `Bearer error="${error}", error_description="${detail.replaceAll('"', "'")}"`,
+        "WWW-Authenticate": `Bearer error="${error}", error_description="${headerSafe(detail)}"`,
       },
     }),
   forbidden: (detail = "You are not allowed to do this.", code = "forbidden") =>
