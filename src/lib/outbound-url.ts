@@ -175,7 +175,7 @@ export function isLoopbackHost(hostname: string): boolean {
   if (v4 !== null) return v4 >>> 24 === 127;
   if (!host.startsWith("[")) return false;
   const groups = parseIpv6(host.slice(1, -1));
-  return groups !== null && groups.slice(0, 7).every((group) => group === 0) && groups[7] === 1;
+  return groups?.slice(0, 7).every((group) => group === 0) === true && groups[7] === 1;
 }
 
 /** A host that strict mode refuses: not a public internet address or name. */
