@@ -15,6 +15,7 @@ export const fcmServiceAccountSchema = jsonSetting(
       .string()
       .regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, "must be a Google Cloud project id such as my-app-1234"),
     client_email: z.email({ error: "must be the service account's email address" }),
+    // The PEM markers below are a format check of what the operator pastes in; no key material lives here.
     private_key: z
       .string()
       .refine(
