@@ -2,7 +2,7 @@
  * `npm run dev`: everything a fresh clone needs, then `wrangler dev` on :8787.
  *   1. docs assets copied out of node_modules
  *   2. .dev.vars written with fresh random secrets when missing
- *   3. local D1 migrations applied
+ *   3. local D1 migrations applied (to DB and to TENANT_DB_EXAMPLE, the local tenant database)
  *   4. a staff user seeded (its password printed once)
  *   5. wrangler dev with local D1, KV, R2, Queues and Durable Objects
  *   6. once it answers GET /health/live, a banner: API, docs, dev mailbox, /metrics, staff user
@@ -31,6 +31,8 @@ console.log(
 
 console.log("dev: applying local D1 migrations");
 runWrangler(root, ["d1", "migrations", "apply", "DB", "--local"], { quiet: true });
+// Every tenant database has the whole schema (docs/SCALING.md), so TENANT_DATABASES can route to it.
+runWrangler(root, ["d1", "migrations", "apply", "TENANT_DB_EXAMPLE", "--local"], { quiet: true });
 
 const staff = await seedAdmin();
 

@@ -5,6 +5,7 @@
  * object) at first use: a request never pays for zod-parsing the environment again.
  */
 import { z } from "zod";
+import { routingProblems, tenantRoutingSchema } from "./db/tenant-routing";
 import { parseMailbox } from "./email/mailbox";
 import { EMAIL_PROVIDERS } from "./email/provider";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
@@ -232,6 +233,12 @@ export const configSchema = z.object({
     .optional(),
   R2_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   R2_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /**
+   * Which D1 binding holds an organization's tenant data (its files; docs/SCALING.md): JSON from
+   * organization id to binding name, `*` for every organization not listed. `{}`: all in `DB`.
+   * Each name must be a D1 binding of the Worker (checked in getConfig()).
+   */
+  TENANT_DATABASES: tenantRoutingSchema.default({}),
 });
 
 /** The R2_S3_* settings, all four (see `configSchema`). */
@@ -355,6 +362,8 @@ export function getConfig(env: Bindings): Config {
       `DEV_MAILBOX_ENABLED: \`true\` is refused in ${parsed.data.ENVIRONMENT}; it is for development only`,
     ]);
   }
+  const unboundTenantDatabases = routingProblems(parsed.data.TENANT_DATABASES, env);
+  if (unboundTenantDatabases.length > 0) throw new ConfigError(unboundTenantDatabases);
   const relyingParty = resolveRelyingParty(parsed.data);
   if (!relyingParty.ok) throw new ConfigError(relyingParty.issues);
   const config: Config = {

@@ -45,7 +45,7 @@ import { purgeStripeEventsJob, redispatchStripeEventsJob } from "./billing/strip
 import { cancelSubscriptionsOfDeletedOrganization } from "./billing/subscriptions.service";
 import { keepInDevMailbox } from "./dev-mailbox/dev-mailbox.service";
 import { purgeStaleFileUploadsJob } from "./files/files.cron";
-import { purgeFilesOfDeletedOrganization } from "./files/files.service";
+import { forgetFileCreator, purgeFilesOfDeletedOrganization } from "./files/files.service";
 import { countEmailEvent } from "./metrics/metrics.recorder";
 import { purgeNotificationsJob } from "./notifications/notifications.cron";
 import { closeRevokedSockets, eraseNotifications } from "./notifications/notifications.hooks";
@@ -115,6 +115,7 @@ export const wiring = {
       return [];
     },
     purgeAvatarUploadsOfErasedAccount, // its open large-avatar uploads, swept again once their URLs expired
+    forgetFileCreator, // its organizations' files stay, created_by cleared, in every tenant database
   ] as AccountErasureStep[],
 
   /** The sections of a user's data export (the `export_user_data` task), after the profile. */
@@ -128,7 +129,7 @@ export const wiring = {
   organizationDeletionSteps: [
     revokeOrganizationKeys,
     cancelSubscriptionsOfDeletedOrganization,
-    purgeFilesOfDeletedOrganization, // its R2 objects, purged by the cron once the deletion commits
+    purgeFilesOfDeletedOrganization, // its files' rows (in its tenant database) and R2 objects
   ] as OrganizationDeletionStep[],
 
   /** Cron jobs (src/scheduled.ts); each says how often it runs. */

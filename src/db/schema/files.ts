@@ -1,6 +1,5 @@
 import { index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { createdAt, id, timestamp } from "./columns";
-import { organizations } from "./orgs";
 import { users } from "./users";
 
 export const fileStatuses = ["pending", "ready"] as const;
@@ -13,21 +12,27 @@ export type FileStatus = (typeof fileStatuses)[number];
  * `size` and `content_type` are what the client declared; complete holds the object to
  * both, so for a ready file they are what is stored. A pending file's `size` counts
  * against the organization's quota from the moment it is created.
+ *
+ * Tenant data (docs/SCALING.md): an organization's rows live in the database
+ * `orgDatabase()` (src/db/tenant-databases.ts) routes it to, which may not be the one
+ * that holds `organizations` and `users`. So no foreign keys to them: organization
+ * deletion deletes the rows (`purgeFilesOfDeletedOrganization`) and account erasure
+ * clears `created_by` (`forgetFileCreator`), in every tenant database, where the
+ * cascades used to.
  */
 export const files = sqliteTable(
   "files",
   {
     id: id(),
-    organizationId: text("organization_id")
-      .notNull()
-      .references(() => organizations.id, { onDelete: "cascade" }),
+    organizationId: text("organization_id").notNull(),
     /** Display and download name, already sanitised (no path, no control or reserved characters). */
     name: text("name").notNull(),
     contentType: text("content_type").notNull(),
     size: integer("size").notNull(),
     status: text("status", { enum: fileStatuses }).notNull(),
     r2Key: text("r2_key").notNull().unique(),
-    createdBy: text("created_by").references(() => users.id, { onDelete: "set null" }),
+    /** The member who created it; null for an API key's upload, or once that account is erased. */
+    createdBy: text("created_by"),
     createdAt: createdAt(),
     /** When the upload URL handed out at creation stops being accepted. */
     uploadExpiresAt: timestamp("upload_expires_at").notNull(),
@@ -44,6 +49,8 @@ export const files = sqliteTable(
     // Also covers the quota's sum(size) per organization without reading the rows.
     index("files_org_status_size_idx").on(table.organizationId, table.status, table.size, table.id),
     index("files_status_upload_expires_at_idx").on(table.status, table.uploadExpiresAt),
+    // Account erasure clears created_by by it (the foreign key's SET NULL did the same by a scan).
+    index("files_created_by_idx").on(table.createdBy),
   ],
 );
 

@@ -11,12 +11,16 @@
  * 4. `fileDownload` hands out a short-lived download URL for a ready file.
  *
  * Every query goes through the OrgContext (`ownedBy`): another organization's file is
- * a 404. Objects are removed through object purges (src/lib/storage/object-purges.ts),
- * in the same batch as the row.
+ * a 404. Files are tenant data: each query reaches the organization's own database
+ * through `filesDatabase()` (src/db/tenant-databases.ts), never `octx.db`. Objects are
+ * removed through object purges (src/lib/storage/object-purges.ts), in the same batch
+ * as the row, in that same database.
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { Database } from "../../db/client";
 import { insertWhere } from "../../db/insert-where";
 import { type FileRow, type FileStatus, files } from "../../db/schema";
+import { isInSharedDatabase, orgDatabase, tenantDatabases } from "../../db/tenant-databases";
 import { checkFileContent, FILE_SAMPLE_BYTES, type FileMediaType } from "../../lib/file-types";
 import { uuidv7 } from "../../lib/ids";
 import type { SortTerm } from "../../lib/list-query";
@@ -33,9 +37,13 @@ import {
   uploadInstructions,
 } from "../../lib/storage/transfer-urls";
 import { uploadNotReceived } from "../../lib/storage/upload-problems";
+import type { AccountErasureStep } from "../auth/accounts";
 import { type OrgContext, ownedBy } from "../orgs/org-context";
 import type { OrganizationDeletionStep } from "../orgs/orgs.service";
 import type { CreateFileInput, FileDto } from "./files.schemas";
+
+/** The database that holds the organization's files (TENANT_DATABASES routes it). */
+const filesDatabase = (octx: OrgContext): Database => orgDatabase(octx, octx.organization.id);
 
 /** Where a file's bytes live: the ids only, never the file's name. */
 export const fileKey = (organizationId: string, fileId: string) => `files/${organizationId}/${fileId}`;
@@ -67,7 +75,9 @@ const usedBytes = (organizationId: string) =>
   sql`(select coalesce(sum(${files.size}), 0) from ${files} where ${files.organizationId} = ${organizationId})`;
 
 async function usedBytesOf(octx: OrgContext): Promise<number> {
-  const row = await octx.db.get<{ used: number }>(sql`select ${usedBytes(octx.organization.id)} as used`);
+  const row = await filesDatabase(octx).get<{ used: number }>(
+    sql`select ${usedBytes(octx.organization.id)} as used`,
+  );
   return Number(row?.used ?? 0);
 }
 
@@ -102,7 +112,7 @@ export async function createFile(
   );
   const quota = octx.config.FILES_ORG_QUOTA_BYTES;
   const [file] = await insertWhere(
-    octx.db,
+    filesDatabase(octx),
     files,
     {
       id,
@@ -125,7 +135,7 @@ export async function createFile(
 }
 
 async function findFile(octx: OrgContext, id: string): Promise<FileRow> {
-  const file = await octx.db
+  const file = await filesDatabase(octx)
     .select()
     .from(files)
     .where(and(eq(files.id, id), ownedBy(octx, files.organizationId)))
@@ -152,7 +162,8 @@ export async function listFiles(octx: OrgContext, input: ListFilesInput): Promis
     cursor: input.cursor,
   });
   const where = and(ownedBy(octx, files.organizationId), eq(files.status, input.status ?? "ready"));
-  return listPage(octx.db, page, { rows: octx.db.select().from(files).$dynamic(), countFrom: files, where });
+  const db = filesDatabase(octx);
+  return listPage(db, page, { rows: db.select().from(files).$dynamic(), countFrom: files, where });
 }
 
 /**
@@ -162,7 +173,7 @@ export async function listFiles(octx: OrgContext, input: ListFilesInput): Promis
  */
 async function removeFile(octx: OrgContext, file: FileRow): Promise<void> {
   const where = and(eq(files.id, file.id), ownedBy(octx, files.organizationId)) as SQL;
-  await deleteRowsAndPurgeObjects(octx.db, {
+  await deleteRowsAndPurgeObjects(filesDatabase(octx), {
     from: files,
     key: files.r2Key,
     uploadExpiresAt: files.uploadExpiresAt,
@@ -216,7 +227,7 @@ export async function completeFile(octx: OrgContext, id: string): Promise<FileRo
     await removeFile(octx, file);
     throw contentMismatch(file, check.detail, { detected_content_type: check.detected });
   }
-  const [ready] = await octx.db
+  const [ready] = await filesDatabase(octx)
     .update(files)
     .set({ status: "ready", completedAt: new Date() })
     .where(and(eq(files.id, file.id), ownedBy(octx, files.organizationId), eq(files.status, "pending")))
@@ -240,15 +251,40 @@ export async function fileDownload(octx: OrgContext, id: string): Promise<Downlo
 }
 
 /**
- * Organization deletion step: the organization's objects are purged in the deletion's
- * own batch (the rows go by ON DELETE CASCADE), so they are deleted only if the
- * organization is, by the next cron run.
+ * Organization deletion step: the organization's rows go and their objects are purged
+ * (by the next cron run). In the shared database both are statements of the deletion's
+ * own batch, so they happen only if the organization is deleted. A tenant database
+ * cannot join that batch: its rows go in a batch of their own first, so a deletion
+ * never leaves files behind that no organization owns (if the directory's batch then
+ * fails, the organization stays without its files, and deleting it again finishes).
  */
-export const purgeFilesOfDeletedOrganization: OrganizationDeletionStep = async (octx) => [
-  purgeObjectsOfRows(octx.db, {
+export const purgeFilesOfDeletedOrganization: OrganizationDeletionStep = async (octx) => {
+  const db = filesDatabase(octx);
+  const rows = {
     from: files,
     key: files.r2Key,
     uploadExpiresAt: files.uploadExpiresAt,
     where: ownedBy(octx, files.organizationId),
-  }),
-];
+  };
+  if (!isInSharedDatabase(octx, octx.organization.id)) {
+    await deleteRowsAndPurgeObjects(db, rows);
+    return [];
+  }
+  return [purgeObjectsOfRows(db, rows), db.delete(files).where(rows.where)];
+};
+
+/**
+ * Account erasure step: the files the person created stay with their organization, no
+ * longer naming them. In the shared database a statement of the erasure's batch; in
+ * each tenant database an UPDATE of its own (what `ON DELETE SET NULL` did before files
+ * could live apart from `users`).
+ */
+export const forgetFileCreator: AccountErasureStep = async (ctx, userId) => {
+  const statements = [];
+  for (const { db, shared } of tenantDatabases(ctx)) {
+    const forget = db.update(files).set({ createdBy: null }).where(eq(files.createdBy, userId));
+    if (shared) statements.push(forget);
+    else await forget;
+  }
+  return statements;
+};
