@@ -26,37 +26,53 @@ function blankSecrets(): Record<string, string> {
   return Object.fromEntries(names.map((name) => [name, ""]));
 }
 
+/**
+ * The test suites that run a second time with every organization's tenant data routed to the
+ * second local database (TENANT_DATABASES, docs/SCALING.md): the files module's, so each files
+ * route is proven through the seam as well as in the shared database.
+ */
+const TENANT_DATA_SUITES = ["test/files*.test.ts", "test/tenant-databases.test.ts"];
+
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
-  return {
-    plugins: [
-      cloudflareTest({
-        wrangler: { configPath: "./wrangler.toml" },
-        miniflare: {
-          bindings: {
-            ...blankSecrets(),
-            ENVIRONMENT: "test",
-            LOG_LEVEL: "error",
-            // Never send real email from a test, whatever a developer's .dev.vars says.
-            EMAIL_PROVIDER: "console",
-            JWT_PRIVATE_KEYS: testSigningKeys(),
-            VAPID_PRIVATE_KEY: testVapidKey(),
-            // A fixture, not a secret: encrypts the TOTP secrets tests enrol.
-            MFA_ENCRYPTION_KEY: "dGVzdC1vbmx5LW1mYS1lbmNyeXB0aW9uLWtleS0zMmI",
-            // A fixture too: seals the webhook endpoints' signing secrets tests create.
-            WEBHOOK_SECRET_ENCRYPTION_KEY: "dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0cy1rZXktMzI",
-            TEST_MIGRATIONS: migrations,
-          },
+  /** The Worker as the tests run it; `vars` over the test bindings (one project's setting). */
+  const worker = (vars: Record<string, string> = {}) =>
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          ...blankSecrets(),
+          ENVIRONMENT: "test",
+          LOG_LEVEL: "error",
+          // Never send real email from a test, whatever a developer's .dev.vars says.
+          EMAIL_PROVIDER: "console",
+          JWT_PRIVATE_KEYS: testSigningKeys(),
+          VAPID_PRIVATE_KEY: testVapidKey(),
+          // A fixture, not a secret: encrypts the TOTP secrets tests enrol.
+          MFA_ENCRYPTION_KEY: "dGVzdC1vbmx5LW1mYS1lbmNyeXB0aW9uLWtleS0zMmI",
+          // A fixture too: seals the webhook endpoints' signing secrets tests create.
+          WEBHOOK_SECRET_ENCRYPTION_KEY: "dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0cy1rZXktMzI",
+          TEST_MIGRATIONS: migrations,
+          ...vars,
         },
-      }),
-    ],
+      },
+    });
+  const suite = {
+    setupFiles: ["./test/support/apply-migrations.ts"],
+    // 2-core CI machines: the first request of a file loads the whole Worker, and a loaded machine can take
+    // seconds for it. A test that hangs still fails; one that is merely slow under load does not flake.
+    testTimeout: 15_000,
+  };
+  return {
     test: {
-      include: ["test/**/*.test.ts"],
       reporters: ["default", "./test/support/summary-reporter.ts"],
-      setupFiles: ["./test/support/apply-migrations.ts"],
-      // 2-core CI machines: the first request of a file loads the whole Worker, and a loaded machine can take
-      // seconds for it. A test that hangs still fails; one that is merely slow under load does not flake.
-      testTimeout: 15_000,
+      projects: [
+        { plugins: [worker()], test: { ...suite, name: "shared", include: ["test/**/*.test.ts"] } },
+        {
+          plugins: [worker({ TENANT_DATABASES: JSON.stringify({ "*": "TENANT_DB_EXAMPLE" }) })],
+          test: { ...suite, name: "tenant-routed", include: TENANT_DATA_SUITES },
+        },
+      ],
     },
   };
 });

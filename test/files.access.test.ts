@@ -7,7 +7,6 @@
 import { env } from "cloudflare:workers";
 import { asc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { getDb } from "../src/db/client";
 import { files, type Organization } from "../src/db/schema";
 import { ALL_SCOPES, API_KEY_SCOPE_NAMES, type ApiKeyScope } from "../src/modules/orgs/permissions";
 import { createUser, person, signIn, type TestUser } from "./support/factories";
@@ -15,10 +14,9 @@ import { createFile, filesPath, PDF, putUpload, uploadFile } from "./support/fil
 import { api, problemOf } from "./support/http";
 import { addMember, createApiKey, createOrg } from "./support/orgs";
 import { securitySuite } from "./support/security";
+import { tenantDatabaseOf } from "./support/tenant-databases";
 
 vi.setConfig({ testTimeout: 60_000 });
-
-const db = getDb(env);
 
 const CALLERS = [
   "owner",
@@ -148,7 +146,7 @@ function credentials(caller: Caller, f: Fixture): Record<string, string> {
 
 /** The organization's files as rows and as R2 objects. */
 async function snapshot(organizationId: string) {
-  const rows = await db
+  const rows = await tenantDatabaseOf(organizationId)
     .select()
     .from(files)
     .where(eq(files.organizationId, organizationId))

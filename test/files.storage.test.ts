@@ -8,7 +8,6 @@
 import { env } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { getDb } from "../src/db/client";
 import { files, type Organization, objectPurges } from "../src/db/schema";
 import { ConfigError, getConfig } from "../src/env";
 import { purgeObjectsJob } from "../src/lib/storage/object-purges.cron";
@@ -28,8 +27,7 @@ import {
 } from "./support/files";
 import { api, apiWith, jsonOf, problemOf } from "./support/http";
 import { createOrg } from "./support/orgs";
-
-const db = getDb(env);
+import { tenantDatabaseOf } from "./support/tenant-databases";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -80,7 +78,7 @@ describe("quota (FILES_ORG_QUOTA_BYTES)", () => {
     const ten = await Promise.all(Array.from({ length: 10 }, () => create(another, 150)));
     expect(ten.filter((res) => res.status === 201)).toHaveLength(6);
     expect(ten.filter((res) => res.status === 409)).toHaveLength(4);
-    const reserved = await db
+    const reserved = await tenantDatabaseOf(another.id)
       .select({ size: files.size })
       .from(files)
       .where(eq(files.organizationId, another.id));
@@ -250,14 +248,19 @@ describe("orphaned uploads (cron files.purge_stale_uploads, then storage.purge_o
       size: 9,
     });
     // One still within its grace at the time the cron runs.
-    await db
+    await tenantDatabaseOf(org.id)
       .update(files)
       .set({ uploadExpiresAt: new Date(expiry + 10 * 60_000) })
       .where(eq(files.id, late.id));
 
     const ctx = serviceContext();
     const ids = async () =>
-      (await db.select({ id: files.id }).from(files).where(eq(files.organizationId, org.id)))
+      (
+        await tenantDatabaseOf(org.id)
+          .select({ id: files.id })
+          .from(files)
+          .where(eq(files.organizationId, org.id))
+      )
         .map((r) => r.id)
         .sort();
     // Other files of this test file may be swept too: only this organization's rows are looked at.
@@ -272,7 +275,7 @@ describe("orphaned uploads (cron files.purge_stale_uploads, then storage.purge_o
     await purgeObjectsJob.run(ctx, runAt);
     expect(await exists(keyOf(org.id, uploaded.id))).toBe(false);
     expect(await exists(keyOf(org.id, ready.id))).toBe(true);
-    const purges = await db
+    const purges = await tenantDatabaseOf(org.id)
       .select()
       .from(objectPurges)
       .where(eq(objectPurges.r2Key, keyOf(org.id, uploaded.id)));
@@ -305,7 +308,7 @@ describe("R2 purges", () => {
     await purgeObjectsJob.run(ctx, sweepAt);
     expect(await exists(keyOf(org.id, created.id))).toBe(false);
     expect(
-      await db
+      await tenantDatabaseOf(org.id)
         .select()
         .from(objectPurges)
         .where(eq(objectPurges.r2Key, keyOf(org.id, created.id))),
@@ -326,7 +329,9 @@ describe("R2 purges", () => {
     const kept = await uploadFile(admin.token, other.id, "c.pdf", "application/pdf", PDF);
 
     expect((await api("DELETE", `/api/v1/orgs/${org.id}`, { token: admin.token })).status).toBe(204);
-    expect(await db.select().from(files).where(eq(files.organizationId, org.id))).toEqual([]);
+    expect(
+      await tenantDatabaseOf(org.id).select().from(files).where(eq(files.organizationId, org.id)),
+    ).toEqual([]);
     await purgeObjectsJob.run(serviceContext(), new Date());
     expect(await exists(keyOf(org.id, ready.id))).toBe(false);
     expect(await exists(keyOf(org.id, pending.id))).toBe(false);
@@ -334,7 +339,7 @@ describe("R2 purges", () => {
     // Swept again once their upload URLs can no longer write, then forgotten.
     const later = new Date(Date.parse(pending.upload.expires_at) + UPLOAD_GRACE_SECONDS * 1000 + 1);
     await purgeObjectsJob.run(serviceContext(), later);
-    const left = await db.select().from(objectPurges);
+    const left = await tenantDatabaseOf(org.id).select().from(objectPurges);
     expect(left.filter((row) => row.r2Key.startsWith(`files/${org.id}/`))).toEqual([]);
   });
 
@@ -344,7 +349,7 @@ describe("R2 purges", () => {
     const file = await uploadFile(admin.token, org.id, "a.pdf", "application/pdf", PDF);
     expect((await api("DELETE", `/api/v1/orgs/${org.id}`, { token: admin.token })).status).toBe(409);
     expect(
-      await db
+      await tenantDatabaseOf(org.id)
         .select()
         .from(objectPurges)
         .where(eq(objectPurges.r2Key, keyOf(org.id, file.id))),

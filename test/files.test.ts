@@ -5,8 +5,9 @@
  * show that nothing was left behind.
  */
 import { env } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Organization } from "../src/db/schema";
+import { type Organization, objectPurges } from "../src/db/schema";
 import { FILE_SAMPLE_BYTES } from "../src/lib/file-types";
 import { UPLOAD_URL_TTL_SECONDS } from "../src/lib/storage/transfer-urls";
 import { type Person, person } from "./support/factories";
@@ -26,6 +27,7 @@ import {
 import { api, apiWith, fieldsOf, jsonOf, type Page, problemOf } from "./support/http";
 import { GIF, JPEG, PHP_SHELL, PNG, padded, WEBP } from "./support/images";
 import { createOrg } from "./support/orgs";
+import { tenantDatabaseOf } from "./support/tenant-databases";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -431,10 +433,11 @@ describe("complete refuses", () => {
       expect(await stored(org.id, created.id)).toBeNull();
       expect((await problemOf(await getOne(created.id), 404)).code).toBe("not_found");
       // A late upload through the same URL is swept later: its purge is scheduled.
-      const purges = await env.DB.prepare("select count(*) as n from object_purges where r2_key = ?")
-        .bind(keyOf(org.id, created.id))
-        .first<{ n: number }>();
-      expect(purges?.n).toBe(2);
+      const purges = await tenantDatabaseOf(org.id)
+        .select()
+        .from(objectPurges)
+        .where(eq(objectPurges.r2Key, keyOf(org.id, created.id)));
+      expect(purges).toHaveLength(2);
     });
   }
 });

@@ -3,7 +3,10 @@ import { env } from "cloudflare:workers";
 import { wireModules } from "../../src/modules/wiring";
 
 // Runs before every test file; applyD1Migrations skips migrations already applied.
-await applyD1Migrations(env.DB, (env as unknown as { TEST_MIGRATIONS: D1Migration[] }).TEST_MIGRATIONS);
+const migrations = (env as unknown as { TEST_MIGRATIONS: D1Migration[] }).TEST_MIGRATIONS;
+await applyD1Migrations(env.DB, migrations);
+// The second database tests route organizations to (TENANT_DATABASES): the same schema, as in production.
+if (env.TENANT_DB_EXAMPLE) await applyD1Migrations(env.TENANT_DB_EXAMPLE, migrations);
 
 type D1Migration = { name: string; queries: string[] };
 
