@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import * as schema from "../src/db/schema";
 import { apiKeys, invitations, memberships, organizations, users } from "../src/db/schema";
+import { TENANT_TABLES } from "../src/db/tenant-databases";
 import type { MemberDto, OrgDto } from "../src/modules/orgs/orgs.schemas";
 import { slugify } from "../src/modules/orgs/orgs.service";
 import { type AuthTokensBody, createUser, type Person, person } from "./support/factories";
@@ -395,12 +396,15 @@ describe("account erasure and organizations", () => {
 });
 
 describe("tenant data goes with its organization", () => {
-  it("every table with an organization_id references organizations with ON DELETE CASCADE", () => {
-    const exported: unknown[] = Object.values(schema);
-    const owned = exported
+  const tablesWith = (column: string) =>
+    (Object.values(schema) as unknown[])
       .filter((value): value is SQLiteTable => is(value, SQLiteTable))
-      .map((table) => getTableConfig(table))
-      .filter((config) => config.columns.some((column) => column.name === "organization_id"));
+      .filter((table) => getTableConfig(table).columns.some((c) => c.name === column));
+
+  it("every directory table with an organization_id references organizations with ON DELETE CASCADE", () => {
+    const owned = tablesWith("organization_id")
+      .filter((table) => !TENANT_TABLES.includes(table))
+      .map((table) => getTableConfig(table));
     expect(owned.map((config) => config.name)).toEqual(expect.arrayContaining(["memberships", "api_keys"]));
     for (const config of owned) {
       const reference = config.foreignKeys.find((fk) =>
@@ -408,6 +412,15 @@ describe("tenant data goes with its organization", () => {
       );
       expect(reference?.reference().foreignTable, config.name).toBe(organizations);
       expect(reference?.onDelete, config.name).toBe("cascade");
+    }
+  });
+
+  it("tenant tables have no foreign keys: their organization and users may be in another database", () => {
+    expect(tablesWith("organization_id").filter((table) => TENANT_TABLES.includes(table))).toContain(
+      schema.files,
+    );
+    for (const table of TENANT_TABLES) {
+      expect(getTableConfig(table).foreignKeys, getTableConfig(table).name).toEqual([]);
     }
   });
 });

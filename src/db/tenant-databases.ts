@@ -12,6 +12,7 @@
  * directory, and the steps that replaced those cascades run against each database.
  */
 import { drizzle } from "drizzle-orm/d1";
+import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import type { Bindings, Config } from "../env";
 import type { Database } from "./client";
 import * as schema from "./schema";
@@ -23,6 +24,13 @@ export type DatabaseContext = {
   env: Bindings;
   config: Pick<Config, "TENANT_DATABASES">;
 };
+
+/**
+ * The tables whose rows may live in a tenant database: no foreign keys into the directory
+ * (test/orgs.test.ts holds them to it), every query through orgDatabase(). `object_purges`
+ * is in every database: a purge is written beside the row it replaces (avatars' in DB).
+ */
+export const TENANT_TABLES: readonly SQLiteTable[] = [schema.files, schema.objectPurges];
 
 const opened = new WeakMap<D1Database, Database>();
 
