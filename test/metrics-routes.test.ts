@@ -4,11 +4,15 @@
  * operation: a request to a concrete path of each path in /api/openapi.json is counted
  * once, under that path's own pattern. Paths that share a prefix with a parameter route
  * (`/api/v1/users/me` beside `/api/v1/users/{id}`, `/api/v1/tasks/…`, `/api/v1/orgs/…`,
- * `/admin/v1/…`) are where a wrong pick shows.
+ * `/admin/v1/…`) are where a wrong pick shows. A request an app-wide middleware answered
+ * (the rate limiter) is counted under the route it was going to.
  */
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { getConfig } from "../src/env";
+import { resolvePolicies } from "../src/lib/rate-limit/policies";
 import { api, jsonOf } from "./support/http";
-import { type Family, parsePrometheusText } from "./support/prometheus";
+import { type Family, parsePrometheusText, sampleValue } from "./support/prometheus";
 
 type OpenApiDocument = { paths: Record<string, Record<string, unknown>> };
 
@@ -77,5 +81,21 @@ describe("the route label", () => {
       }))
       .filter((entry) => entry.counted !== 1);
     expect(mislabelled).toEqual([]);
+  });
+
+  it("is the route a request was going to when an app-wide middleware answered it (the limiter's 429)", async () => {
+    const { limit } = resolvePolicies(getConfig(env).RATE_LIMIT_POLICIES).anonymous;
+    const ip = "198.51.100.77"; // this file's own address: no other request here uses it
+    const before = await scrape();
+    for (let i = 0; i < limit; i++) expect((await api("GET", "/", { ip })).status).toBe(200);
+    const refused = await api("GET", "/", { ip });
+    expect(refused.status).toBe(429);
+    const after = await scrape();
+    const moved = (route: string, status_class: string) =>
+      (sampleValue(after, "http_requests_total", { method: "GET", route, status_class }) ?? 0) -
+      (sampleValue(before, "http_requests_total", { method: "GET", route, status_class }) ?? 0);
+    expect(moved("/", "2xx")).toBe(limit);
+    expect(moved("/", "4xx")).toBe(1);
+    expect(moved("(unmatched)", "4xx")).toBe(0);
   });
 });
