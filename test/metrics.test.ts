@@ -2,12 +2,14 @@
  * GET /metrics after traffic of a known shape: every scrape is parsed by the strict
  * text-format parser (test/support/prometheus.ts), and the counts moved by exactly
  * what was sent. Also: METRICS_TOKEN, batching (no Durable Object call per request),
- * task runs, emails, webhook events and the collector's cardinality bound.
+ * task runs, emails, queue message outcomes, webhook events and the collector's
+ * cardinality bound.
  */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type SendEmailInput, sendEmail } from "../src/email/send-email";
 import type { Bindings } from "../src/env";
+import { maxRetriesFor } from "../src/jobs/consumer";
 import { EXPOSITION_CONTENT_TYPE } from "../src/modules/metrics/metrics.exposition";
 import {
   bufferedObservations,
@@ -20,9 +22,10 @@ import {
   metricsSink,
 } from "../src/modules/metrics/metrics.recorder";
 import { MAX_SERIES_PER_METRIC, OVERFLOW_LABEL_VALUE } from "../src/modules/metrics/metrics.registry";
+import { runQueueBatch } from "./support/background";
 import { createUser, signIn } from "./support/factories";
 import { api, apiWith } from "./support/http";
-import { consume } from "./support/mailbox";
+import { consume, EMAIL_QUEUE } from "./support/mailbox";
 import {
   type Family,
   histogramSeries,
@@ -30,7 +33,7 @@ import {
   parsePrometheusText,
   sampleValue,
 } from "./support/prometheus";
-import { deliver, holdJobsQueue, taskClient } from "./support/tasks";
+import { deliver, holdJobsQueue, JOBS_QUEUE, taskClient } from "./support/tasks";
 
 vi.setConfig({ testTimeout: 20_000 });
 afterEach(() => vi.restoreAllMocks());
@@ -58,6 +61,9 @@ describe("requests", () => {
     for (let i = 0; i < 2; i++) expect((await api("GET", `/api/v1/users/${someoneElse}`)).status).toBe(401);
     expect((await api("GET", `/api/v1/users/${someoneElse}`, { token })).status).toBe(403);
     expect((await api("GET", `/api/v1/users/${user.id}`, { token })).status).toBe(200);
+    // Also fits /api/v1/users/:id, registered after it: counted under its own pattern all the same.
+    for (let i = 0; i < 2; i++) expect((await api("GET", "/api/v1/users/me", { token })).status).toBe(200);
+    expect((await api("GET", "/api/v1/users/me/sessions", { token })).status).toBe(200);
     expect((await api("GET", "/definitely/not/here")).status).toBe(404);
     expect((await api("POST", "/api/v1/pre-registrations", { body: { nope: 1 } })).status).toBe(400);
     expect((await api("PROPFIND", "/health/live")).status).toBeGreaterThanOrEqual(400);
@@ -67,12 +73,14 @@ describe("requests", () => {
     expect(requests({ method: "GET", route: "/health/live", status_class: "2xx" })).toBe(3);
     expect(requests({ method: "GET", route: "/api/v1/users/:id", status_class: "4xx" })).toBe(3);
     expect(requests({ method: "GET", route: "/api/v1/users/:id", status_class: "2xx" })).toBe(1);
+    expect(requests({ method: "GET", route: "/api/v1/users/me", status_class: "2xx" })).toBe(2);
+    expect(requests({ method: "GET", route: "/api/v1/users/me/sessions", status_class: "2xx" })).toBe(1);
     expect(requests({ method: "GET", route: "(unmatched)", status_class: "4xx" })).toBe(1);
     expect(requests({ method: "POST", route: "/api/v1/pre-registrations", status_class: "4xx" })).toBe(1);
     expect(requests({ method: "OTHER", route: "(unmatched)", status_class: "4xx" })).toBe(1);
     const total = (families: Map<string, Family>) =>
       (families.get("http_requests_total")?.samples ?? []).reduce((sum, sample) => sum + sample.value, 0);
-    expect(total(after) - total(before)).toBe(10);
+    expect(total(after) - total(before)).toBe(13);
 
     const latencyBefore = histogramSeries(before, "http_request_duration_seconds", {
       method: "GET",
@@ -118,6 +126,8 @@ describe("requests", () => {
       ["emails_sent_total", "counter"],
       ["emails_failed_total", "counter"],
       ["webhook_events_total", "counter"],
+      ["webhook_deliveries_total", "counter"],
+      ["queue_messages_total", "counter"],
       ["tasks_in_status", "gauge"],
     ] as const) {
       expect(families.get(name), name).toMatchObject({ type });
@@ -264,6 +274,61 @@ describe("background work", () => {
     const after = await scrape();
     expect(moved(before, after, "emails_sent_total", { template: "welcome", provider: "console" })).toBe(1);
     expect(moved(before, after, "emails_failed_total", { template: "welcome", final: "false" })).toBe(1);
+  });
+
+  it("counts queue messages by queue and outcome: ack, retry, dead_letter", async () => {
+    vi.spyOn(console, "log").mockImplementation(() => {});
+    vi.spyOn(console, "warn").mockImplementation(() => {});
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const ping = { type: "health.ping", sent_at: new Date().toISOString(), request_id: "metrics-ping" };
+    const email: SendEmailInput = { template: "welcome", to: "queues@example.com", data: { name: "Ada" } };
+    const send = vi.spyOn(env.EMAIL_QUEUE, "send").mockResolvedValue({
+      metadata: { metrics: { backlogCount: 0, backlogBytes: 0 } },
+    });
+    await sendEmail(env, email);
+    const emailBody = send.mock.calls[0]?.[0];
+    const before = await scrape();
+
+    await runQueueBatch(JOBS_QUEUE, [
+      { id: "q-ping", body: ping },
+      { id: "q-malformed", body: { type: "no.such.type" } }, // dropped: acked, never retried
+    ]);
+    vi.spyOn(globalThis, "fetch").mockResolvedValue(
+      Response.json({ statusCode: 500, name: "application_error", message: "down" }, { status: 500 }),
+    );
+    const resend = { ...env, EMAIL_PROVIDER: "resend", RESEND_API_KEY: "re_test_123" } as Bindings;
+    const lastAttempt = maxRetriesFor(EMAIL_QUEUE) + 1;
+    const retried = await consume(emailBody, { env: resend, attempts: 1 });
+    const deadLettered = await consume(emailBody, { env: resend, attempts: lastAttempt });
+    expect([retried.retried, deadLettered.retried]).toEqual([true, true]);
+    // Dead letters are consumed (logged and acked) from the dead-letter queue, in any environment.
+    await runQueueBatch(`${EMAIL_QUEUE}-dlq-production`, [{ id: "q-dead", body: emailBody }]);
+
+    const after = await scrape();
+    const messages = (queue: string, outcome: string) =>
+      moved(before, after, "queue_messages_total", { queue, outcome });
+    expect(messages(JOBS_QUEUE, "ack")).toBe(2);
+    expect(messages(EMAIL_QUEUE, "retry")).toBe(1);
+    expect(messages(EMAIL_QUEUE, "dead_letter")).toBe(1);
+    expect(messages(`${EMAIL_QUEUE}-dlq`, "ack")).toBe(1);
+    const total = (families: Map<string, Family>) =>
+      (families.get("queue_messages_total")?.samples ?? []).reduce((sum, sample) => sum + sample.value, 0);
+    expect(total(after) - total(before)).toBe(5);
+  });
+
+  it("keeps the queue label to the configured queues, whatever name a batch arrives with", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const before = await scrape();
+    const ping = { type: "health.ping", sent_at: new Date().toISOString(), request_id: "metrics-ping" };
+    for (const name of ["surprise-queue", `${JOBS_QUEUE}-canary`, `x${"q".repeat(300)}`, 'a"b\\c']) {
+      await runQueueBatch(name, [{ id: `q-${name.length}`, body: ping }]);
+    }
+    const after = await scrape();
+    expect(moved(before, after, "queue_messages_total", { queue: "other", outcome: "ack" })).toBe(4);
+    const queues = new Set(after.get("queue_messages_total")?.samples.map((sample) => sample.labels.queue));
+    expect([...queues].filter((queue) => queue?.includes("surprise") || queue?.includes("canary"))).toEqual(
+      [],
+    );
   });
 
   it("counts webhook events through countWebhookEvent, with event types bounded", async () => {

@@ -1,10 +1,11 @@
 /** The queue consumer's generic behaviour and the cron runner. Later modules test their own message types. */
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { isDeadLetterQueue, retryDelaySeconds } from "../src/jobs/consumer";
+import { isDeadLetterQueue, queueLabel, retryDelaySeconds } from "../src/jobs/consumer";
 import { enqueue } from "../src/jobs/enqueue";
 import type { MaintenanceJob } from "../src/jobs/maintenance-job";
 import { dueJobs } from "../src/scheduled";
+import wranglerToml from "../wrangler.toml?raw";
 import { runCron, runQueueBatch } from "./support/background";
 
 afterEach(() => vi.restoreAllMocks());
@@ -53,6 +54,20 @@ describe("queue consumer", () => {
     expect(isDeadLetterQueue("edge-api-jobs-dlq-production")).toBe(true);
     expect(isDeadLetterQueue("edge-api-jobs")).toBe(false);
     expect(isDeadLetterQueue("edge-api-dlqueue")).toBe(false);
+  });
+
+  it("labels every queue wrangler.toml consumes with its own name in the metrics, any other as `other`", () => {
+    const consumed = [...wranglerToml.matchAll(/queues\.consumers\]\]\nqueue = "([^"]+)"/g)].map(
+      ([, queue]) => queue as string,
+    );
+    expect(consumed).toHaveLength(12); // jobs, email and their dead-letter queues, in three environments
+    for (const queue of consumed) {
+      expect(queueLabel(queue), queue).toBe(queue.replace(/-(staging|production)$/, ""));
+    }
+    expect(new Set(consumed.map(queueLabel)).size).toBe(4);
+    for (const stranger of ["edge-api-jobs-canary", "edge-api", "jobs", "edge-api-jobs-dlq-dlq", ""]) {
+      expect(queueLabel(stranger), stranger).toBe("other");
+    }
   });
 
   it("backs off exponentially, capped at five minutes", () => {

@@ -58,6 +58,18 @@ describe("X-Request-Id", () => {
       .find((entry) => entry.msg === "request");
     expect(line.route).toBe("/problems/:code");
   });
+
+  it("logs the route that answered, not a later parameter route the path also fits", async () => {
+    const app = createApp();
+    const logged = vi.spyOn(console, "log").mockImplementation(() => {});
+    await app.request("/api/v1/users/me", {}, { ...env, LOG_LEVEL: "info" });
+    await app.request("/api/v1/tasks/types", {}, { ...env, LOG_LEVEL: "info" });
+    const routes = logged.mock.calls
+      .map((call) => JSON.parse(String(call[0])))
+      .filter((entry) => entry.msg === "request")
+      .map((entry) => entry.route);
+    expect(routes).toEqual(["/api/v1/users/me", "/api/v1/tasks/types"]);
+  });
 });
 
 describe("CORS", () => {

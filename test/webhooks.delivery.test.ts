@@ -4,7 +4,8 @@
  * retry, the contract's retry schedule (clock moved, queue delays checked within the
  * jitter), timeouts, 410s and redirects, `failed` after the schedule, the 5-day rule
  * with its notification and email, secret rotation, manual retries, who sees the
- * receiver's answer, SSRF at delivery time and the delivery metric.
+ * receiver's answer, SSRF at delivery time and the delivery metric (each attempt
+ * counted once, by outcome).
  */
 import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
@@ -24,7 +25,7 @@ import { createUser, type Person, person, signIn } from "./support/factories";
 import { api, jsonOf, problemOf } from "./support/http";
 import { watchMailbox } from "./support/mailbox";
 import { addMember, apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
-import { parsePrometheusText, sampleValue } from "./support/prometheus";
+import { type Family, parsePrometheusText, sampleValue } from "./support/prometheus";
 import { type HeldMessage, holdJobsQueue, JOBS_QUEUE } from "./support/tasks";
 import {
   deliverMessages,
@@ -325,25 +326,6 @@ describe("a delivery", () => {
     expect(receiver.requests).toHaveLength(0);
     expect(await deliveryRow(delivery.id)).toMatchObject({ status: "failed", error: "url_not_allowed" });
   });
-
-  it("counts attempts in webhook_deliveries_total{outcome}", async () => {
-    const scrape = async () => parsePrometheusText(await (await api("GET", "/metrics")).text());
-    const before = await scrape();
-    const endpoint = await newEndpoint();
-    fakeReceiver(reply(500), reply(200));
-    const start = pinClock();
-    await (await ownerNow()).test(endpoint.id);
-    await runWebhookJobs(queue.held);
-    vi.setSystemTime(start + 6 * SECOND);
-    await runWebhookJobs(queue.held);
-    vi.useRealTimers();
-    const after = await scrape();
-    const moved = (outcome: string) =>
-      (sampleValue(after, "webhook_deliveries_total", { outcome }) ?? 0) -
-      (sampleValue(before, "webhook_deliveries_total", { outcome }) ?? 0);
-    expect(moved("retrying")).toBe(1);
-    expect(moved("succeeded")).toBe(1);
-  });
 });
 
 describe("manual retry", () => {
@@ -419,6 +401,102 @@ describe("manual retry", () => {
     await runWebhookJobs(queue.held);
     expect(receiver.requests).toHaveLength(0);
     expect(await deliveryRow(delivery.id)).toMatchObject({ status: "failed", error: "endpoint_disabled" });
+  });
+});
+
+describe("webhook_deliveries_total", () => {
+  /** An organization of its own: the shared one stays under its endpoint limit. */
+  let metered: Organization;
+  beforeAll(async () => {
+    metered = await createOrg(owner.user, { name: "Metered Inc" });
+  });
+  const meteredClient = () => ownerNow(metered);
+  const newMeteredEndpoint = async (body: Record<string, unknown> = {}) =>
+    (await meteredClient()).create({ url: RECEIVER_URL, event_types: ["*"], ...body });
+  const scrape = async () => parsePrometheusText(await (await api("GET", "/metrics")).text());
+  const outcomes = ["succeeded", "retrying", "failed", "refused", "skipped"] as const;
+  /** How far each outcome's series moved between two scrapes. */
+  const movedBy = (before: Map<string, Family>, after: Map<string, Family>) =>
+    Object.fromEntries(
+      outcomes.map((outcome) => [
+        outcome,
+        (sampleValue(after, "webhook_deliveries_total", { outcome }) ?? 0) -
+          (sampleValue(before, "webhook_deliveries_total", { outcome }) ?? 0),
+      ]),
+    );
+
+  it("counts each attempt once, by what became of it", async () => {
+    const before = await scrape();
+
+    // retrying, then succeeded.
+    const endpoint = await newMeteredEndpoint();
+    fakeReceiver(reply(500), reply(200));
+    const start = pinClock();
+    await (await meteredClient()).test(endpoint.id);
+    await runWebhookJobs(queue.held);
+    vi.setSystemTime(start + 6 * SECOND);
+    await runWebhookJobs(queue.held);
+    vi.useRealTimers();
+
+    // failed: a manual retry that fails has no schedule after it.
+    const failing = await newMeteredEndpoint();
+    fakeReceiver(reply(500));
+    const delivery = await (await meteredClient()).test(failing.id);
+    await runWebhookJobs(queue.held); // retrying
+    await giveUp(delivery.id);
+    queue.held.splice(0);
+    const client = await meteredClient();
+    await jsonOf(await client.post(`${client.base}/${failing.id}/deliveries/${delivery.id}/retry`), 202);
+    await runWebhookJobs(queue.held); // failed
+
+    // skipped: the endpoint was turned off while its delivery waited in the queue.
+    const switchedOff = await newMeteredEndpoint();
+    await client.test(switchedOff.id);
+    await jsonOf(await client.patch(`${client.base}/${switchedOff.id}`, { body: { enabled: false } }), 200);
+    await runWebhookJobs(queue.held);
+
+    // refused: a loopback URL, sent from production.
+    const loopback = await newMeteredEndpoint({ url: "http://127.0.0.1:9000/hooks" });
+    await client.test(loopback.id);
+    const production = {
+      ...env,
+      ENVIRONMENT: "production",
+      EMAIL_PROVIDER: "resend",
+      RESEND_API_KEY: "re_placeholder",
+    } as Bindings;
+    const [message] = heldDeliveries(queue.held);
+    queue.held.splice(0);
+    await runQueueBatch(JOBS_QUEUE, [{ id: "metric-refused", body: message?.body }], production);
+
+    expect(movedBy(before, await scrape())).toEqual({
+      succeeded: 1,
+      retrying: 2,
+      failed: 1,
+      refused: 1,
+      skipped: 1,
+    });
+  });
+
+  it("does not count a message delivered twice, or one whose delivery is already finished", async () => {
+    const endpoint = await newMeteredEndpoint();
+    fakeReceiver(reply(200));
+    await (await meteredClient()).test(endpoint.id);
+    const [message] = heldDeliveries(queue.held);
+    queue.held.splice(0);
+    const before = await scrape();
+    // The queue delivers at least once: the same message three times, two of them side by side.
+    await Promise.all([
+      runQueueBatch(JOBS_QUEUE, [{ id: "metric-dup-1", body: message?.body }]),
+      runQueueBatch(JOBS_QUEUE, [{ id: "metric-dup-2", body: message?.body }]),
+    ]);
+    await runQueueBatch(JOBS_QUEUE, [{ id: "metric-dup-3", body: message?.body }]);
+    expect(movedBy(before, await scrape())).toEqual({
+      succeeded: 1,
+      retrying: 0,
+      failed: 0,
+      refused: 0,
+      skipped: 0,
+    });
   });
 });
 

@@ -13,6 +13,7 @@ import { createLogger, type Logger, serializeError } from "../lib/logger";
 import { systemPrincipal } from "../lib/principal";
 import { deliverCreditsLowAlert } from "../modules/billing/credits-low.job";
 import { processStripeEventMessage } from "../modules/billing/stripe-events.job";
+import { countQueueMessage, type QueueOutcome } from "../modules/metrics/metrics.recorder";
 import { deliverBroadcast } from "../modules/notifications/notifications.broadcast.job";
 import { deliverPushNotification } from "../modules/notifications/notifications.push.job";
 import { runTaskMessage } from "../modules/tasks/task-run.job";
@@ -50,8 +51,29 @@ export const MAX_RETRIES: Readonly<Record<string, number>> = { "edge-api-jobs": 
 /** Cloudflare's default when a consumer sets no max_retries. */
 const DEFAULT_MAX_RETRIES = 3;
 
+/** A queue's name as the top level of wrangler.toml spells it: the environments add -staging/-production. */
+function withoutEnvironment(queueName: string): string {
+  return queueName.replace(/-(staging|production)$/, "");
+}
+
 export function maxRetriesFor(queueName: string): number {
-  return MAX_RETRIES[queueName.replace(/-(staging|production)$/, "")] ?? DEFAULT_MAX_RETRIES;
+  return MAX_RETRIES[withoutEnvironment(queueName)] ?? DEFAULT_MAX_RETRIES;
+}
+
+/** Every queue this Worker consumes: the ones above and their dead-letter queues (`<name>-dlq`). */
+const CONSUMED_QUEUES: ReadonlySet<string> = new Set(
+  Object.keys(MAX_RETRIES).flatMap((name) => [name, `${name}-dlq`]),
+);
+
+/**
+ * The `queue` label of queue_messages_total: the name without its environment suffix
+ * (each environment has its own metrics, so dashboards read the same everywhere), and
+ * `other` for a queue not in CONSUMED_QUEUES, so a misconfigured consumer cannot grow
+ * the label set. A test keeps CONSUMED_QUEUES and wrangler.toml in step.
+ */
+export function queueLabel(queueName: string): string {
+  const name = withoutEnvironment(queueName);
+  return CONSUMED_QUEUES.has(name) ? name : "other";
 }
 
 export function isDeadLetterQueue(queueName: string): boolean {
@@ -67,6 +89,7 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Bindin
     }
   })();
   const logger = createLogger(level, { queue: batch.queue, batch_id: uuidv7() });
+  const label = queueLabel(batch.queue);
 
   if (isDeadLetterQueue(batch.queue)) {
     for (const message of batch.messages) {
@@ -76,6 +99,7 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Bindin
         body: redactForLog(message.body),
       });
       message.ack();
+      countQueueMessage(label, "ack");
     }
     return;
   }
@@ -84,23 +108,27 @@ export async function handleQueueBatch(batch: MessageBatch<unknown>, env: Bindin
   // Messages are independent (each is acked or retried on its own), so they run side by side:
   // a long task (a 10-minute `sleep`) must not hold back the emails or tasks batched with it.
   await Promise.all(
-    batch.messages.map((message) => handleMessage(message, env, logger, maxAttempts, batch.queue)),
+    batch.messages.map(async (message) => {
+      const outcome = await handleMessage(message, env, logger, maxAttempts, batch.queue);
+      countQueueMessage(label, outcome);
+    }),
   );
 }
 
+/** Handles one message and acks or retries it; returns which, for the queue metric. */
 async function handleMessage(
   message: Message<unknown>,
   env: Bindings,
   logger: Logger,
   maxAttempts: number,
   batchQueue: string,
-): Promise<void> {
+): Promise<QueueOutcome> {
   const parsed = queueMessage.safeParse(message.body);
   if (!parsed.success) {
     // A message no handler can ever accept would fail the same way on every retry.
     logger.error("queue message rejected", { message_id: message.id, issues: parsed.error.issues });
     message.ack();
-    return;
+    return "ack";
   }
   const handler = handlers[parsed.data.type] as QueueHandler<QueueMessage>;
   try {
@@ -120,6 +148,7 @@ async function handleMessage(
       lastAttempt: message.attempts >= maxAttempts,
     });
     message.ack();
+    return "ack";
   } catch (error) {
     const failure = {
       message_id: message.id,
@@ -127,16 +156,18 @@ async function handleMessage(
       attempts: message.attempts,
       error: serializeError(error),
     };
-    // Retrying on the last attempt is what hands the message to the dead-letter queue.
+    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    // Retrying on the last attempt is what hands the message to the dead-letter queue
+    // (every consumer in wrangler.toml names one).
     if (message.attempts >= maxAttempts) {
       logger.error("queue message failed on its last attempt; dead-lettering", failure);
       reportError(error, {
         requestId: "request_id" in parsed.data ? parsed.data.request_id : undefined,
         tags: { queue: batchQueue, message_type: parsed.data.type, attempts: message.attempts },
       });
-    } else {
-      logger.warn("queue message failed; will retry", failure);
+      return "dead_letter";
     }
-    message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    logger.warn("queue message failed; will retry", failure);
+    return "retry";
   }
 }

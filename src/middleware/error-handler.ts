@@ -1,6 +1,5 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { routePath } from "hono/route";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { AppEnv } from "../app-env";
@@ -9,6 +8,7 @@ import { reportError } from "../lib/error-tracking";
 import { createLogger, serializeError } from "../lib/logger";
 import { ProblemError, problems } from "../lib/problem";
 import { validationProblem } from "../lib/validation";
+import { matchedRoutePattern } from "./request-context";
 import { noSuchRoute } from "./switched-on";
 
 /** Hono's own HTTP errors (from its validators and middleware) in our vocabulary. */
@@ -84,7 +84,8 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
     const principal = c.get("principal");
     reportError(error, {
       requestId: c.get("requestId"),
-      route: routePath(c),
+      // The same pattern the metrics and the access log name, also when a middleware threw.
+      route: matchedRoutePattern(c),
       userId: principal?.kind === "user" ? principal.userId : undefined,
     });
     const logger = c.get("logger") ?? createLogger("info");

@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
-import { routePath } from "hono/route";
+import { matchedRoutes } from "hono/route";
+import { METHOD_NAME_ALL } from "hono/router";
 import type { AppEnv, RequestTiming } from "../app-env";
 import { getConfig } from "../env";
 import { createServiceContext } from "../lib/context";
@@ -14,6 +15,27 @@ export function resolveRequestId(header: string | undefined): string {
   return header && SANE_REQUEST_ID.test(header) ? header : uuidv7();
 }
 
+/** The route label of a request no route matched (404, 405, a preflight): one series, never the path. */
+export const UNMATCHED_ROUTE = "(unmatched)";
+
+/**
+ * The pattern of the route a request went to (e.g. /api/v1/users/me), read after the
+ * response. Several registrations match one request: every `use()` middleware, and
+ * every route whose pattern fits, in registration order (GET /api/v1/users/me matches
+ * /api/v1/users/me and the later /api/v1/users/:id). The one that answered is the
+ * last one Hono dispatched to, `c.req.routeIndex`: a route's handler, or its own
+ * guard or validator, which is registered under the same pattern. When a `use()`
+ * middleware answered instead (a 429 of the rate limiter, an admin router's staff
+ * guard: Hono records their method as ALL), the request is labelled with the first route that
+ * fits, the one Hono would have dispatched to next. No fitting route at all: unmatched.
+ */
+export function matchedRoutePattern(c: Context): string {
+  const routes = matchedRoutes(c);
+  const answered = routes[c.req.routeIndex];
+  if (answered && answered.method !== METHOD_NAME_ALL) return answered.path;
+  return routes.find((route) => route.method !== METHOD_NAME_ALL)?.path ?? UNMATCHED_ROUTE;
+}
+
 /**
  * The route pattern and duration of a finished request, measured once: the first
  * caller after the response (the request metrics) fixes the numbers, and the access
@@ -22,9 +44,8 @@ export function resolveRequestId(header: string | undefined): string {
 export function requestTiming(c: Context<AppEnv>): RequestTiming {
   const timing = c.get("timing") ?? { started: performance.now() };
   if (!timing.measured) {
-    const route = routePath(c, -1);
     timing.measured = {
-      route: route && route !== "/*" && route !== "*" ? route : "(unmatched)",
+      route: matchedRoutePattern(c),
       durationMs: Math.round((performance.now() - timing.started) * 100) / 100,
     };
     c.set("timing", timing);

@@ -164,12 +164,32 @@ export function countWebhookEvent(
   incrementCounter("webhook_events_total", { provider, type: eventType, outcome });
 }
 
-export const webhookDeliveryOutcomes = ["succeeded", "retrying", "failed"] as const;
+/**
+ * What became of one outbound webhook attempt (src/modules/webhooks): the delivery
+ * status it left (`succeeded`, `retrying`, `failed`), except for the two final
+ * outcomes where nothing was sent, which would otherwise hide among receiver failures:
+ * `refused` (the URL broke the SSRF rules at delivery time) and `skipped` (the
+ * endpoint is disabled). Both leave the delivery `failed`.
+ */
+export const webhookDeliveryOutcomes = ["succeeded", "retrying", "failed", "refused", "skipped"] as const;
 export type WebhookDeliveryOutcome = (typeof webhookDeliveryOutcomes)[number];
 
-/** One outbound webhook attempt (src/modules/webhooks), by the status it left the delivery in. */
 export function countWebhookDelivery(outcome: WebhookDeliveryOutcome): void {
   incrementCounter("webhook_deliveries_total", { outcome });
+}
+
+/**
+ * What the consumer did with one queue message: `ack` (handled, or dropped because no
+ * handler could ever accept it), `retry` (delivered again after a backoff) or
+ * `dead_letter` (failed on its last attempt, so the queue moves it to its dead-letter
+ * queue).
+ */
+export const queueOutcomes = ["ack", "retry", "dead_letter"] as const;
+export type QueueOutcome = (typeof queueOutcomes)[number];
+
+/** `queue` must come from a fixed list (the consumer's queueLabel()), never a raw name. */
+export function countQueueMessage(queue: string, outcome: QueueOutcome): void {
+  incrementCounter("queue_messages_total", { queue, outcome });
 }
 
 // ---------------------------------------------------------------------------

@@ -54,9 +54,14 @@ export const METRICS = {
     help: "Webhook events received, by provider, event type and outcome.",
     labels: ["provider", "type", "outcome"],
   },
+  queue_messages_total: {
+    type: "counter",
+    help: "Queue messages consumed, by queue (its wrangler.toml name without the environment suffix; other for a queue not configured) and outcome: ack (done, or dropped as malformed), retry (delivered again later) or dead_letter (failed its last attempt: moved to the dead-letter queue).",
+    labels: ["queue", "outcome"],
+  },
   webhook_deliveries_total: {
     type: "counter",
-    help: "Outbound webhook delivery attempts, by the status each left its delivery in (succeeded, retrying, failed).",
+    help: "Outbound webhook delivery attempts, by outcome: succeeded (2xx), retrying (failed, another attempt scheduled), failed (failed, none left: schedule exhausted or a manual retry), refused (not sent: the URL broke the SSRF rules) or skipped (not sent: the endpoint is disabled).",
     labels: ["outcome"],
   },
 } as const satisfies Record<string, MetricDef>;

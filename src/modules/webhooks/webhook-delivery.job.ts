@@ -31,7 +31,7 @@ import {
 import type { QueueHandlerDeps } from "../../jobs/queue-handler";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
-import { countWebhookDelivery } from "../metrics/metrics.recorder";
+import { countWebhookDelivery, type WebhookDeliveryOutcome } from "../metrics/metrics.recorder";
 import { sendDeliveryMessage } from "./delivery-queue";
 import { DELIVERY_TIMEOUT_MS, retryDelayMs } from "./delivery-schedule";
 import { announceEndpointDisabled, disableWhenFailingTooLong } from "./endpoint-health";
@@ -248,6 +248,20 @@ async function readPrefix(response: Response, limit: number): Promise<string | n
   return new TextDecoder().decode(bytes);
 }
 
+/**
+ * The webhook_deliveries_total outcome of a recorded attempt: the status it left, except
+ * when nothing was sent and nothing later could change that, which the metric names apart
+ * from receivers that failed. A missing secret is not among them: it is retried.
+ */
+function metricOutcome(
+  outcome: Outcome,
+  status: "succeeded" | "retrying" | "failed",
+): WebhookDeliveryOutcome {
+  if (outcome.error === "url_not_allowed") return "refused";
+  if (outcome.error === "endpoint_disabled") return "skipped";
+  return status;
+}
+
 async function record(
   ctx: ServiceContext,
   delivery: WebhookDelivery,
@@ -291,7 +305,7 @@ async function record(
     ctx.logger.warn("webhook delivery changed during the attempt (retried by hand?); outcome dropped");
     return;
   }
-  countWebhookDelivery(status);
+  countWebhookDelivery(metricOutcome(outcome, status));
   ctx.logger.info("webhook attempt recorded", {
     endpoint_id: endpoint.id,
     status,
