@@ -97,7 +97,6 @@ export const wiring = {
   accountClaimSteps: [
     revokeKeysCreatedBy, // API keys the squatter created
     dropSecondFactorsOfClaimedAccount, // an authenticator app the squatter enrolled
-    revokeKeysCreatedBy,
     removePasskeysOf, // registered before the address was proven: maybe not its owner's
   ] as AccountClaimStep[],
 
