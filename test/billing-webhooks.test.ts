@@ -258,6 +258,66 @@ describe("signature", () => {
     expect((await problemOf(res, 400)).code).toBe("invalid_event");
   });
 
+  describe("a signed event this API could never apply is refused once, before any write", () => {
+    const invoiceEvent = (options: { id?: string; created?: number }) =>
+      stripeEvent(
+        "invoice.paid",
+        invoiceObject({ customer: team.customer, subscription: "sub_Refused" }),
+        options,
+      );
+
+    it("`created` past the JavaScript date range: 400 invalid_event naming /created, never a 500", async () => {
+      vi.spyOn(console, "error").mockImplementation(() => {});
+      const event = invoiceEvent({ created: 1e15 });
+      const problem = await problemOf(await postWebhook(event), 400);
+      expect(problem.code).toBe("invalid_event");
+      expect(problem.errors).toEqual([expect.objectContaining({ pointer: "/created" })]);
+      expect(await storedEvent(event.id)).toBeUndefined();
+      expect(held).toEqual([]);
+    });
+
+    it("an id longer than the queue message carries: 400 naming /id, nothing recorded or sent (not a 503 Stripe retries for days)", async () => {
+      vi.spyOn(console, "error").mockImplementation(() => {});
+      const send = vi.spyOn(env.JOBS_QUEUE, "send");
+      const event = invoiceEvent({ id: `evt_${"A".repeat(251)}` });
+      for (let delivery = 0; delivery < 2; delivery++) {
+        const problem = await problemOf(await postWebhook(event), 400);
+        expect(problem.code).toBe("invalid_event");
+        expect(problem.errors).toEqual([expect.objectContaining({ pointer: "/id" })]);
+      }
+      expect(send).not.toHaveBeenCalled();
+      expect(await storedEvent(event.id)).toBeUndefined();
+    });
+
+    it("the longest id the message carries is taken and queued", async () => {
+      const event = invoiceEvent({ id: `evt_${"B".repeat(250)}` });
+      expect(await jsonOf(await postWebhook(event), 200)).toMatchObject({ duplicate: false });
+      const sent = takeHeld(held, "billing.stripe_event");
+      expect(sent.map((message) => message.body)).toEqual([
+        { type: "billing.stripe_event", event_id: event.id },
+      ]);
+      await runJobs(sent);
+      expect((await storedEvent(event.id))?.processedAt).toBeInstanceOf(Date);
+    });
+
+    it("an object whose time no Date can hold is recorded as unreadable by the job, not retried", async () => {
+      vi.spyOn(console, "error").mockImplementation(() => {});
+      const event = stripeEvent(
+        "invoice.payment_failed",
+        invoiceObject({
+          customer: team.customer,
+          subscription: "sub_FarFuture",
+          status: "open",
+          nextPaymentAttempt: 1e15,
+        }),
+      );
+      await postWebhook(event);
+      const { acked, retried } = await runJobs(takeHeld(held, "billing.stripe_event"));
+      expect([acked.length, retried.length]).toEqual([1, 0]);
+      expect(await storedEvent(event.id)).toMatchObject({ outcome: "unreadable" });
+    });
+  });
+
   it("an event whose queue message cannot be sent is answered 503 and forgotten, so Stripe's retry is processed", async () => {
     vi.spyOn(console, "error").mockImplementation(() => {});
     const event = stripeEvent(

@@ -124,4 +124,13 @@ describe("GET /problems/{code}", () => {
   it("answers an unknown code with 404", async () => {
     expect((await fetchRoute("/problems/no_such_thing")).status).toBe(404);
   });
+
+  it("answers a 404, not an undeclared 400, for a code of any length, and not for Object's own keys", async () => {
+    for (const code of ["x".repeat(2_000), "constructor", "__proto__", "toString", "%00%ff"]) {
+      const res = await fetchRoute(`/problems/${code}`);
+      expect(res.status, code).toBe(404);
+      expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
+      expect(((await res.json()) as { detail: string }).detail).not.toContain("x".repeat(100));
+    }
+  });
 });

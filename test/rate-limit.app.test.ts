@@ -75,3 +75,30 @@ describe("the app-wide limiter", () => {
     expect(second.headers.get("x-ratelimit-remaining")).toBe(String(limit - 2));
   });
 });
+
+describe("a CF-Connecting-IP that is not an IP address", () => {
+  // Only a request that bypassed Cloudflare's edge can send one. Once it made a KV key longer
+  // than KV takes, and the store's refusal let every such request through (fail open).
+  it("is counted in the one shared `unknown` bucket, so a 2,000-character or non-IP value is limited like anyone", async () => {
+    const junk = ["x".repeat(2_000), "not-an-ip", "203.0.113.1, 10.0.0.1", "::ffff:999.1.1.1", "1.2.3.04"];
+    let answered = 0;
+    let refused: Response | undefined;
+    for (let i = 0; !refused && i <= limit; i++) {
+      const res = await get("/", junk[i % junk.length] as string);
+      if (res.status === 429) {
+        refused = res;
+        break;
+      }
+      expect(res.status).toBe(200);
+      answered += 1;
+      await res.body?.cancel();
+    }
+    // Every junk value spent the same budget (this file's KV: nothing else used `unknown`).
+    expect(answered).toBe(limit);
+    expect(refused?.status).toBe(429);
+    expect(await refused?.json()).toMatchObject({ code: "rate_limited", violated_policies: ["anonymous"] });
+    // A real address still has its own budget.
+    const real = await get("/", `198.51.100.${clientByte + 2}`);
+    expect(real.status).toBe(200);
+  });
+});

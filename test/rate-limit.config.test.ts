@@ -2,7 +2,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { type Bindings, ConfigError, configSchema, getConfig } from "../src/env";
-import { addressBucket, UNKNOWN_ADDRESS } from "../src/lib/rate-limit/client-address";
+import { addressBucket, clientIp, UNKNOWN_ADDRESS } from "../src/lib/rate-limit/client-address";
 import { DEFAULT_POLICIES, POLICY_NAMES, resolvePolicies } from "../src/lib/rate-limit/policies";
 
 const parse = (vars: Record<string, string>) => configSchema.safeParse(vars);
@@ -94,8 +94,29 @@ describe("addressBucket", () => {
     ["::ffff:198.51.100.7", "198.51.100.7"],
     [undefined, UNKNOWN_ADDRESS],
     ["  ", UNKNOWN_ADDRESS],
-    ["not-an-address:::", "not-an-address:::"],
+    ["2001:db8:1:2::1.2.3.4", "2001:db8:1:2::/64"],
+    ["not-an-address:::", UNKNOWN_ADDRESS],
+    ["x".repeat(2_000), UNKNOWN_ADDRESS],
+    ["203.0.113.9, 198.51.100.1", UNKNOWN_ADDRESS],
+    ["256.1.1.1", UNKNOWN_ADDRESS],
+    ["2001:db8::1::2", UNKNOWN_ADDRESS],
   ])("%s → %s", (input, expected) => {
     expect(addressBucket(input)).toBe(expected);
+  });
+});
+
+describe("clientIp (the request's client.ip: sessions, audit rows, API keys' last use)", () => {
+  it.each([
+    ["203.0.113.9", "203.0.113.9"],
+    [" 203.0.113.9 ", "203.0.113.9"],
+    ["2001:DB8:0:0:0:0:0:1", "2001:db8::1"],
+    ["::ffff:198.51.100.7", "198.51.100.7"],
+    ["fe80::1%eth0", undefined],
+    ["x".repeat(2_000), undefined],
+    ["example.com", undefined],
+    ["1.2.3.04", undefined],
+    [undefined, undefined],
+  ])("%s → %s", (input, expected) => {
+    expect(clientIp(input)).toBe(expected);
   });
 });

@@ -185,6 +185,27 @@ describe("KvRateLimitStore", () => {
     });
   });
 
+  it("counts a key too long for KV under its SHA-256, so a long client value cannot make it fail open", async () => {
+    const store = new KvRateLimitStore(env.RATE_LIMIT_KV);
+    const key = `${freshKey("long")}:${"é".repeat(600)}`;
+    // A second apart: each hit is written to KV (at most one write a second per key).
+    for (const [count, at] of [
+      [1, T0],
+      [2, T0 + 1_000],
+    ] as const) {
+      expect(await store.hit({ key, limit: 2, windowSeconds: 60, now: at })).toMatchObject({
+        allowed: true,
+        count,
+      });
+    }
+    // A fresh isolate (a new store) reads the same counter back from KV.
+    const elsewhere = new KvRateLimitStore(env.RATE_LIMIT_KV);
+    expect(await elsewhere.hit({ key, limit: 2, windowSeconds: 60, now: T0 + 1_010 })).toMatchObject({
+      allowed: false,
+      count: 2,
+    });
+  });
+
   it("fails loudly when KV refuses the key, for the middleware to allow and log", async () => {
     const store = new KvRateLimitStore(env.RATE_LIMIT_KV, { prefix: "x".repeat(KV_MAX_KEY_BYTES) });
     await expect(store.hit({ key: "k", limit: 1, windowSeconds: 60, now: T0 })).rejects.toThrow();

@@ -113,9 +113,14 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string,
 
 type SecurityRequirement = Record<string, string[]>;
 
-export const SECURITY: Record<"bearer" | "bearerOrApiKey", SecurityRequirement[]> = {
+export const SECURITY: Record<"bearer" | "bearerOrApiKey" | "bearerOrNone", SecurityRequirement[]> = {
   /** A person's access JWT. */
   bearer: [{ bearerAuth: [] }],
+  /**
+   * A person's access JWT, or none: the route also takes another proof in the request itself
+   * (a refresh token, a WebSocket ticket). The empty requirement is OpenAPI's "no credentials".
+   */
+  bearerOrNone: [{ bearerAuth: [] }, {}],
   /** A person's JWT or an integrator's API key (Bearer sk_… or X-API-Key). */
   bearerOrApiKey: [{ bearerAuth: [] }, { apiKeyHeader: [] }],
 };

@@ -480,7 +480,11 @@ export const PROBLEM_CATALOG: Record<string, { status: number; description: stri
     description:
       "A Stripe webhook whose Stripe-Signature is missing or does not match the body (wrong secret, altered body, timestamp over 5 minutes old).",
   },
-  invalid_event: { status: 400, description: "A correctly signed webhook whose body is not a Stripe event." },
+  invalid_event: {
+    status: 400,
+    description:
+      "A correctly signed webhook whose body is not a Stripe event this API can record (an id longer than 254 characters, a `created` beyond the dates JavaScript can hold); `errors` names the field.",
+  },
   billing_not_configured: {
     status: 503,
     description: "The server has no Stripe credentials or billing URLs configured; billing is unavailable.",

@@ -14,7 +14,11 @@
  * `RateLimit-Policy` / `RateLimit` fields listing each policy that applied. Over
  * the limit: 429 `rate_limited` problem with `Retry-After` and
  * `violated_policies`. A store that fails or is slow never fails the request:
- * the request is allowed and the failure logged.
+ * the request is allowed and the failure logged (fail open: a limiter outage must
+ * not become an API outage). So nothing a client sends may make the store fail:
+ * the address is parsed strictly (anything that is not an IP address counts in the
+ * shared "unknown" bucket), route keys are hashed, and the KV store hashes any key
+ * too long for KV.
  *
  * Because the limiter runs after authentication, a request whose credentials are
  * rejected (401) never reaches it under the identity it claimed, so a forged or
@@ -83,22 +87,33 @@ export type RouteRateLimitOptions = RateLimitOptions & {
 export const DEFAULT_STORE_TIMEOUT_MS = 1_500;
 
 /**
- * Not counted by the global limiter: preflights, the liveness probe, the staff-only admin API, and
- * signed provider webhooks (/api/v1/webhooks/…: Stripe sends bursts from a few addresses, retries what
- * we refuse, and each delivery is checked against its signature before any work).
+ * Paths the global limiter never counts, whatever the method and configuration: the liveness
+ * probe, the staff-only admin API, and signed provider webhooks (/api/v1/webhooks/…: Stripe sends
+ * bursts from a few addresses, retries what we refuse, and each delivery is checked against its
+ * signature before any work). The OpenAPI document reads this too, to declare the 429 on every
+ * other operation (src/modules/docs/middleware-responses.ts).
  */
-export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
-  const path = c.req.path;
+export function isPathExemptFromGlobalRateLimit(path: string): boolean {
   return (
-    c.req.method === "OPTIONS" ||
     path === "/health/live" ||
     path === "/admin" ||
     path.startsWith("/admin/") ||
     path.startsWith("/api/v1/webhooks/") ||
     // Library files of the docs pages: one page load fetches several, none reaches our data.
-    path.startsWith("/api/docs/assets/") ||
-    // The dev mailbox, only where it is on (development): scripts poll it for an email, and must not
-    // spend the per-IP budget of the very API calls they are exercising.
+    path.startsWith("/api/docs/assets/")
+  );
+}
+
+/**
+ * Not counted by the global limiter: preflights, the exempt paths above and, only where it is on
+ * (development), the dev mailbox: scripts poll it for an email, and must not spend the per-IP
+ * budget of the very API calls they are exercising.
+ */
+export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
+  const path = c.req.path;
+  return (
+    c.req.method === "OPTIONS" ||
+    isPathExemptFromGlobalRateLimit(path) ||
     (path.startsWith("/dev/mailbox") && getConfig(c.env).DEV_MAILBOX_ENABLED)
   );
 }

@@ -7,6 +7,7 @@ import { createServiceContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
 import { createLogger } from "../lib/logger";
 import { ANONYMOUS, describePrincipal } from "../lib/principal";
+import { clientIp } from "../lib/rate-limit/client-address";
 
 /** A client-sent X-Request-Id is kept only when it is short and harmless to log. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{8,128}$/;
@@ -77,7 +78,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
 
     const cf = c.req.raw.cf as { country?: string; city?: string } | undefined;
     const client = {
-      ip: c.req.header("cf-connecting-ip") ?? undefined,
+      ip: clientIp(c.req.header("cf-connecting-ip")), // undefined unless exactly one IP address
       userAgent: c.req.header("user-agent")?.slice(0, 512),
       country: cf?.country,
       city: cf?.city,

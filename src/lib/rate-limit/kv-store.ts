@@ -23,6 +23,7 @@
  *
  * A refused hit is neither counted nor written.
  */
+import { sha256Hex } from "../crypto";
 import {
   assertValidHit,
   type HitOptions,
@@ -45,6 +46,8 @@ export const WRITE_INTERVAL_MS = 1_000;
 
 /** Windows remembered per isolate; past this, ended windows and then the oldest are forgotten. */
 export const MAX_LOCAL_WINDOWS = 10_000;
+
+const utf8 = new TextEncoder();
 
 type StoredWindow = { count: number; start: number };
 
@@ -94,7 +97,7 @@ export class KvRateLimitStore implements RateLimitStore {
 
   async hit(input: RateLimitHit, options: HitOptions = {}): Promise<RateLimitCount> {
     assertValidHit(input);
-    const storageKey = `${this.prefix}${input.key}`;
+    const storageKey = await this.storageKeyOf(input.key);
     const windowMs = input.windowSeconds * 1000;
 
     let window = this.current(storageKey, input.now, windowMs);
@@ -134,6 +137,17 @@ export class KvRateLimitStore implements RateLimitStore {
       else await write;
     }
     return counted;
+  }
+
+  /**
+   * The KV key of a counter. A key too long for KV (512 bytes) is stored under its SHA-256
+   * instead: keys can carry what a client sent, and a refused key would make the middleware
+   * allow the request (fail open). Short keys stay readable, for an operator browsing KV.
+   */
+  private async storageKeyOf(key: string): Promise<string> {
+    const plain = `${this.prefix}${key}`;
+    if (utf8.encode(plain).byteLength <= KV_MAX_KEY_BYTES) return plain;
+    return `${this.prefix}sha256:${await sha256Hex(key)}`;
   }
 
   /** This isolate's window for the key, if it has one that has not ended. */

@@ -133,8 +133,8 @@ export const logout = defineRoute({
   tags,
   summary: "Sign out of this session",
   description:
-    "Revokes the session of the access token; its access tokens are refused at once. A refresh token (body or `X-Refresh-Token`) may be sent as well or instead, e.g. when the access token has expired.",
-  security: SECURITY.bearer,
+    "Revokes the session of the access token; its access tokens are refused at once. A refresh token (body or `X-Refresh-Token`) may be sent as well or instead, e.g. when the access token has expired: so the access token is optional (security: bearer, or none with a refresh token). With neither a valid access token nor a live refresh token the answer is 401. API keys have no session (403).",
+  security: SECURITY.bearerOrNone,
   request: { headers: RefreshTokenHeaders, body: jsonRequestBody(LogoutSchema, undefined, false) },
   responses: {
     204: { description: "Signed out." },

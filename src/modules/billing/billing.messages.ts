@@ -10,6 +10,14 @@ export const stripeEventMessage = z.object({
   event_id: z.string().regex(/^evt_[A-Za-z0-9_]{1,250}$/),
 });
 
+/**
+ * A Stripe event id as this message carries it. The webhook validates the event's id
+ * with this very schema before it records anything, so an id the message could not
+ * carry is refused once at the edge (400) instead of failing every queue send (503)
+ * and being redelivered by Stripe for days.
+ */
+export const stripeEventId = stripeEventMessage.shape.event_id;
+
 /** A debit took the organization's balance below BILLING_LOW_CREDITS_THRESHOLD: alert its owners and billing members. */
 export const creditsLowMessage = z.object({
   type: z.literal("billing.credits_low"),

@@ -183,7 +183,7 @@ export const stripeWebhook = createRoute({
     ),
     400: problemResponse(
       400,
-      "Missing or wrong signature, altered body or stale timestamp (`invalid_signature`); nothing is recorded.",
+      "Missing or wrong signature, altered body or stale timestamp (`invalid_signature`), or a signed body that is not an event this API can record (`invalid_event`, `errors` naming the field: an id longer than 254 characters, a `created` beyond the dates JavaScript can hold); nothing is recorded.",
     ),
     413: problemResponse(413),
     503: problemResponse(

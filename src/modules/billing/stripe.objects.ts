@@ -8,14 +8,25 @@
  */
 import { z } from "zod";
 
+import { stripeEventId } from "./billing.messages";
+
 const id = (prefix: string) => z.string().regex(new RegExp(`^${prefix}_[A-Za-z0-9_]+$`));
 const expandable = (prefix: string) => z.union([id(prefix), z.looseObject({ id: id(prefix) })]);
 const metadata = z.record(z.string(), z.string()).nullish();
-const unix = z.number().int().nonnegative();
 
-/** The envelope of every event (`evt_…`). */
+/** The last second a JavaScript Date can hold (8.64e15 ms after the epoch). */
+export const MAX_DATE_SECONDS = 8_640_000_000_000;
+
+/**
+ * A Unix time in seconds that becomes a valid Date: every one of these is stored as a
+ * time or sent as ISO 8601, and an invalid Date would fail the write (a 500 at the
+ * webhook, a retried job) rather than be refused as the bad input it is.
+ */
+const unix = z.number().int().nonnegative().max(MAX_DATE_SECONDS);
+
+/** The envelope of every event (`evt_…`); its id within what the queue message carries. */
 export const stripeEventEnvelope = z.looseObject({
-  id: id("evt"),
+  id: stripeEventId,
   object: z.literal("event"),
   type: z.string().min(1).max(100),
   created: unix,

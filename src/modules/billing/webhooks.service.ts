@@ -18,7 +18,8 @@ import { stripeEvents } from "../../db/schema";
 import { enqueue } from "../../jobs/enqueue";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
-import { problems } from "../../lib/problem";
+import { ProblemError, problems } from "../../lib/problem";
+import { toFieldErrors } from "../../lib/validation";
 import { countWebhookEvent } from "../metrics/metrics.recorder";
 import { billingNotConfigured, invalidSignature } from "./billing.problems";
 import { loadStripeSdk } from "./stripe.client";
@@ -66,9 +67,20 @@ export async function receiveStripeWebhook(
   }
   const parsed = stripeEventEnvelope.safeParse(verified);
   if (!parsed.success) {
-    // Signed by Stripe, yet not an event we can read (a thin event, another API family).
-    ctx.logger.error("signed stripe webhook is not a snapshot event", { issues: parsed.error.issues });
-    throw problems.badRequest("invalid_event", "The body is not a Stripe event object.");
+    // Signed by Stripe, yet not an event we can record and apply: a thin event, another API
+    // family, an id longer than the queue message carries, a `created` no Date can hold.
+    // Refused before any write, so each redelivery costs nothing, and logged as an error:
+    // Stripe retries a non-2xx for days and shows the failures on the endpoint's dashboard,
+    // which is where an operator should see an event this code cannot read.
+    ctx.logger.error("signed stripe webhook is not an event this API can apply", {
+      issues: parsed.error.issues,
+    });
+    throw new ProblemError({
+      status: 400,
+      code: "invalid_event",
+      detail: "The body is not a Stripe event object this API can record.",
+      errors: toFieldErrors(parsed.error.issues, "json"),
+    });
   }
   const event = parsed.data;
   const handled = isHandledEventType(event.type);

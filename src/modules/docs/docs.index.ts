@@ -13,6 +13,7 @@ import { switchedOn } from "../../middleware/switched-on";
 import { VERSION } from "../health/health.handlers";
 import { DOCS_PATHS } from "./docs.links";
 import { DOCS_CSP, redocPage, swaggerPage } from "./docs.pages";
+import { declareMiddlewareResponses } from "./middleware-responses";
 
 const TAGS = [
   { name: "Operations", description: "Service info, health checks and metrics." },
@@ -80,6 +81,9 @@ const TAGS = [
   },
 ];
 
+/** Problem codes are short; a longer path segment is not repeated back in the 404. */
+const MAX_ECHOED_CODE_LENGTH = 64;
+
 const docsEnabled = switchedOn((config) => config.API_DOCS_ENABLED);
 
 const problemType = defineRoute({
@@ -87,9 +91,11 @@ const problemType = defineRoute({
   path: "/problems/{code}",
   tags: ["Docs"],
   summary: "Describe a problem type",
-  description: "Problem `type` URIs (`/problems/<code>`) resolve here.",
+  description:
+    "Problem `type` URIs (`/problems/<code>`) resolve here. A code that is not in the catalogue, whatever its length or characters, is a 404.",
   request: {
-    params: z.object({ code: z.string().max(64).openapi({ example: "validation_failed" }) }),
+    // Any text: a code is either in the catalogue or not found (no 400 for a long or odd one).
+    params: z.object({ code: z.string().openapi({ example: "validation_failed" }) }),
   },
   responses: {
     200: jsonContent(
@@ -117,9 +123,12 @@ export function mountDocs(app: AppRouter): void {
   const docs = createRouter();
   docs.openapi(problemType, (c) => {
     const { code } = c.req.valid("param");
-    const entry = PROBLEM_CATALOG[code];
-    if (!entry)
-      throw new ProblemError({ status: 404, code: "not_found", detail: `No problem type "${code}".` });
+    // Own properties only: "constructor" or "__proto__" are not problem types.
+    const entry = Object.hasOwn(PROBLEM_CATALOG, code) ? PROBLEM_CATALOG[code] : undefined;
+    if (!entry) {
+      const named = code.length <= MAX_ECHOED_CODE_LENGTH ? ` "${code}"` : "";
+      throw new ProblemError({ status: 404, code: "not_found", detail: `No problem type${named}.` });
+    }
     return c.json(
       { code, status: entry.status, title: statusTitle(entry.status), description: entry.description },
       200,
@@ -128,6 +137,8 @@ export function mountDocs(app: AppRouter): void {
 
   let document: unknown;
   docs.get(DOCS_PATHS.openapi, docsEnabled, (c) => {
+    // Built on first use, when every route is registered: each gets the middleware's answers.
+    if (document === undefined) declareMiddlewareResponses(app.openAPIRegistry);
     document ??= app.getOpenAPI31Document({
       openapi: "3.1.0",
       info: {

@@ -198,7 +198,7 @@ export const ws = defineRoute({
     "With `WEBSOCKETS_ENABLED=false` this route and POST /ws-ticket answer 404 (notifications still reach the REST list, email and push).",
     "Close codes: 4001 session revoked, 4003 account deleted or disabled, 4008 too many connections (the oldest socket goes), 1011 server error (reconnect with `since`).",
   ].join("\n\n"),
-  security: [...SECURITY.bearer, {}],
+  security: SECURITY.bearerOrNone,
   middleware: [websocketsEnabled],
   request: { query: WsQuery },
   responses: {
