@@ -88,7 +88,7 @@ export const DEFAULT_STORE_TIMEOUT_MS = 1_500;
 
 /**
  * Paths the global limiter never counts, whatever the method and configuration: the liveness
- * probe, the staff-only admin API, and signed provider webhooks (/api/v1/webhooks/…: Stripe sends
+ * probe, the staff-only admin API, and the signed Stripe webhook (/api/v1/webhooks/stripe: Stripe sends
  * bursts from a few addresses, retries what we refuse, and each delivery is checked against its
  * signature before any work). The OpenAPI document reads this too, to declare the 429 on every
  * other operation (src/modules/docs/middleware-responses.ts).
@@ -98,7 +98,8 @@ export function isPathExemptFromGlobalRateLimit(path: string): boolean {
     path === "/health/live" ||
     path === "/admin" ||
     path.startsWith("/admin/") ||
-    path.startsWith("/api/v1/webhooks/") ||
+    // Only the signed receiver: GET /api/v1/webhooks/event-types beside it is a public read like any other.
+    path === "/api/v1/webhooks/stripe" ||
     // Library files of the docs pages: one page load fetches several, none reaches our data.
     path.startsWith("/api/docs/assets/")
   );
