@@ -232,6 +232,12 @@ export const configSchema = z.object({
     .optional(),
   R2_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
   R2_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /**
+   * Days an audit row stays in D1. Older rows are archived to the FILES bucket (gzip NDJSON under
+   * `audit-archive/`) by the `audit.archive_old` cron, then deleted (docs/OPERATIONS.md). At least 30:
+   * the database refuses to delete a younger row (migration `audit_archive_deletes`).
+   */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).max(36_500).default(365),
 });
 
 /** The R2_S3_* settings, all four (see `configSchema`). */
@@ -286,9 +292,13 @@ export type Config = Omit<
 };
 
 export class ConfigError extends Error {
-  constructor(readonly issues: string[]) {
+  // A plain field, not a constructor parameter property: `npm run config:check` loads this file in
+  // Node, whose type stripping does not rewrite TypeScript-only syntax.
+  readonly issues: string[];
+  constructor(issues: string[]) {
     super(`Invalid configuration: ${issues.join("; ")}`);
     this.name = "ConfigError";
+    this.issues = issues;
   }
 }
 
@@ -309,11 +319,21 @@ const cache = new WeakMap<object, Config>();
 export function getConfig(env: Bindings): Config {
   const cached = cache.get(env);
   if (cached) return cached;
+  const config = parseConfig(env as unknown as Record<string, unknown>);
+  cache.set(env, config);
+  return config;
+}
 
+/**
+ * Every rule a configuration must pass, on plain name → value pairs: what getConfig() runs on the
+ * Worker's env, and what `npm run config:check` (src/config-check.ts) runs on an environment's
+ * wrangler.toml [vars] before a deploy, so both read one truth. Throws ConfigError.
+ */
+export function parseConfig(variables: Record<string, unknown>): Config {
   // Empty strings mean "not set" (an unset optional secret in .dev.vars is an empty line).
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(configSchema.shape)) {
-    const value = (env as unknown as Record<string, unknown>)[key];
+    const value = variables[key];
     if (typeof value === "string" && value.trim() !== "") raw[key] = value.trim();
   }
   const parsed = configSchema.safeParse(raw);
@@ -367,6 +387,5 @@ export function getConfig(env: Bindings): Config {
     isProduction,
     r2S3: r2S3Credentials(parsed.data),
   };
-  cache.set(env, config);
   return config;
 }

@@ -1,6 +1,12 @@
 import { defineRoute, jsonContent, problemResponses, SECURITY } from "../../lib/openapi";
 import { ADMIN_GUARD_RESPONSES, ADMIN_TAGS } from "../admin/admin.openapi";
-import { AuditLogPageSchema, auditLogExample, ListAuditLogsQuery } from "./audit.schemas";
+import {
+  AuditLogPageSchema,
+  auditLogExample,
+  ExportAuditLogsQuery,
+  ListAuditLogsQuery,
+  MAX_EXPORT_RANGE_DAYS,
+} from "./audit.schemas";
 
 /** Registered on the admin router (/admin/v1). Read only: the table refuses UPDATE and DELETE itself. */
 export const listAuditLogs = defineRoute({
@@ -17,6 +23,29 @@ export const listAuditLogs = defineRoute({
       data: [auditLogExample],
       meta: { next: null, prev: null, total: 1 },
     }),
+    ...problemResponses(400),
+    ...ADMIN_GUARD_RESPONSES,
+  },
+});
+
+export const exportAuditLogs = defineRoute({
+  method: "get",
+  path: "/audit-logs/export",
+  tags: ADMIN_TAGS,
+  summary: "Export the audit log as NDJSON",
+  description: `Every audit row created from \`from\` to \`to\` (inclusive), oldest first, streamed as NDJSON: one JSON object per line, with the fields of \`GET /admin/v1/audit-logs\` items. Rows older than \`AUDIT_RETENTION_DAYS\`, which the retention cron moved from the database to R2, are included: they are read back from their archives, so a range reaching into archived time is whole. At most ${MAX_EXPORT_RANGE_DAYS} days per export. The export itself is audited (\`audit_log.export\`). A failure after the answer started cuts the transfer (the file then has no final newline) rather than ending it early as if complete.`,
+  security: SECURITY.bearer,
+  request: { query: ExportAuditLogsQuery },
+  responses: {
+    200: {
+      description: "The rows, one JSON object per line (a download).",
+      content: {
+        "application/x-ndjson": {
+          schema: { type: "string" },
+          example: `${JSON.stringify(auditLogExample)}\n`,
+        },
+      },
+    },
     ...problemResponses(400),
     ...ADMIN_GUARD_RESPONSES,
   },
