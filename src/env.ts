@@ -292,13 +292,9 @@ export type Config = Omit<
 };
 
 export class ConfigError extends Error {
-  // A plain field, not a constructor parameter property: `npm run config:check` loads this file in
-  // Node, whose type stripping does not rewrite TypeScript-only syntax.
-  readonly issues: string[];
-  constructor(issues: string[]) {
+  constructor(readonly issues: string[]) {
     super(`Invalid configuration: ${issues.join("; ")}`);
     this.name = "ConfigError";
-    this.issues = issues;
   }
 }
 
