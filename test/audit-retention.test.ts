@@ -133,7 +133,7 @@ describe("the retention cron", () => {
 
     const records = await db.select().from(auditArchives).orderBy(asc(auditArchives.firstCreatedAt));
     expect(records.map((r) => r.rowCount)).toEqual([dayA.length, ROWS_PER_ARCHIVE, 3]);
-    // The re-run wrote the dead run's key again (same rows, same key): one object, one record.
+    // The re-run found the dead run's object (same rows, same key) and kept it: one object, one record.
     expect(records[0]?.r2Key).toBe(orphan.key);
     const day = (at: Date) => at.toISOString().slice(0, 10).replaceAll("-", "/");
     expect(records[0]?.r2Key).toMatch(new RegExp(`^audit-archive/${day(daysAgo(380))}/.+\\.ndjson\\.gz$`));

@@ -9,8 +9,8 @@
  *
  * gzip-compressed NDJSON, one row per line with the field names of the audit list API
  * (toAuditLogDto), so an archive reads like an export. The key is a function of the rows
- * alone: a cron run that died after its upload writes the same key with the same bytes
- * when it runs again, never a second copy. An `audit_archives` row in D1 records each
+ * alone: a cron run that died after its upload finds its object under the same key when
+ * it runs again, never a second copy. An `audit_archives` row in D1 records each
  * object; the export finds objects through it, never by listing the bucket.
  */
 import type { AuditLog } from "../../db/schema";
@@ -48,6 +48,11 @@ export async function writeAuditArchive(
   const last = rows[rows.length - 1];
   if (!first || !last) throw new RangeError("an audit archive needs at least one row");
   const key = auditArchiveKey(first, last);
+  // A run that died between its upload and its D1 batch left this object: same rows, same key.
+  // Keep it rather than write it again, so a bucket lock on audit-archive/ (docs/OPERATIONS.md),
+  // which refuses overwrites, never blocks the retry.
+  const existing = await bucket.head(key);
+  if (existing && existing.customMetadata?.rows === String(rows.length)) return { key, bytes: existing.size };
   const body = await gzip(toNdjsonLines(rows));
   const object = await bucket.put(key, body, {
     httpMetadata: { contentType: "application/x-ndjson", contentEncoding: "gzip" },

@@ -8,8 +8,8 @@
  * removes audit rows.
  *
  * Safe to die anywhere: before the upload nothing changed; after the upload but before
- * the batch, the rows are still in D1 and the next run writes the same key with the same
- * bytes (the key is a function of the rows); the batch itself is atomic, so rows are
+ * the batch, the rows are still in D1 and the next run finds their object under the same
+ * key (the key is a function of the rows) and keeps it; the batch itself is atomic, so rows are
  * never deleted without their record. Two overlapping runs collide on the record's
  * unique key, and the loser's batch (with its deletes) rolls back.
  */
