@@ -7,6 +7,7 @@
  */
 import { env } from "cloudflare:workers";
 import { asc, eq } from "drizzle-orm";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { inJsonList, insertChunked } from "../src/db/batch";
 import { getDb } from "../src/db/client";
@@ -252,5 +253,38 @@ describe("GET /admin/v1/audit-logs/export", () => {
       expect(problem.code, query).toBe("validation_failed");
       expect(fieldsOf(problem), query).toContain(field);
     }
+  });
+
+  it("never answers 500, whatever from and to hold", async () => {
+    const instant = fc
+      .date({
+        min: new Date("1900-01-01T00:00:00Z"),
+        max: new Date("2200-01-01T00:00:00Z"),
+        noInvalidDate: true,
+      })
+      .map((date) => date.toISOString());
+    const value = fc.oneof(
+      instant,
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom("", "2026-02-30", "0", "now"),
+    );
+    const statuses = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.option(value, { nil: undefined }),
+        fc.option(value, { nil: undefined }),
+        async (from, to) => {
+          const query = new URLSearchParams();
+          if (from !== undefined) query.set("from", from);
+          if (to !== undefined) query.set("to", to);
+          const res = await staff.get(`/admin/v1/audit-logs/export?${query}`);
+          statuses.add(res.status);
+          expect([200, 400], `${query}`).toContain(res.status);
+          await res.arrayBuffer();
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(statuses).toContain(400);
   });
 });

@@ -11,7 +11,7 @@ import { and, asc, eq, gt, gte, lte, or, sql } from "drizzle-orm";
 import { type AuditArchive, auditArchives, auditLogs } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { serializeError } from "../../lib/logger";
-import { toAuditLogDto } from "./audit.service";
+import { audit, toAuditLogDto } from "./audit.service";
 import { readAuditArchiveLines } from "./audit-archive";
 
 /** D1 rows per page of the live part; `audit_archives` records per page of the archived part. */
@@ -89,11 +89,25 @@ async function* liveLines(ctx: ServiceContext, range: AuditExportRange): AsyncGe
 }
 
 /**
- * The export as a byte stream that reads only as fast as the client takes it (pull). A
- * failure once the 200 went out cannot become a problem+json: it is logged and the stream
- * errors, so the client sees a cut transfer rather than a short file that looks whole.
+ * The export as a byte stream that reads only as fast as the client takes it (pull). Who
+ * took a copy of the log, and of which span, is itself recorded (`audit_log.export`) before
+ * the first byte. A failure once the 200 went out cannot become a problem+json: it is logged
+ * and the stream errors, so the client sees a cut transfer rather than a short file that
+ * looks whole.
  */
-export function exportAuditLogs(ctx: ServiceContext, range: AuditExportRange): ReadableStream<Uint8Array> {
+export async function exportAuditLogs(
+  ctx: ServiceContext,
+  range: AuditExportRange,
+): Promise<ReadableStream<Uint8Array>> {
+  await audit(ctx, {
+    action: "audit_log.export",
+    target: { type: "audit_log" },
+    after: { from: range.from.toISOString(), to: range.to.toISOString() },
+  });
+  return auditLogStream(ctx, range);
+}
+
+function auditLogStream(ctx: ServiceContext, range: AuditExportRange): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   async function* lines(): AsyncGenerator<string> {
     yield* archivedLines(ctx, range);
