@@ -16,6 +16,8 @@ import type { AuditLogDto } from "../src/modules/audit/audit.schemas";
 import { toAuditLogDto } from "../src/modules/audit/audit.service";
 import { AUDIT_ARCHIVE_PREFIX, writeAuditArchive } from "../src/modules/audit/audit-archive";
 import { archiveOldAuditRows, ROWS_PER_ARCHIVE } from "../src/modules/audit/audit-retention.cron";
+import { wiring } from "../src/modules/wiring";
+import { dueJobs } from "../src/scheduled";
 import { createStaff, createUser, serviceContext, signIn } from "./support/factories";
 import { api, as, fieldsOf, problemOf } from "./support/http";
 import { apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
@@ -157,6 +159,13 @@ describe("the retention cron", () => {
     expect(left.map((r) => r.requestId)).toEqual(["kept-300-days", "fresh-0", "fresh-1"]);
   });
 
+  it("is wired into the cron, hourly", () => {
+    const job = wiring.maintenanceJobs.find((candidate) => candidate.name === "audit.archive_old");
+    expect(job?.everyMinutes).toBe(60);
+    expect(dueJobs(wiring.maintenanceJobs, Date.UTC(2026, 11, 4, 13, 0))).toContain(job);
+    expect(dueJobs(wiring.maintenanceJobs, Date.UTC(2026, 11, 4, 13, 1))).not.toContain(job);
+  });
+
   it("does nothing more when run again", async () => {
     expect(await archiveOldAuditRows(serviceContext(), NOW)).toEqual({ archived_rows: 0, archives: 0 });
     expect(await db.select().from(auditArchives)).toHaveLength(3);
@@ -253,6 +262,23 @@ describe("GET /admin/v1/audit-logs/export", () => {
       expect(problem.code, query).toBe("validation_failed");
       expect(fieldsOf(problem), query).toContain(field);
     }
+  });
+
+  it("cuts the transfer, rather than ending it as if whole, when a recorded archive is missing from R2", async () => {
+    const at = daysAgo(500);
+    const id = idAt(at);
+    await db.insert(auditArchives).values({
+      r2Key: `${AUDIT_ARCHIVE_PREFIX}missing/${crypto.randomUUID()}.ndjson.gz`,
+      firstCreatedAt: at,
+      firstId: id,
+      lastCreatedAt: at,
+      lastId: id,
+      rowCount: 1,
+      bytes: 1,
+    });
+    const res = await staff.get(path(daysAgo(501), daysAgo(499)));
+    expect(res.status).toBe(200);
+    await expect(res.arrayBuffer()).rejects.toThrow();
   });
 
   it("never answers 500, whatever from and to hold", async () => {
