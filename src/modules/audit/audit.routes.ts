@@ -8,14 +8,17 @@ import {
   MAX_EXPORT_RANGE_DAYS,
 } from "./audit.schemas";
 
-/** Registered on the admin router (/admin/v1). Read only: the table refuses UPDATE and DELETE itself. */
+/**
+ * Registered on the admin router (/admin/v1). Read only: the table refuses UPDATE, and DELETE
+ * of anything but rows the retention job archived to R2.
+ */
 export const listAuditLogs = defineRoute({
   method: "get",
   path: "/audit-logs",
   tags: ADMIN_TAGS,
   summary: "Read the audit log",
   description:
-    "Newest first (`sort=created_at` for oldest first). Filters: `filter[actor_type]`, `filter[actor_id]`, `filter[action]`, `filter[target_type]`, `filter[target_id]`, and a date range `filter[created_at][gte]` / `filter[created_at][lte]` (ISO 8601, inclusive). Every admin write and every security event (sign-in lockout, password reset, refresh-token reuse, API key created or revoked, member role change) is one row; `before`/`after` have secrets redacted. The log is append-only: the database refuses to update or delete its rows.",
+    "Newest first (`sort=created_at` for oldest first). Filters: `filter[actor_type]`, `filter[actor_id]`, `filter[action]`, `filter[target_type]`, `filter[target_id]`, and a date range `filter[created_at][gte]` / `filter[created_at][lte]` (ISO 8601, inclusive). Every admin write and every security event (sign-in lockout, password reset, refresh-token reuse, API key created or revoked, member role change) is one row; `before`/`after` have secrets redacted. The log is append-only: the database refuses to update or delete its rows. Rows older than `AUDIT_RETENTION_DAYS` (365 days by default) are moved to R2 by the retention job and no longer listed here: `GET /admin/v1/audit-logs/export` reads them.",
   security: SECURITY.bearer,
   request: { query: ListAuditLogsQuery },
   responses: {
