@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { experimental_readRawConfig } from "wrangler";
 import { defineConfig } from "vitest/config";
 
 /** A throwaway ES256 key for this test run: no signing secret is ever committed. */
@@ -53,6 +54,9 @@ export default defineConfig(async () => {
           // A fixture too: seals the webhook endpoints' signing secrets tests create.
           WEBHOOK_SECRET_ENCRYPTION_KEY: "dGVzdC1vbmx5LXdlYmhvb2stc2VjcmV0cy1rZXktMzI",
           TEST_MIGRATIONS: migrations,
+          // wrangler.toml as Wrangler reads it (workerd has no TOML parser): test/config-check.test.ts
+          // runs `npm run config:check`'s rules on the real staging and production sections.
+          TEST_WRANGLER_CONFIG: experimental_readRawConfig({ config: "./wrangler.toml" }).rawConfig,
           ...vars,
         },
       },

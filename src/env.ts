@@ -5,7 +5,7 @@
  * object) at first use: a request never pays for zod-parsing the environment again.
  */
 import { z } from "zod";
-import { routingProblems, tenantRoutingSchema } from "./db/tenant-routing";
+import { d1BindingNames, routingProblems, tenantRoutingSchema } from "./db/tenant-routing";
 import { parseMailbox } from "./email/mailbox";
 import { EMAIL_PROVIDERS } from "./email/provider";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
@@ -239,6 +239,12 @@ export const configSchema = z.object({
    * Each name must be a D1 binding of the Worker (checked in getConfig()).
    */
   TENANT_DATABASES: tenantRoutingSchema.default({}),
+  /**
+   * Days an audit row stays in D1. Older rows are archived to the FILES bucket (gzip NDJSON under
+   * `audit-archive/`) by the `audit.archive_old` cron, then deleted (docs/OPERATIONS.md). At least 30:
+   * the database refuses to delete a younger row (migration `audit_archive_deletes`).
+   */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(30).max(36_500).default(365),
 });
 
 /** The R2_S3_* settings, all four (see `configSchema`). */
@@ -316,11 +322,24 @@ const cache = new WeakMap<object, Config>();
 export function getConfig(env: Bindings): Config {
   const cached = cache.get(env);
   if (cached) return cached;
+  const config = parseConfig(env as unknown as Record<string, unknown>);
+  // Bindings are the Worker's, not settings: config:check compares with wrangler.toml's instead.
+  const unboundTenantDatabases = routingProblems(config.TENANT_DATABASES, d1BindingNames(env));
+  if (unboundTenantDatabases.length > 0) throw new ConfigError(unboundTenantDatabases);
+  cache.set(env, config);
+  return config;
+}
 
+/**
+ * Every rule a configuration must pass, on plain name → value pairs: what getConfig() runs on the
+ * Worker's env, and what `npm run config:check` (src/config-check.ts) runs on an environment's
+ * wrangler.toml [vars] before a deploy, so both read one truth. Throws ConfigError.
+ */
+export function parseConfig(variables: Record<string, unknown>): Config {
   // Empty strings mean "not set" (an unset optional secret in .dev.vars is an empty line).
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(configSchema.shape)) {
-    const value = (env as unknown as Record<string, unknown>)[key];
+    const value = variables[key];
     if (typeof value === "string" && value.trim() !== "") raw[key] = value.trim();
   }
   const parsed = configSchema.safeParse(raw);
@@ -362,8 +381,6 @@ export function getConfig(env: Bindings): Config {
       `DEV_MAILBOX_ENABLED: \`true\` is refused in ${parsed.data.ENVIRONMENT}; it is for development only`,
     ]);
   }
-  const unboundTenantDatabases = routingProblems(parsed.data.TENANT_DATABASES, env);
-  if (unboundTenantDatabases.length > 0) throw new ConfigError(unboundTenantDatabases);
   const relyingParty = resolveRelyingParty(parsed.data);
   if (!relyingParty.ok) throw new ConfigError(relyingParty.issues);
   const config: Config = {
@@ -376,6 +393,5 @@ export function getConfig(env: Bindings): Config {
     isProduction,
     r2S3: r2S3Credentials(parsed.data),
   };
-  cache.set(env, config);
   return config;
 }

@@ -55,11 +55,19 @@ function isD1Binding(value: unknown): value is D1Database {
   return typeof candidate?.prepare === "function" && typeof candidate.batch === "function";
 }
 
-/** Configuration errors for names in `routing` that are not D1 bindings of the Worker (wrangler.toml). */
-export function routingProblems(routing: TenantRouting, env: object): string[] {
+/** The names of the Worker's D1 bindings, for routingProblems() at run time. */
+export function d1BindingNames(env: object): Set<string> {
+  return new Set(Object.entries(env).flatMap(([name, value]) => (isD1Binding(value) ? [name] : [])));
+}
+
+/**
+ * Configuration errors for names in `routing` that are not among `d1Bindings`: the Worker's own
+ * (getConfig) or those an environment of wrangler.toml declares (`npm run config:check`).
+ */
+export function routingProblems(routing: TenantRouting, d1Bindings: ReadonlySet<string>): string[] {
   const names = new Set(Object.values(routing));
   return [...names]
-    .filter((name) => !isD1Binding((env as Record<string, unknown>)[name]))
+    .filter((name) => !d1Bindings.has(name))
     .map(
       (name) =>
         `TENANT_DATABASES: "${name}" is not a D1 binding of this Worker; add a [[d1_databases]] entry with binding = "${name}" to wrangler.toml (in this environment) or route the organization elsewhere`,

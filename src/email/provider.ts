@@ -17,6 +17,19 @@ export const EMAIL_PROVIDERS = [
 
 export type EmailProviderName = (typeof EMAIL_PROVIDERS)[number];
 
+/**
+ * The secret each provider's API needs (null: none). Delivery checks it is set
+ * (providers/index.ts → emailProviderIssues), and so does `npm run config:check` before a deploy.
+ */
+export const EMAIL_PROVIDER_SECRETS = {
+  console: null,
+  resend: "RESEND_API_KEY",
+  postmark: "POSTMARK_SERVER_TOKEN",
+  sendgrid: "SENDGRID_API_KEY",
+  mailgun: "MAILGUN_API_KEY",
+  cloudflare: null,
+} as const satisfies Record<EmailProviderName, string | null>;
+
 export type OutgoingEmail = {
   /** Our email id (queue message `email_id`): sent as the provider's idempotency key where it has one. */
   id: string;

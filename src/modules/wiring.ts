@@ -21,6 +21,7 @@ import {
 import { apiKeyResolver } from "./api-keys/api-key-resolver";
 import { purgeSecretsJob } from "./api-keys/api-keys.cron";
 import { revokeKeysCreatedBy, revokeOrganizationKeys } from "./api-keys/api-keys.service";
+import { archiveAuditLogsJob } from "./audit/audit-retention.cron";
 import {
   type AccountClaimStep,
   type AccountErasureStep,
@@ -149,6 +150,7 @@ export const wiring = {
     purgeStaleFileUploadsJob, // these two before storage.purge_objects, which deletes what they purged
     purgeStaleAvatarUploadsJob,
     purgeObjectsJob,
+    archiveAuditLogsJob, // audit rows past AUDIT_RETENTION_DAYS: to R2, then out of D1
   ] as MaintenanceJob[],
 
   /** Every email delivery attempt (the email queue consumer). */

@@ -1,5 +1,5 @@
 import { type Bindings, type Config, ConfigError } from "../../env";
-import type { EmailProvider } from "../provider";
+import { EMAIL_PROVIDER_SECRETS, type EmailProvider } from "../provider";
 import { createCloudflareEmailProvider } from "./cloudflare";
 import { createConsoleProvider } from "./console";
 import { createMailgunProvider } from "./mailgun";
@@ -34,14 +34,12 @@ export function emailProviderIssues(config: EmailConfig, env: Bindings): string[
     case "console":
       return [];
     case "resend":
-      return required("RESEND_API_KEY");
     case "postmark":
-      return required("POSTMARK_SERVER_TOKEN");
     case "sendgrid":
-      return required("SENDGRID_API_KEY");
+      return required(EMAIL_PROVIDER_SECRETS[config.EMAIL_PROVIDER]);
     case "mailgun":
       return [
-        ...required("MAILGUN_API_KEY"),
+        ...required(EMAIL_PROVIDER_SECRETS.mailgun),
         ...(config.MAILGUN_DOMAIN
           ? []
           : [

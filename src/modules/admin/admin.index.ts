@@ -42,6 +42,7 @@ export const adminRouter = router
   .openapi(operationsRoutes.exportPreRegistrations, operationsHandlers.exportPreRegistrations)
   .openapi(operationsRoutes.broadcast, operationsHandlers.broadcast)
   .openapi(auditRoutes.listAuditLogs, auditHandlers.listAuditLogs)
+  .openapi(auditRoutes.exportAuditLogs, auditHandlers.exportAuditLogs)
   .openapi(flagRoutes.listFlags, flagHandlers.listFlags)
   .openapi(flagRoutes.getFlag, flagHandlers.getFlag)
   .openapi(flagRoutes.putFlag, flagHandlers.putFlag)

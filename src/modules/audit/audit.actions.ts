@@ -14,6 +14,8 @@ export const AUDIT_ACTIONS = {
   "feature_flag.create": "Staff created a feature flag.",
   "feature_flag.update": "Staff changed a feature flag.",
   "feature_flag.delete": "Staff deleted a feature flag.",
+  "audit_log.export":
+    "Staff exported the audit log (`GET /admin/v1/audit-logs/export`); `after` holds the `from`/`to` range asked for.",
   // Security events
   "auth.lockout":
     "Failed password checks locked a client out of an account (5 in 15 minutes), or every unknown client out of it (100 in an hour).",
@@ -69,6 +71,7 @@ export const auditTargetTypes = [
   "organization",
   "webhook_endpoint",
   "login_identifier",
+  "audit_log",
   // Per-IP lockouts of the first wave's KV throttle; nothing writes it since the SignInThrottle Durable
   // Object counts per account and client, but older rows keep it (and `filter[target_type]=ip` finds them).
   "ip",

@@ -72,3 +72,34 @@ export const ListAuditLogsQuery = listQuery({
 });
 
 export const AuditLogPageSchema = pageSchema(AuditLogSchema, "AuditLogPage");
+
+/** The longest range one export may cover: a year, leap day included. */
+export const MAX_EXPORT_RANGE_DAYS = 366;
+
+export const ExportAuditLogsQuery = z
+  .object({
+    from: instant.openapi({
+      param: { name: "from", in: "query" },
+      description: "First instant included (ISO 8601 date-time).",
+      example: "2026-11-01T00:00:00Z",
+    }),
+    to: instant.optional().openapi({
+      param: { name: "to", in: "query" },
+      description: `Last instant included (ISO 8601 date-time); default now. At most ${MAX_EXPORT_RANGE_DAYS} days after \`from\`.`,
+      example: "2026-11-30T23:59:59Z",
+    }),
+  })
+  .superRefine((query, ctx) => {
+    // Zod runs this even when a field failed: compare only dates that parsed.
+    if (!(query.from instanceof Date) || (query.to !== undefined && !(query.to instanceof Date))) return;
+    const to = query.to ?? new Date();
+    if (query.from > to) {
+      ctx.addIssue({ code: "custom", path: ["to"], message: "`to` is before `from`." });
+    } else if (to.getTime() - query.from.getTime() > MAX_EXPORT_RANGE_DAYS * 24 * 60 * 60 * 1000) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["to"],
+        message: `The range is longer than ${MAX_EXPORT_RANGE_DAYS} days: export a year at a time.`,
+      });
+    }
+  });
