@@ -424,7 +424,7 @@ describe("POST /auth/login", () => {
 
   it("upgrades a hash made with older scrypt parameters", async () => {
     const legacy = await createUser({ password: "legacy pass phrase" });
-    const weakHash = await hashPassword("legacy pass phrase", { N: 2 ** 12, r: 8, p: 1 });
+    const weakHash = await hashPassword("legacy pass phrase", { N: 2 ** 12, r: 8, p: 1, keyLength: 32 });
     await db.update(users).set({ passwordHash: weakHash }).where(eq(users.id, legacy.user.id));
 
     await loginAs({ email: legacy.email, password: "legacy pass phrase" });
