@@ -268,6 +268,9 @@ describe("logout", () => {
     const tokens = await signIn(user);
     expect((await as(tokens.accessToken).get("/api/v1/users/me")).status).toBe(200);
     await env.AUTH_KV.put(revokedSessionKey(tokens.sessionId), "session_revoked", { expirationTtl: 60 });
+    // As another isolate sees it: this one keeps its "not revoked" answer for REVOCATION_RECHECK_MS
+    // (test/session-revocation.test.ts runs out that window).
+    forgetLocalRevocations();
     expect((await as(tokens.accessToken).get("/api/v1/users/me")).status).toBe(401);
   });
 
