@@ -81,7 +81,7 @@ export const configSchema = z.object({
    * scrypt parameters of new password hashes, `N=16384,r=8,p=5` (OWASP's, the default); optionally
    * `,keyLength=64`. Stored hashes carry their own parameters and keep verifying when this changes; one
    * weaker than this (in N*r*p or N*r) is rehashed at its next sign-in, a stronger one is kept.
-   * N*r*p between 2^18 and 2^20 (deployed Workers refuse more); docs/security.md → Passwords.
+   * N*r*p between 2^18 and 2^20 (deployed Workers refuse more); docs/auth.md → Flows.
    */
   PASSWORD_HASH_PARAMS: scryptParams.default(DEFAULT_PARAMS),
   /** Seconds a session may live from its sign-in, however often it is refreshed. */
