@@ -19,7 +19,31 @@ export const BUNDLE_BUDGET_GZIP_BYTES = 400 * 1024;
 
 const projectRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-type Metafile = { outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }> };
+type Metafile = {
+  inputs: Record<string, { imports?: Array<{ path: string; original?: string }> }>;
+  outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+};
+
+/**
+ * wrangler.toml's `alias` keys that are relative specifiers, and the only package allowed to import them.
+ * Wrangler matches an alias against the exact specifier wherever it appears, so a second package importing
+ * the same relative path would silently get our stand-in: the check fails instead.
+ */
+const RELATIVE_ALIASES: Record<string, RegExp> = {
+  "../locales/index.js": /node_modules\/zod\//,
+};
+
+/** "zod's ../locales/index.js imported by node_modules/foo/x.js" for every importer outside the allowed package. */
+export function foreignImportersOfRelativeAliases(meta: Metafile): string[] {
+  const foreign: string[] = [];
+  for (const [importer, { imports = [] }] of Object.entries(meta.inputs)) {
+    for (const { original } of imports) {
+      const owner = original === undefined ? undefined : RELATIVE_ALIASES[original];
+      if (owner && !owner.test(importer)) foreign.push(`${original} imported by ${importer}`);
+    }
+  }
+  return foreign;
+}
 
 export type BuildReport = {
   /** wrangler.toml sets `minify = true` (identifiers shortened; function names kept by keep_names). */
@@ -59,6 +83,11 @@ export function buildWorker(root: string = projectRoot): BuildReport {
   }
 
   const meta = JSON.parse(readFileSync(join(outdir, "bundle-meta.json"), "utf8")) as Metafile;
+  const foreign = foreignImportersOfRelativeAliases(meta);
+  if (foreign.length > 0)
+    throw new Error(
+      `a wrangler.toml alias meant for one package also catches another:\n${foreign.join("\n")}`,
+    );
   const bySource = new Map<string, number>();
   for (const output of Object.values(meta.outputs)) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { d1BindingNames, routingProblems, tenantRoutingSchema } from "./db/tenant-routing";
 import { parseMailbox } from "./email/mailbox";
 import { EMAIL_PROVIDERS } from "./email/provider";
+import { DEFAULT_PARAMS, parseScryptParams, type ScryptParams } from "./lib/password";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
 import {
   environmentProblems,
@@ -34,6 +35,16 @@ const csv = z.string().transform((value) =>
     .map((item) => item.trim())
     .filter((item) => item.length > 0),
 );
+
+/** `N=16384,r=8,p=5` (src/lib/password.ts says what is accepted and why). */
+const scryptParams = z.string().transform((value, ctx): ScryptParams => {
+  const parsed = parseScryptParams(value);
+  if (typeof parsed === "string") {
+    ctx.addIssue({ code: "custom", message: parsed });
+    return z.NEVER;
+  }
+  return parsed;
+});
 
 /** An absolute http(s) URL. */
 const httpUrl = z.url({ protocol: /^https?$/ });
@@ -67,6 +78,13 @@ export const configSchema = z.object({
   AUTH_EMAIL_VERIFICATION: z.enum(["optional", "required"]).default("optional"),
   /** Seconds after a sign-in during which sensitive actions need no further proof (`auth_time`). */
   REAUTH_WINDOW: seconds(30, 86_400).default(600),
+  /**
+   * scrypt parameters of new password hashes, `N=16384,r=8,p=5` (OWASP's, the default); optionally
+   * `,keyLength=64`. Stored hashes carry their own parameters and keep verifying when this changes; one
+   * weaker than this (in N*r*p or N*r) is rehashed at its next sign-in, a stronger one is kept.
+   * N*r*p between 2^18 and 2^20 (deployed Workers refuse more); docs/auth.md → Flows.
+   */
+  PASSWORD_HASH_PARAMS: scryptParams.default(DEFAULT_PARAMS),
   /** Seconds a session may live from its sign-in, however often it is refreshed. */
   SESSION_MAX_AGE: seconds(3_600, 31_536_000).default(7_776_000),
   /**

@@ -268,6 +268,9 @@ describe("logout", () => {
     const tokens = await signIn(user);
     expect((await as(tokens.accessToken).get("/api/v1/users/me")).status).toBe(200);
     await env.AUTH_KV.put(revokedSessionKey(tokens.sessionId), "session_revoked", { expirationTtl: 60 });
+    // As another isolate sees it: this one keeps its "not revoked" answer for REVOCATION_RECHECK_MS
+    // (test/session-revocation.test.ts runs out that window).
+    forgetLocalRevocations();
     expect((await as(tokens.accessToken).get("/api/v1/users/me")).status).toBe(401);
   });
 
@@ -424,7 +427,7 @@ describe("POST /auth/login", () => {
 
   it("upgrades a hash made with older scrypt parameters", async () => {
     const legacy = await createUser({ password: "legacy pass phrase" });
-    const weakHash = await hashPassword("legacy pass phrase", { N: 2 ** 12, r: 8, p: 1 });
+    const weakHash = await hashPassword("legacy pass phrase", { N: 2 ** 12, r: 8, p: 1, keyLength: 32 });
     await db.update(users).set({ passwordHash: weakHash }).where(eq(users.id, legacy.user.id));
 
     await loginAs({ email: legacy.email, password: "legacy pass phrase" });

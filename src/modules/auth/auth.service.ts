@@ -96,7 +96,7 @@ export async function register(ctx: ServiceContext, input: RegisterInput): Promi
       username: input.username,
       firstName: input.first_name,
       lastName: input.last_name,
-      passwordHash: await hashPassword(input.password),
+      passwordHash: await hashPassword(input.password, ctx.config.PASSWORD_HASH_PARAMS),
       emailVerified: false,
     },
     now,
@@ -118,7 +118,7 @@ export async function register(ctx: ServiceContext, input: RegisterInput): Promi
 async function registerWithVerification(ctx: ServiceContext, input: RegisterInput): Promise<void> {
   // Usernames are public handles, not the secret here: a taken one is said, as in optional mode.
   if (input.username && (await findUserByUsername(ctx, input.username))) throw usernameTaken();
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, ctx.config.PASSWORD_HASH_PARAMS);
   ctx.waitUntil(
     completeRegistration(ctx, input, passwordHash).catch((error: unknown) => {
       ctx.logger.error("registration (verification required) failed after the answer", {
@@ -182,7 +182,11 @@ export async function login(ctx: ServiceContext, input: LoginInput): Promise<Sig
     user ? { userId: user.id } : { identifier: input.email ?? `username:${input.username ?? ""}` },
     now,
   );
-  const { valid, needsRehash } = await verifyPassword(input.password, user?.passwordHash ?? null);
+  const { valid, needsRehash } = await verifyPassword(
+    input.password,
+    user?.passwordHash ?? null,
+    ctx.config.PASSWORD_HASH_PARAMS,
+  );
   if (!user || !valid) {
     await check.failed();
     throw invalidCredentials();
@@ -196,7 +200,9 @@ export async function login(ctx: ServiceContext, input: LoginInput): Promise<Sig
   return openSession(ctx, user, PASSWORD_PROOF, {
     now,
     // Hashes made with older parameters are upgraded while the plain password is at hand.
-    upgradedPasswordHash: needsRehash ? await hashPassword(input.password) : undefined,
+    upgradedPasswordHash: needsRehash
+      ? await hashPassword(input.password, ctx.config.PASSWORD_HASH_PARAMS)
+      : undefined,
   });
 }
 
@@ -247,7 +253,11 @@ export async function changePassword(ctx: ServiceContext, input: PasswordChangeI
   const user = await findUserById(ctx, principal.userId);
   if (!user) throw problems.unauthorized("The account no longer exists.", "invalid_token");
   const check = await beginPasswordCheck(ctx, { userId: user.id });
-  const { valid } = await verifyPassword(input.current_password, user.passwordHash);
+  const { valid } = await verifyPassword(
+    input.current_password,
+    user.passwordHash,
+    ctx.config.PASSWORD_HASH_PARAMS,
+  );
   if (!valid) {
     await check.failed();
     throw problems.validation(
@@ -257,7 +267,7 @@ export async function changePassword(ctx: ServiceContext, input: PasswordChangeI
   }
   await check.succeeded();
   assertPasswordPolicy(input.password, { email: user.email, username: user.username });
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, ctx.config.PASSWORD_HASH_PARAMS);
   await ctx.db.update(users).set({ passwordHash, updatedAt: new Date() }).where(eq(users.id, user.id));
   await revokeUserSessions(ctx, {
     userId: user.id,

@@ -109,7 +109,7 @@ export async function resetPassword(
       "The password does not meet the policy.",
     );
   }
-  const passwordHash = await hashPassword(input.password);
+  const passwordHash = await hashPassword(input.password, ctx.config.PASSWORD_HASH_PARAMS);
 
   const at = new Date(now);
   const [spent] = await ctx.db

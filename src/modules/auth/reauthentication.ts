@@ -61,7 +61,11 @@ export async function assertRecentAuthentication(
 
   if (proof.current_password !== undefined) {
     const check = await beginPasswordCheck(ctx, { userId: user.id }, now);
-    const { valid } = await verifyPassword(proof.current_password, user.passwordHash);
+    const { valid } = await verifyPassword(
+      proof.current_password,
+      user.passwordHash,
+      ctx.config.PASSWORD_HASH_PARAMS,
+    );
     if (valid) return check.succeeded();
     await check.failed();
     throw reauthenticationRequired("The current password is not correct.", accepted, "current_password");

@@ -5,9 +5,11 @@
  *
  * Revocation is written in D1 (the truth, checked on refresh) and remembered in
  * AUTH_KV under `revoked:session:<id>` for as long as the session's newest access
- * token lives (the auth middleware checks it on every request), plus in a small
- * per-isolate map so the isolate that revoked a session refuses its tokens at
- * once, before KV has propagated anywhere.
+ * token lives, plus in a small per-isolate set so the isolate that revoked a session
+ * refuses its tokens at once, before KV has propagated anywhere. The auth middleware
+ * asks `isSessionRevoked` on every request; KV's "not revoked" answer is trusted for
+ * REVOCATION_RECHECK_MS per session and isolate, so a busy session costs one KV read
+ * every few seconds instead of one per request (docs/auth.md → Sessions and revocation).
  */
 import { and, eq, gt, isNull, ne, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
@@ -21,6 +23,7 @@ import {
 } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { randomToken, sha256Hex } from "../../lib/crypto";
+import { ExpiringSet } from "../../lib/expiring-set";
 import { uuidv7 } from "../../lib/ids";
 import { getKeyRing, type SignedAccessToken, signAccessToken } from "../../lib/jwt";
 import type { SortTerm } from "../../lib/list-query";
@@ -44,6 +47,17 @@ const REFRESH_TOKEN_PREFIX = "rt_";
 const REVOKED_KEY_PREFIX = "revoked:session:";
 /** Per-isolate memory of revocations; bounded so a burst of logouts cannot grow it without limit. */
 const LOCAL_REVOCATION_LIMIT = 10_000;
+/**
+ * How long an isolate trusts KV's "this session is not revoked" before reading KV again. The
+ * contract (API.md → Identity integrity): a revocation works in the revoking isolate at once and
+ * everywhere within 60 s. The revoking isolate never relies on this (its own revocation set is
+ * checked first and the answer is dropped); another isolate sees the revocation once KV shows it
+ * there and this window has run out: KV's propagation plus at most 10 s. Shorter windows buy
+ * little: a session busy enough to matter makes many requests in 10 s.
+ */
+export const REVOCATION_RECHECK_MS = 10_000;
+/** Sessions whose "not revoked" answer an isolate keeps; the least recently read go first. */
+export const NOT_REVOKED_ANSWERS_LIMIT = 10_000;
 
 export type RevocationReason =
   | "logout"
@@ -60,23 +74,27 @@ export const revokedSessionKey = (sessionId: string) => `${REVOKED_KEY_PREFIX}${
 // ---------------------------------------------------------------------------
 // Revocation memory (KV + this isolate)
 
-const localRevocations = new Map<string, number>();
+const localRevocations = new ExpiringSet(LOCAL_REVOCATION_LIMIT);
+/** Sessions KV said were not revoked, each until its answer is REVOCATION_RECHECK_MS old. */
+const notRevokedAnswers = new ExpiringSet(NOT_REVOKED_ANSWERS_LIMIT);
 
 function rememberLocally(sessionId: string, untilMs: number, now: number): void {
-  if (localRevocations.size >= LOCAL_REVOCATION_LIMIT) {
-    for (const [id, until] of localRevocations) if (until <= now) localRevocations.delete(id);
-    // Still full: drop the oldest entries (Map keeps insertion order); KV still has them.
-    for (const id of localRevocations.keys()) {
-      if (localRevocations.size < LOCAL_REVOCATION_LIMIT) break;
-      localRevocations.delete(id);
-    }
-  }
-  localRevocations.set(sessionId, untilMs);
+  localRevocations.add(sessionId, untilMs, now);
+  notRevokedAnswers.delete(sessionId);
 }
 
-/** Test hook: forget this isolate's memory, so a check has to go to KV. */
+/**
+ * Test seam: forget this isolate's memory (its revocations and the "not revoked" answers it
+ * holds), as a fresh isolate would have, so the next check has to go to KV.
+ */
 export function forgetLocalRevocations(): void {
   localRevocations.clear();
+  notRevokedAnswers.clear();
+}
+
+/** Test seam: how many "not revoked" answers this isolate holds (bounded by NOT_REVOKED_ANSWERS_LIMIT). */
+export function notRevokedAnswerCount(): number {
+  return notRevokedAnswers.size;
 }
 
 /** Seconds the KV entry must live: the newest access token's remaining life, clamped to KV's minimum. */
@@ -121,13 +139,12 @@ export async function isSessionRevoked(
   sessionId: string,
   now = Date.now(),
 ): Promise<boolean> {
-  const until = localRevocations.get(sessionId);
-  if (until !== undefined) {
-    if (until > now) return true;
-    localRevocations.delete(sessionId);
-  }
+  if (localRevocations.has(sessionId, now)) return true;
+  if (notRevokedAnswers.has(sessionId, now)) return false;
   try {
-    return (await ctx.env.AUTH_KV.get(revokedSessionKey(sessionId))) !== null;
+    const revoked = (await ctx.env.AUTH_KV.get(revokedSessionKey(sessionId))) !== null;
+    if (!revoked) notRevokedAnswers.add(sessionId, now + REVOCATION_RECHECK_MS, now);
+    return revoked;
   } catch (error) {
     ctx.logger.error("could not read session revocation from AUTH_KV", {
       session_id: sessionId,

@@ -1,12 +1,13 @@
 import type { RouteHandler } from "@hono/zod-openapi";
-import packageJson from "../../../package.json";
+// A named import: the bundle then carries the version alone, not the whole package.json.
+import { version } from "../../../package.json";
 import type { AppEnv } from "../../app-env";
 import { getConfig } from "../../env";
 import { docsLinks } from "../docs/docs.links";
 import type * as routes from "./health.routes";
 import { checkDependencies } from "./health.service";
 
-export const VERSION = packageJson.version;
+export const VERSION = version;
 
 export const serviceInfo: RouteHandler<typeof routes.serviceInfo, AppEnv> = (c) => {
   const config = getConfig(c.env);
