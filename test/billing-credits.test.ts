@@ -333,7 +333,12 @@ describe("low-credit alerts", () => {
     await spend(); // threshold - 2: already below, no second alert
     const alerts = takeHeld(held, "billing.credits_low");
     expect(alerts.map((message) => message.body)).toEqual([
-      { type: "billing.credits_low", organization_id: org.id, credits_remaining: threshold - 1 },
+      {
+        type: "billing.credits_low",
+        organization_id: org.id,
+        credits_remaining: threshold - 1,
+        d1_bookmark: expect.any(String), // the debit's, so the alert reads the new balance
+      },
     ]);
 
     const mailbox = watchMailbox();

@@ -137,7 +137,7 @@ describe("signature", () => {
     expect((await credits(team)).balance).toBe(before);
     const messages = takeHeld(held, "billing.stripe_event");
     expect(messages.map((message) => message.body)).toEqual([
-      { type: "billing.stripe_event", event_id: event.id },
+      { type: "billing.stripe_event", event_id: event.id, d1_bookmark: expect.any(String) },
     ]);
 
     expect(await runJobs(messages)).toMatchObject({ retried: [] });
@@ -784,7 +784,7 @@ describe("recovery (cron)", () => {
     await runCron(at, { bindings: billingEnv });
     const again = takeHeld(held, "billing.stripe_event");
     expect(again.map((message) => message.body)).toEqual([
-      { type: "billing.stripe_event", event_id: event.id },
+      { type: "billing.stripe_event", event_id: event.id, d1_bookmark: expect.any(String) },
     ]);
     await runJobs(again);
     expect(await storedEvent(event.id)).toMatchObject({ outcome: "applied", dispatches: 2 });

@@ -88,6 +88,7 @@ describe("Web Push", () => {
         user_id: ada.user.id,
         queued_at: expect.any(String),
         request_id: expect.any(String),
+        d1_bookmark: expect.any(String),
       },
     ]);
 

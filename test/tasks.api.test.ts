@@ -10,7 +10,7 @@ import type { TaskDto } from "../src/modules/tasks/tasks.schemas";
 import { createUser, signIn } from "./support/factories";
 import { api, jsonOf, type Page, problemOf } from "./support/http";
 import { securitySuite } from "./support/security";
-import { deliver, holdJobsQueue, pinClock, taskClient } from "./support/tasks";
+import { deliver, holdJobsQueue, pinClock, taskClient, taskRunBody } from "./support/tasks";
 
 const BASE = "/api/v1/tasks";
 
@@ -54,8 +54,8 @@ describe("POST /tasks", () => {
       completed_at: null,
       cancel_requested_at: null,
     });
-    // The message carries the id only; the row is the truth.
-    expect(queue.forTask(task.id)).toEqual([{ body: { type: "task.run", task_id: task.id } }]);
+    // The message carries the id only (and the envelope's D1 bookmark); the row is the truth.
+    expect(queue.forTask(task.id)).toEqual([{ body: taskRunBody(task.id) }]);
     expect(await client.read(task.id)).toEqual(task);
   });
 

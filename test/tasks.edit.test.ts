@@ -10,7 +10,7 @@ import { runCron } from "./support/background";
 import { createUser, person, signIn } from "./support/factories";
 import { as, fieldsOf, jsonOf, problemOf } from "./support/http";
 import { createApiKey, createOrg } from "./support/orgs";
-import { deliver, holdJobsQueue, pinClock, taskClient, taskRow } from "./support/tasks";
+import { deliver, holdJobsQueue, pinClock, taskClient, taskRow, taskRunBody } from "./support/tasks";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -41,7 +41,7 @@ describe("moving run_at", () => {
     const moved = await jsonOf<TaskDto>(await edit(task.id, { run_at: at(clock.now + 10 * MINUTE) }), 200);
     expect(moved).toMatchObject({ status: "PENDING", run_at: at(clock.now + 10 * MINUTE) });
     expect(queue.forTask(task.id).at(-1)).toEqual({
-      body: { type: "task.run", task_id: task.id },
+      body: taskRunBody(task.id),
       delaySeconds: 600,
     });
 
@@ -86,7 +86,7 @@ describe("moving run_at", () => {
     clock.advance(8 * HOUR);
     await runCron(clock.now);
     expect(queue.forTask(task.id).at(-1)).toEqual({
-      body: { type: "task.run", task_id: task.id },
+      body: taskRunBody(task.id),
       delaySeconds: 12 * 3600,
     });
   });

@@ -19,7 +19,7 @@ import { taskTypes } from "../src/modules/tasks/task-types";
 import { MAX_TASK_RETRIES, type TaskDto } from "../src/modules/tasks/tasks.schemas";
 import { createUser, signIn } from "./support/factories";
 import { jsonOf, problemOf } from "./support/http";
-import { deliver, holdJobsQueue, JOBS_QUEUE, taskClient, taskRow } from "./support/tasks";
+import { deliver, holdJobsQueue, JOBS_QUEUE, taskClient, taskRow, taskRunBody } from "./support/tasks";
 
 vi.setConfig({ testTimeout: 20_000 });
 const db = getDb(env);
@@ -76,7 +76,8 @@ describe("the happy path", () => {
     const charge = vi.spyOn(taskAccounting, "chargeForTask");
     const created = await client.create({ type: "add", payload: { x: 2, y: 40 } });
     expect(created).toMatchObject({ status: "PENDING", attempts: 0, progress: 0, result: null, error: null });
-    expect(queue.forTask(created.id)).toEqual([{ body: { type: "task.run", task_id: created.id } }]);
+    // The id, and the bookmark of the request that wrote the row (src/jobs/messages.ts envelope).
+    expect(queue.forTask(created.id)).toEqual([{ body: taskRunBody(created.id) }]);
 
     const delivery = await deliver(created.id);
     expect(delivery).toEqual({ acked: true, retried: false, retryDelaySeconds: undefined });

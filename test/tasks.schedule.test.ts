@@ -11,7 +11,7 @@ import { MAX_QUEUE_DELAY_SECONDS } from "../src/modules/tasks/task-scheduler";
 import { wiring } from "../src/modules/wiring";
 import { runCron } from "./support/background";
 import { createUser, signIn } from "./support/factories";
-import { deliver, holdJobsQueue, pinClock, taskClient, taskRow } from "./support/tasks";
+import { deliver, holdJobsQueue, pinClock, taskClient, taskRow, taskRunBody } from "./support/tasks";
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -47,9 +47,7 @@ describe("run_at within the queue's delay limit", () => {
     });
     expect(task).toMatchObject({ status: "PENDING", run_at: new Date(runAt).toISOString() });
     // Sent at once, held by the queue until run_at.
-    expect(queue.forTask(task.id)).toEqual([
-      { body: { type: "task.run", task_id: task.id }, delaySeconds: 120 },
-    ]);
+    expect(queue.forTask(task.id)).toEqual([{ body: taskRunBody(task.id), delaySeconds: 120 }]);
 
     // One minute in: the cron sweep sends nothing more (the task already has its message) ...
     clock.advance(MINUTE);
@@ -58,7 +56,7 @@ describe("run_at within the queue's delay limit", () => {
     expect(await deliver(task.id)).toMatchObject({ acked: true, retried: false });
     expect(await client.read(task.id)).toMatchObject({ status: "PENDING", attempts: 0, started_at: null });
     expect(queue.forTask(task.id).at(-1)).toEqual({
-      body: { type: "task.run", task_id: task.id },
+      body: taskRunBody(task.id),
       delaySeconds: 60,
     });
 
@@ -78,7 +76,7 @@ describe("run_at within the queue's delay limit", () => {
       run_at: new Date(clock.now + MAX_QUEUE_DELAY_SECONDS * 1000).toISOString(),
     });
     expect(queue.forTask(task.id)).toEqual([
-      { body: { type: "task.run", task_id: task.id }, delaySeconds: MAX_QUEUE_DELAY_SECONDS },
+      { body: taskRunBody(task.id), delaySeconds: MAX_QUEUE_DELAY_SECONDS },
     ]);
   });
 });
@@ -104,7 +102,7 @@ describe("run_at beyond the queue's delay limit: the cron sweep", () => {
     const [first, second] = await Promise.all([sweep(), sweep()]);
     expect(first.enqueued + second.enqueued).toBe(1);
     expect(queue.forTask(task.id)).toEqual([
-      { body: { type: "task.run", task_id: task.id }, delaySeconds: MAX_QUEUE_DELAY_SECONDS },
+      { body: taskRunBody(task.id), delaySeconds: MAX_QUEUE_DELAY_SECONDS },
     ]);
     expect((await taskRow(task.id))?.enqueuedAt?.getTime()).toBe(clock.now);
     await sweep();
@@ -152,7 +150,7 @@ describe("when the queue refuses a send", () => {
 
     clock.advance(MINUTE);
     expect(await sweep()).toMatchObject({ enqueued: 1 });
-    expect(queue.forTask(task.id)).toEqual([{ body: { type: "task.run", task_id: task.id } }]);
+    expect(queue.forTask(task.id)).toEqual([{ body: taskRunBody(task.id) }]);
     await deliver(task.id);
     expect((await client.read(task.id)).status).toBe("SUCCESS");
   });

@@ -6,8 +6,9 @@
  */
 import { env } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
+import { DrizzleD1Database } from "drizzle-orm/d1";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { getDb } from "../src/db/client";
+import { type Database, getDb } from "../src/db/client";
 import { memberships, type Organization, tasks, webhookDeliveries, webhookEvents } from "../src/db/schema";
 import { addCredits, spendCredits } from "../src/modules/billing/credits.service";
 import { subscriptionObject as parseSubscription } from "../src/modules/billing/stripe.objects";
@@ -299,12 +300,14 @@ describe("an event for a change that did not commit is never sent", () => {
       }),
       202,
     );
-    // A cancellation asked for while it runs (set the way POST /cancel does for a STARTED task).
-    const spy = vi.spyOn(db, "batch");
-    spy.mockImplementationOnce(async (statements) => {
+    // A cancellation asked for while it runs (set the way POST /cancel does for a STARTED task),
+    // just before the job's first batch. The job's database is its own D1 session's drizzle
+    // instance, so the spy sits on the class every such instance shares.
+    const spy = vi.spyOn(DrizzleD1Database.prototype, "batch");
+    spy.mockImplementationOnce(async function (this: Database, statements) {
       await db.update(tasks).set({ cancelRequestedAt: new Date() }).where(eq(tasks.id, task.id));
       spy.mockRestore();
-      return db.batch(statements as Parameters<typeof db.batch>[0]);
+      return this.batch(statements as Parameters<Database["batch"]>[0]);
     });
     await deliver(task.id);
     const [row] = await db.select({ status: tasks.status }).from(tasks).where(eq(tasks.id, task.id));

@@ -63,7 +63,7 @@ export async function sendEmail(
       })),
     );
   }
-  await enqueue(env.EMAIL_QUEUE, parsed.data, options);
+  await enqueue(env.EMAIL_QUEUE, parsed.data, { ...options, d1Session: ctx?.dbSession });
   ctx?.logger.info("email queued", { email_id: parsed.data.email_id, template: parsed.data.template });
   return { emailId: parsed.data.email_id };
 }

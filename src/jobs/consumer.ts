@@ -19,7 +19,7 @@ import { deliverPushNotification } from "../modules/notifications/notifications.
 import { runTaskMessage } from "../modules/tasks/task-run.job";
 import { deliverWebhookMessage } from "../modules/webhooks/webhook-delivery.job";
 import { dispatchWebhookEvent } from "../modules/webhooks/webhook-dispatch.job";
-import { type QueueMessage, queueMessage, redactForLog } from "./messages";
+import { messageEnvelope, type QueueMessage, queueMessage, redactForLog } from "./messages";
 import type { QueueHandler } from "./queue-handler";
 
 /** One line per message type. */
@@ -134,11 +134,18 @@ async function handleMessage(
   try {
     const messageLogger = logger.child({ message_id: message.id, type: parsed.data.type });
     const requestId = "request_id" in parsed.data ? parsed.data.request_id : undefined;
+    // One D1 session per message, from the producer's bookmark: the job reads at least what
+    // the request (or job, or cron run) that sent it had written. A redelivery starts on the
+    // primary instead, since its earlier attempt wrote things that bookmark does not cover; so
+    // does a message without one (sent before bookmarks travelled, or by code with no session).
+    const { d1Bookmark } = messageEnvelope(message.body);
+    const d1SessionStart = message.attempts > 1 ? "first-primary" : (d1Bookmark ?? "first-primary");
     const ctx = createServiceContext({
       env,
       principal: systemPrincipal(parsed.data.type),
       requestId: requestId ?? uuidv7(),
       logger: messageLogger,
+      d1SessionStart,
     });
     await handler(parsed.data, {
       ctx,

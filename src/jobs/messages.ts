@@ -4,6 +4,7 @@
  * so a malformed message is caught at the edge it crosses, never deep in a handler.
  */
 import { z } from "zod";
+import { parseBookmark } from "../db/bookmarks";
 import { emailSendMessage } from "../email/message";
 import { creditsLowMessage, stripeEventMessage } from "../modules/billing/billing.messages";
 import { notificationsBroadcastMessage } from "../modules/notifications/notifications.broadcast-message";
@@ -33,6 +34,24 @@ export const queueMessage = z.discriminatedUnion("type", [
 
 export type QueueMessage = z.infer<typeof queueMessage>;
 export type QueueMessageType = QueueMessage["type"];
+
+/**
+ * Envelope fields a message carries beside its own, whatever its type. The union's objects
+ * drop unknown keys, so these never reach a handler as data: the consumer reads them from the
+ * raw body (messageEnvelope()).
+ *
+ * `d1_bookmark`: the D1 bookmark of the work that sent the message, taken when it was sent, so
+ * the consumer's session starts there and reads at least what the producer had written
+ * (src/jobs/enqueue.ts, src/jobs/consumer.ts).
+ */
+export type MessageEnvelope = { d1_bookmark?: string };
+
+/** The envelope of a raw message body; a missing or malformed bookmark is left out, never an error. */
+export function messageEnvelope(body: unknown): { d1Bookmark: string | null } {
+  const value =
+    typeof body === "object" && body !== null && "d1_bookmark" in body ? body.d1_bookmark : undefined;
+  return { d1Bookmark: parseBookmark(typeof value === "string" ? value : null) };
+}
 
 /** Fields that may carry secrets (links with tokens, sign-in codes), by message type. */
 const SECRET_FIELDS: Partial<Record<string, readonly string[]>> = { "email.send": ["data"] };

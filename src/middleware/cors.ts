@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { AppEnv } from "../app-env";
+import { D1_BOOKMARK_HEADER } from "../db/bookmarks";
 import { getConfig } from "../env";
 
 export const CORS_ALLOW_HEADERS = [
@@ -10,10 +11,12 @@ export const CORS_ALLOW_HEADERS = [
   "X-API-Key",
   "X-Refresh-Token",
   "X-Request-Id",
+  D1_BOOKMARK_HEADER, // sent back so a browser client reads its own writes (docs/SCALING.md)
 ];
 
 export const CORS_EXPOSE_HEADERS = [
   "X-Request-Id",
+  D1_BOOKMARK_HEADER,
   "Location",
   "Link",
   "Retry-After",

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { METHOD_NAME_ALL } from "hono/router";
 import type { AppEnv, RequestTiming } from "../app-env";
+import { D1_BOOKMARK_HEADER, parseBookmark, requestSessionStart } from "../db/bookmarks";
 import { getConfig } from "../env";
 import { createServiceContext } from "../lib/context";
 import { uuidv7 } from "../lib/ids";
@@ -57,7 +58,8 @@ export function requestTiming(c: Context<AppEnv>): RequestTiming {
 /**
  * First middleware of every request: the request id (echoed in X-Request-Id), a
  * logger bound to it, the anonymous principal until authentication says
- * otherwise, the ServiceContext, and one access-log line when the response is done.
+ * otherwise, the ServiceContext with the request's one D1 session (its bookmark
+ * answered in X-D1-Bookmark), and one access-log line when the response is done.
  */
 export function requestContext(): MiddlewareHandler<AppEnv> {
   return async function requestContext(c, next) {
@@ -83,6 +85,9 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
       country: cf?.country,
       city: cf?.city,
     };
+    // A bookmark that is not D1's shape is ignored, as if none had been sent: the request
+    // still runs, from where the rule for its method says.
+    const clientBookmark = parseBookmark(c.req.header(D1_BOOKMARK_HEADER));
     const executionCtx = (() => {
       try {
         return c.executionCtx;
@@ -99,10 +104,18 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
         logger,
         waitUntil: executionCtx ? (promise) => executionCtx.waitUntil(promise) : undefined,
         client,
+        d1SessionStart: requestSessionStart(c.req.method, clientBookmark),
       }),
     );
 
     await next();
+
+    // After the handler (and the error handler) ran: the newest point this request's session
+    // saw. A request that never reached D1 hands the client's bookmark back, so a client that
+    // always sends the last one it got never goes back in time; with neither, no header.
+    const ctx = c.get("ctx");
+    const bookmark = ctx.dbSession.bookmark() ?? clientBookmark;
+    if (bookmark) c.res.headers.set(D1_BOOKMARK_HEADER, bookmark);
 
     const { route, durationMs } = requestTiming(c);
     logger.info("request", {
@@ -113,6 +126,7 @@ export function requestContext(): MiddlewareHandler<AppEnv> {
       duration_ms: durationMs,
       principal: describePrincipal(c.get("principal")),
       ip: client.ip,
+      d1_session: ctx.dbSession.kind,
     });
   };
 }

@@ -19,6 +19,16 @@ export const JOBS_QUEUE = "edge-api-jobs";
 
 export type HeldMessage = { body: unknown; delaySeconds?: number };
 
+/**
+ * The body a request or the cron sends to run `taskId`: the id, and the D1 bookmark of the
+ * work that wrote the row (the envelope of src/jobs/messages.ts), so the consumer reads it.
+ */
+export const taskRunBody = (taskId: string) => ({
+  type: "task.run",
+  task_id: taskId,
+  d1_bookmark: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/),
+});
+
 /** Records every JOBS_QUEUE send instead of delivering it. Restored by vi.restoreAllMocks(). */
 export function holdJobsQueue() {
   const held: HeldMessage[] = [];

@@ -227,11 +227,15 @@ async function alertWhenCrossingThreshold(octx: OrgContext, balance: number, spe
   const threshold = octx.config.BILLING_LOW_CREDITS_THRESHOLD;
   if (threshold === 0 || balance >= threshold || balance + spent < threshold) return;
   try {
-    await enqueue(octx.env.JOBS_QUEUE, {
-      type: "billing.credits_low",
-      organization_id: octx.organization.id,
-      credits_remaining: balance,
-    });
+    await enqueue(
+      octx.env.JOBS_QUEUE,
+      {
+        type: "billing.credits_low",
+        organization_id: octx.organization.id,
+        credits_remaining: balance,
+      },
+      { d1Session: octx.dbSession },
+    );
   } catch (error) {
     // The debit stands; a lost warning is logged, never a failed spend.
     octx.logger.error("could not queue the credits_low alert", {

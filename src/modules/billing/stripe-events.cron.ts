@@ -53,7 +53,11 @@ export async function redispatchStuckEvents(ctx: ServiceContext, now: Date): Pro
       .run();
     if (claimed.meta.changes !== 1) continue;
     try {
-      await enqueue(ctx.env.JOBS_QUEUE, { type: "billing.stripe_event", event_id: event.id });
+      await enqueue(
+        ctx.env.JOBS_QUEUE,
+        { type: "billing.stripe_event", event_id: event.id },
+        { d1Session: ctx.dbSession },
+      );
       sent += 1;
     } catch (error) {
       ctx.logger.error("could not re-queue a stripe event", {

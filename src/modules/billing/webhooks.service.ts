@@ -111,7 +111,11 @@ export async function receiveStripeWebhook(
   }
   if (handled) {
     try {
-      await enqueue(ctx.env.JOBS_QUEUE, { type: "billing.stripe_event", event_id: event.id });
+      await enqueue(
+        ctx.env.JOBS_QUEUE,
+        { type: "billing.stripe_event", event_id: event.id },
+        { d1Session: ctx.dbSession },
+      );
     } catch (error) {
       ctx.logger.error("could not queue a stripe event; Stripe will deliver it again", {
         event_id: event.id,

@@ -145,7 +145,7 @@ export function mountDocs(app: AppRouter): void {
         title: getConfig(c.env).APP_NAME,
         version: VERSION,
         description:
-          "Every error is RFC 9457 application/problem+json with a stable `code` and the `request_id`. Collections are cursor-paginated (`limit`, `cursor`; `meta.next`/`meta.prev`, RFC 8288 `Link`).",
+          "Every error is RFC 9457 application/problem+json with a stable `code` and the `request_id`. Collections are cursor-paginated (`limit`, `cursor`; `meta.next`/`meta.prev`, RFC 8288 `Link`). A response that used the database carries `X-D1-Bookmark`: send the last one you received as `X-D1-Bookmark` on later requests to read your own writes wherever they are served.",
       },
       servers: [{ url: "/", description: "This deployment" }],
       tags: TAGS,

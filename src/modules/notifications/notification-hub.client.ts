@@ -11,6 +11,11 @@ export type HubConnection = {
   sessionId: string;
   /** Replay notifications created after this id before live events. */
   since?: string;
+  /**
+   * The D1 bookmark of the request that authorised the socket (`ctx.dbSession.bookmark()`):
+   * the hub reads the unread count and the replay at least as fresh as that request did.
+   */
+  d1Bookmark?: string | null;
 };
 
 const CONNECT_URL = "https://notification-hub.internal/connect";
@@ -43,6 +48,7 @@ export function notificationHub(env: Pick<Bindings, "NOTIFICATION_HUB">, userId:
       url.searchParams.set("user_id", connection.userId);
       url.searchParams.set("session_id", connection.sessionId);
       if (connection.since) url.searchParams.set("since", connection.since);
+      if (connection.d1Bookmark) url.searchParams.set("d1_bookmark", connection.d1Bookmark);
       return hub.fetch(url.toString(), { headers: { Upgrade: "websocket" } });
     },
   };

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import { getDb } from "../../db/client";
+import { parseBookmark } from "../../db/bookmarks";
+import { openDatabaseSession } from "../../db/client";
 import { getConfig } from "../../env";
 import { createLogger, type Logger, type LogLevel, serializeError } from "../../lib/logger";
 import {
@@ -71,6 +72,10 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
     const userId = url.searchParams.get("user_id");
     const sessionId = url.searchParams.get("session_id");
     const since = url.searchParams.get("since");
+    // The caller's bookmark: the greeting reads at least what the request that opened the
+    // socket had seen. Without one it reads the primary: a notification published before the
+    // socket existed reaches it only through this replay, so a lagging replica would lose it.
+    const bookmark = parseBookmark(url.searchParams.get("d1_bookmark"));
     if (
       url.pathname !== "/connect" ||
       request.headers.get("Upgrade")?.toLowerCase() !== "websocket" ||
@@ -94,7 +99,7 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
       server.serializeAttachment(attachment);
       this.closeOldestOverLimit();
       try {
-        const db = getDb(this.env);
+        const { db } = openDatabaseSession(this.env.DB, bookmark ?? "first-primary");
         const [[unread], missed] = await Promise.all([
           unreadCountQuery(db, userId),
           since ? notificationsSince(db, userId, since, REPLAY_LIMIT + 1) : Promise.resolve(null),
@@ -215,7 +220,9 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
     const attachment = attachmentOf(ws);
     if (!attachment) return;
     try {
-      const result = await markIdsRead(getDb(this.env), attachment.userId, frame.ids, new Date());
+      // A write from the socket, in a session of its own that starts on the primary.
+      const { db } = openDatabaseSession(this.env.DB, "first-primary");
+      const result = await markIdsRead(db, attachment.userId, frame.ids, new Date());
       if (result.ids.length > 0) {
         await this.publish({ kind: "read", ids: result.ids, unread_count: result.unreadCount });
       } else {

@@ -113,7 +113,11 @@ export async function deliverBroadcast(
 
   const last = recipients.at(-1);
   if (message.audience.kind === "all_active" && recipients.length === BROADCAST_BATCH_SIZE && last) {
-    await enqueue(ctx.env.JOBS_QUEUE, { ...message, audience: { kind: "all_active", after: last.id } });
+    await enqueue(
+      ctx.env.JOBS_QUEUE,
+      { ...message, audience: { kind: "all_active", after: last.id } },
+      { d1Session: ctx.dbSession },
+    );
   }
   ctx.logger.info("broadcast batch delivered", { recipients: recipients.length, inserted: inserted.length });
 }

@@ -52,7 +52,11 @@ export async function broadcastSystemNotification(
     },
   };
   if (input.user_ids === undefined) {
-    await enqueue(ctx.env.JOBS_QUEUE, { ...base, audience: { kind: "all_active", after: null } });
+    await enqueue(
+      ctx.env.JOBS_QUEUE,
+      { ...base, audience: { kind: "all_active", after: null } },
+      { d1Session: ctx.dbSession },
+    );
     ctx.logger.info("broadcast queued", { broadcast_id: broadcastId, audience: "all_active" });
     return { broadcastId, messages: 1 };
   }
@@ -62,7 +66,11 @@ export async function broadcastSystemNotification(
   }
   const batches = chunk(userIds, BROADCAST_BATCH_SIZE);
   for (const ids of batches) {
-    await enqueue(ctx.env.JOBS_QUEUE, { ...base, audience: { kind: "users", user_ids: ids } });
+    await enqueue(
+      ctx.env.JOBS_QUEUE,
+      { ...base, audience: { kind: "users", user_ids: ids } },
+      { d1Session: ctx.dbSession },
+    );
   }
   ctx.logger.info("broadcast queued", {
     broadcast_id: broadcastId,

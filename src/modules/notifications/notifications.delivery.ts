@@ -106,6 +106,7 @@ export async function queuePushes(ctx: ServiceContext, rows: NotificationRow[]):
           queued_at: queuedAt,
           request_id: ctx.requestId,
         })),
+      { d1Session: ctx.dbSession },
     );
   } catch (error) {
     // The notification is stored and in the app; a lost push is logged, not fatal.

@@ -73,7 +73,11 @@ export const ws: RouteHandler<typeof routes.ws, AppEnv> = async (c) => {
     authFailure: authenticationFailure(c),
     ticket: query.ticket,
   });
-  const upgraded = await notificationHub(c.env, owner.userId).connect({ ...owner, since: query.since });
+  const upgraded = await notificationHub(c.env, owner.userId).connect({
+    ...owner,
+    since: query.since,
+    d1Bookmark: c.var.ctx.dbSession.bookmark(),
+  });
   // A fresh Response: the hub's has immutable headers, which the secure-headers middleware must set.
   return new Response(upgraded.body, {
     status: upgraded.status,

@@ -61,6 +61,7 @@ export async function deliverPushNotification(
     ctx.env.JOBS_QUEUE,
     { ...message, subscription_ids: report.retry, queued_at: new Date().toISOString() },
     {
+      d1Session: ctx.dbSession,
       delaySeconds: Math.min(
         Math.max(PUSH_FOLLOW_UP_DELAY_SECONDS, report.retryAfterSeconds ?? 0),
         MAX_FOLLOW_UP_DELAY_SECONDS,

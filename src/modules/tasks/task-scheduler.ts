@@ -33,7 +33,9 @@ async function sendRunMessage(
   now: number,
 ): Promise<boolean> {
   try {
-    await enqueueAt(ctx.env.JOBS_QUEUE, { type: "task.run", task_id: taskId }, runAt, now);
+    await enqueueAt(ctx.env.JOBS_QUEUE, { type: "task.run", task_id: taskId }, runAt, now, {
+      d1Session: ctx.dbSession,
+    });
     return true;
   } catch (error) {
     ctx.logger.error("task message not sent; the cron sweep will retry", {

@@ -22,7 +22,9 @@ export async function sendDeliveryMessage(
   now: number,
 ): Promise<boolean> {
   try {
-    await enqueueAt(ctx.env.JOBS_QUEUE, { type: "webhooks.deliver", delivery_id: deliveryId }, dueAt, now);
+    await enqueueAt(ctx.env.JOBS_QUEUE, { type: "webhooks.deliver", delivery_id: deliveryId }, dueAt, now, {
+      d1Session: ctx.dbSession,
+    });
     return true;
   } catch (error) {
     ctx.logger.error("webhook delivery message not sent; the cron sweep will", {

@@ -95,7 +95,11 @@ export async function dispatchWebhookEvents(
         ),
       );
     for (const { id } of written) {
-      await enqueue(ctx.env.JOBS_QUEUE, { type: "webhooks.dispatch", event_id: id });
+      await enqueue(
+        ctx.env.JOBS_QUEUE,
+        { type: "webhooks.dispatch", event_id: id },
+        { d1Session: ctx.dbSession },
+      );
     }
   } catch (error) {
     ctx.logger.error("webhook event not dispatched; the cron sweep will", {
