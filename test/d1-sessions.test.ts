@@ -11,6 +11,7 @@
  * the real local D1 and refuses any query made outside a session.
  */
 import { env } from "cloudflare:workers";
+import { eq, sql } from "drizzle-orm";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { D1_BOOKMARK_HEADER, parseBookmark, requestSessionStart } from "../src/db/bookmarks";
 import { openDatabaseSession, sessionKind } from "../src/db/client";
@@ -376,5 +377,71 @@ describe("openDatabaseSession (the seam other bindings reuse)", () => {
     expect(Array.isArray(second)).toBe(true);
     await session.db.query.users.findFirst();
     expect(session.bookmark()).toMatch(BOOKMARK_SHAPE);
+  });
+});
+
+/**
+ * A bookmark of the right shape that D1 never issued. Local D1 does not check bookmarks, so
+ * this binding answers like a D1 that cannot serve one: every query of a session started from
+ * `refused` fails, while sessions on the primary are the real local database.
+ */
+function refusingD1(refused: string) {
+  const starts: string[] = [];
+  const refusal = () => Promise.reject(new Error("D1_ERROR: the bookmark could not be served"));
+  const refusingStatement = {
+    bind: () => refusingStatement,
+    first: refusal,
+    all: refusal,
+    run: refusal,
+    raw: refusal,
+  };
+  const binding = {
+    withSession(start: string) {
+      starts.push(start);
+      if (start !== refused) return env.DB.withSession(start);
+      return { prepare: () => refusingStatement, batch: refusal, getBookmark: () => refused };
+    },
+  };
+  return { DB: binding as unknown as D1Database, starts };
+}
+
+describe("a bookmark D1 will not serve", () => {
+  it("moves the session to the primary once: the query is answered, later ones go there directly", async () => {
+    const { DB, starts } = refusingD1(SOME_BOOKMARK);
+    const { user } = await person();
+    const id = user.id;
+    const session = openDatabaseSession(DB, SOME_BOOKMARK);
+    const [row] = await session.db.select({ id: users.id }).from(users).where(eq(users.id, id));
+    expect(row?.id).toBe(id);
+    expect(starts).toEqual([SOME_BOOKMARK, "first-primary"]);
+
+    // A batch and a relational query after the move run on the primary session, without retrying.
+    const [[again]] = await session.db.batch([
+      session.db.select({ id: users.id }).from(users).where(eq(users.id, id)),
+    ]);
+    expect(again?.id).toBe(id);
+    expect(
+      await session.db.query.users.findFirst({ where: eq(users.id, id), columns: { id: true } }),
+    ).toEqual({
+      id,
+    });
+    expect(starts).toEqual([SOME_BOOKMARK, "first-primary"]);
+    // The bookmark handed on is the primary session's, a real one: not the refused value.
+    expect(session.bookmark()).toMatch(BOOKMARK_SHAPE);
+    expect(session.bookmark()).not.toBe(SOME_BOOKMARK);
+  });
+
+  it("lets a query that fails on the primary too fail as it would have (no endless retry)", async () => {
+    const { DB, starts } = refusingD1(SOME_BOOKMARK);
+    const session = openDatabaseSession(DB, SOME_BOOKMARK);
+    await expect(session.db.run(sql`select * from no_such_table`)).rejects.toThrow(/no_such_table/);
+    expect(starts).toEqual([SOME_BOOKMARK, "first-primary"]);
+  });
+
+  it("never wraps a session that did not start from a bookmark", async () => {
+    const { DB, starts } = refusingD1(SOME_BOOKMARK);
+    const session = openDatabaseSession(DB, "first-unconstrained");
+    await session.db.run(sql`select 1`);
+    expect(starts).toEqual(["first-unconstrained"]);
   });
 });

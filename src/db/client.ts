@@ -7,6 +7,7 @@ import {
 import { DrizzleD1Database, drizzle, SQLiteD1Session } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import type { Bindings } from "../env";
+import { withPrimaryFallback } from "./bookmark-fallback";
 import * as schema from "./schema";
 
 export type Database = DrizzleD1Database<typeof schema>;
@@ -79,7 +80,9 @@ function sharedDrizzleParts() {
  * binding with this schema (a tenant's own database too) can be opened this way.
  */
 export function openDatabaseSession(binding: D1Database, start: D1SessionStart): DatabaseSession {
-  const session = binding.withSession(start);
+  const kind = sessionKind(start);
+  // A bookmark came from outside this unit of work: if D1 will not serve it, the primary does.
+  const session = kind === "bookmark" ? withPrimaryFallback(binding, start) : binding.withSession(start);
   const { dialect, relations } = sharedDrizzleParts();
   const db = new DrizzleD1Database<typeof schema>(
     "async",
@@ -89,5 +92,5 @@ export function openDatabaseSession(binding: D1Database, start: D1SessionStart):
     new SQLiteD1Session(session as unknown as D1Database, dialect, relations, {}),
     relations,
   );
-  return { db, kind: sessionKind(start), bookmark: () => session.getBookmark() };
+  return { db, kind, bookmark: () => session.getBookmark() };
 }
