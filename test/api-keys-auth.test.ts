@@ -79,15 +79,22 @@ describe("key format", () => {
 });
 
 describe("refused before any lookup", () => {
-  /** A context whose D1 and KV record every use (and fail), to see whether authentication touched them. */
+  /**
+   * A context whose D1 and KV record every use (and fail), to see whether authentication touched them.
+   * Opening the context's D1 session is not a use (withSession() makes no call to the database):
+   * it hands back a session that is a tripwire itself.
+   */
   function tripwireContext() {
     const touched: string[] = [];
-    const tripwire = <T extends object>(name: string) =>
+    const tripwire = <T extends object>(name: string): T =>
       new Proxy({} as T, {
-        get: (_target, prop) => () => {
-          touched.push(`${name}.${String(prop)}`);
-          throw new Error(`${name} was used`);
-        },
+        get: (_target, prop) =>
+          prop === "withSession"
+            ? () => tripwire(name)
+            : () => {
+                touched.push(`${name}.${String(prop)}`);
+                throw new Error(`${name} was used`);
+              },
       });
     const ctx = createServiceContext({
       env: { ...env, DB: tripwire<D1Database>("DB"), AUTH_KV: tripwire<KVNamespace>("AUTH_KV") } as Bindings,

@@ -294,7 +294,7 @@ describe("signature", () => {
       expect(await jsonOf(await postWebhook(event), 200)).toMatchObject({ duplicate: false });
       const sent = takeHeld(held, "billing.stripe_event");
       expect(sent.map((message) => message.body)).toEqual([
-        { type: "billing.stripe_event", event_id: event.id },
+        { type: "billing.stripe_event", event_id: event.id, d1_bookmark: expect.any(String) },
       ]);
       await runJobs(sent);
       expect((await storedEvent(event.id))?.processedAt).toBeInstanceOf(Date);
