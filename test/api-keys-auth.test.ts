@@ -128,31 +128,36 @@ describe("refused before any lookup", () => {
 
 describe("a tampered key of the right shape", () => {
   /** D1 that records each statement's SQL and bound values, passing everything through. */
+  /** The real D1, and every D1 session opened on it, recording each statement's SQL and bound values. */
   function recordingD1(log: Array<{ sql: string; params: unknown[] }>): D1Database {
-    const real = env.DB;
-    return new Proxy(real, {
-      get(target, prop) {
-        if (prop === "prepare") {
-          return (sql: string) => {
-            const statement = target.prepare(sql);
-            return new Proxy(statement, {
-              get(stmt, p) {
-                if (p === "bind") {
-                  return (...params: unknown[]) => {
-                    log.push({ sql, params });
-                    return stmt.bind(...params);
-                  };
-                }
-                const value = Reflect.get(stmt, p);
-                return typeof value === "function" ? value.bind(stmt) : value;
-              },
-            });
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const recording = <T extends D1Database | D1DatabaseSession>(real: T): T =>
+      new Proxy(real, {
+        get(target, prop) {
+          if (prop === "withSession") {
+            return (start?: string) => recording((target as D1Database).withSession(start));
+          }
+          if (prop === "prepare") {
+            return (sql: string) => {
+              const statement = target.prepare(sql);
+              return new Proxy(statement, {
+                get(stmt, p) {
+                  if (p === "bind") {
+                    return (...params: unknown[]) => {
+                      log.push({ sql, params });
+                      return stmt.bind(...params);
+                    };
+                  }
+                  const value = Reflect.get(stmt, p);
+                  return typeof value === "function" ? value.bind(stmt) : value;
+                },
+              });
+            };
+          }
+          const value = Reflect.get(target, prop);
+          return typeof value === "function" ? value.bind(target) : value;
+        },
+      });
+    return recording(env.DB);
   }
 
   it("gets exactly the 401 a random key gets, through a lookup by the SHA-256 of the whole secret", async () => {
