@@ -29,10 +29,20 @@ function blankSecrets(): Record<string, string> {
 
 /**
  * The test suites that run a second time with every organization's tenant data routed to the
- * second local database (TENANT_DATABASES, docs/SCALING.md): the files module's, so each files
- * route is proven through the seam as well as in the shared database.
+ * second local database (TENANT_DATABASES, docs/SCALING.md): the files module's, whose rows move,
+ * and every other suite of organization-scoped routes (members, invitations, API keys, billing,
+ * webhooks, organization tasks), which must keep passing while an organization's data is split
+ * between the directory and its own database.
  */
-const TENANT_DATA_SUITES = ["test/files*.test.ts", "test/tenant-databases.test.ts"];
+const TENANT_DATA_SUITES = [
+  "test/files*.test.ts",
+  "test/tenant-databases.test.ts",
+  "test/orgs*.test.ts",
+  "test/api-keys*.test.ts",
+  "test/billing*.test.ts",
+  "test/webhooks*.test.ts",
+  "test/tasks.api-keys.test.ts",
+];
 
 export default defineConfig(async () => {
   const migrations = await readD1Migrations("./migrations");
