@@ -11,8 +11,8 @@
  */
 import { writeFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
-import { bearer, jwt } from "better-auth/plugins";
 import { getMigrations } from "better-auth/db/migration";
+import { bearer, jwt } from "better-auth/plugins";
 
 const { compileMigrations } = await getMigrations({
   database: new DatabaseSync(":memory:"),

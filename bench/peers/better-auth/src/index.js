@@ -16,9 +16,10 @@
  * Plain JavaScript on purpose: the project's typecheck covers bench/, and it must not need this
  * folder's node_modules (installed by the harness only when a peer run is asked for).
  */
+
+import { env } from "cloudflare:workers";
 import { betterAuth } from "better-auth";
 import { bearer, jwt } from "better-auth/plugins";
-import { env } from "cloudflare:workers";
 import { Hono } from "hono";
 
 /**
