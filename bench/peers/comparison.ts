@@ -45,6 +45,13 @@ const freshEmail = (stack: Stack) => `peers-${stack}-${runTag}-${(sequence++).to
 const PASSPHRASE = "peer bench correct horse battery staple 42";
 const json = { "content-type": "application/json" };
 
+/**
+ * Better Auth refuses a state-changing request that looks like a browser's (Node's fetch sends
+ * `Sec-Fetch-Mode`) without an Origin it trusts; its base URL's origin is trusted. A web client
+ * of the peer sends that Origin, so every request to it here does too.
+ */
+const peerOrigin = (ctx: ScenarioContext) => ({ origin: ctx.url });
+
 /** A Better Auth account through its public API; its bearer token is the session token it answers. */
 async function peerSignUp(ctx: ScenarioContext): Promise<{ email: string; token: string }> {
   const email = freshEmail("peer");
@@ -53,6 +60,7 @@ async function peerSignUp(ctx: ScenarioContext): Promise<{ email: string; token:
     "/api/auth/sign-up/email",
     { email, password: PASSPHRASE, name: "Peer" },
     200,
+    peerOrigin(ctx),
   );
   const token = res.headers.get("set-auth-token");
   if (!token) throw new Error("the peer's sign-up answered no set-auth-token header (bearer plugin)");
@@ -90,11 +98,13 @@ export const comparisons: Comparison[] = [
       expectedStatus: 200,
       maxConnections: PASSWORD_CONNECTIONS,
       minDurationSeconds: PASSWORD_MIN_SECONDS,
-      request: {
-        method: "POST",
-        path: "/api/auth/sign-up/email",
-        headers: json,
-        makeBody: () => JSON.stringify({ email: freshEmail("peer"), password: PASSPHRASE, name: "Peer" }),
+      async setup(ctx) {
+        return {
+          method: "POST",
+          path: "/api/auth/sign-up/email",
+          headers: { ...json, ...peerOrigin(ctx) },
+          makeBody: () => JSON.stringify({ email: freshEmail("peer"), password: PASSPHRASE, name: "Peer" }),
+        };
       },
     },
   },
@@ -128,7 +138,7 @@ export const comparisons: Comparison[] = [
         return {
           method: "POST",
           path: "/api/auth/sign-in/email",
-          headers: json,
+          headers: { ...json, ...peerOrigin(ctx) },
           body: JSON.stringify({ email, password: PASSPHRASE }),
         };
       },
@@ -179,7 +189,7 @@ export const comparisons: Comparison[] = [
         const users = await many(REVOKED_SESSIONS, () => peerSignUp(ctx));
         const requests: BenchRequest[] = [];
         for (const user of users) {
-          await ctx.api("POST", "/api/auth/sign-out", {}, 200, bearer(user.token));
+          await ctx.api("POST", "/api/auth/sign-out", {}, 200, { ...bearer(user.token), ...peerOrigin(ctx) });
           const after = await ctx.api("GET", "/api/auth/get-session", undefined, 200, bearer(user.token));
           // Better Auth answers 200 either way: only the body tells a refusal from a session.
           if (after.body !== null && after.body !== "null")
