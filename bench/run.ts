@@ -168,7 +168,9 @@ console.log(
   `bench: ${machine.cpuModel} × ${machine.cores}, ${machine.memoryGiB} GiB, node ${machine.node}, wrangler ${machine.wrangler}`,
 );
 console.log(
-  `bench: ${selected.map((s) => s.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`,
+  flags.peers
+    ? `bench: ours against the peer (bench/peers/better-auth): ${comparisons.map((c) => c.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`
+    : `bench: ${selected.map((s) => s.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`,
 );
 if (machine.loadAverageAtStart > 0.5 * machine.cores) {
   console.warn(
@@ -303,6 +305,8 @@ async function runPeerComparison(): Promise<void> {
     results: byStack,
     budgets,
   });
+  // A labelled run (a repeat, a variant) is kept beside the default one: the README shows the default.
+  if (flags.label) return;
   updateReadmeSection("bench:peers", [
     `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.duration} s per scenario after ${options.warmup} s warm-up, ${options.connections} connections (4 for sign-up and sign-in), on ${machine.cpuModel} × ${machine.cores} cores, Node ${machine.node}, wrangler ${machine.wrangler}, load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${describePeer()} ([results/${relative(join(benchDir, "results"), file)}](results/${relative(join(benchDir, "results"), file)})).`,
     "",
