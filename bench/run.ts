@@ -5,6 +5,7 @@
  *   npm run bench -- --duration 5 --connections 20 --scenarios health --warmup 1
  *   npm run bench -- --no-write                     # print only: no results file, README untouched
  *   npm run bench -- --var LOG_LEVEL:warn           # a wrangler.toml var overridden (recorded in the results)
+ *   npm run bench -- --peers                        # ours against the peer (bench/peers/comparison.ts)
  *
  * The worker runs from a copy of the tree taken at start (`--in-place` to run the tree itself):
  * wrangler dev reloads on every edit under src/, which would drop sockets and skew the figures.
