@@ -110,6 +110,8 @@ function checkBudget(budget: Budget, result: ScenarioResult): BudgetCheck {
       };
     }
     case "p99": {
+      // No sample, no percentile: a run where nothing arrived must not read as a fast one.
+      if (!result.responses) return { budget: label, measured: "no samples", verdict: "NOT MEASURED" };
       const p99 = result.latencyMs?.p99 ?? Number.POSITIVE_INFINITY;
       return { budget: label, measured: `${p99} ms`, verdict: p99 < budget.maxMs ? "PASS" : "MISS" };
     }

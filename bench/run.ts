@@ -5,6 +5,7 @@
  *   npm run bench -- --duration 5 --connections 20 --scenarios health --warmup 1
  *   npm run bench -- --no-write                     # print only: no results file, README untouched
  *   npm run bench -- --var LOG_LEVEL:warn           # a wrangler.toml var overridden (recorded in the results)
+ *   npm run bench -- --peers                        # ours against the peer (bench/peers/comparison.ts)
  *
  * The worker runs from a copy of the tree taken at start (`--in-place` to run the tree itself):
  * wrangler dev reloads on every edit under src/, which would drop sockets and skew the figures.
@@ -24,12 +25,22 @@ import { cpus, loadavg, platform, release, tmpdir, totalmem } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import autocannon from "autocannon";
+import autocannon, { type AutocannonRequest } from "autocannon";
 import { type BuildReport, buildWorker } from "../scripts/build-check.ts";
 import { type LocalWorker, startLocalWorker } from "../scripts/lib/local-worker.ts";
 import { clockTicksPerSecond } from "../scripts/lib/proc.ts";
 import { runWrangler } from "../scripts/lib/wrangler.ts";
 import { cpuPerRequest, settle, withCpuUsage, workerdWorkerPid } from "./cpu.ts";
+import {
+  ceilingSummary,
+  comparisons,
+  pairResults,
+  peerBudgets,
+  renderPeerBudgets,
+  renderPeerTable,
+  type Stack,
+} from "./peers/comparison.ts";
+import { PEER_ROOT, startPeerWorker } from "./peers/peer-worker.ts";
 import { perfUnavailable, profileWhile } from "./profile.ts";
 import {
   addRatios,
@@ -68,6 +79,7 @@ const { values: flags } = parseArgs({
     "single-baseline": { type: "boolean", default: false },
     "skip-build-check": { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
+    peers: { type: "boolean", default: false },
     label: { type: "string" },
     "no-write": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -87,6 +99,11 @@ if (flags.help) {
   --skip-build-check  do not measure the bundle (npm run build:check)
   --profile           also split the worker workerd's CPU by kind of work with Linux perf (bench/profile.ts),
                       in a phase of its own between the warm-up and the measured run
+  --peers             this platform against the peer (bench/peers/better-auth: Hono + Better Auth on D1),
+                      one server at a time: sign-up, sign-in, "who am I" and a revoked session on each,
+                      paired with each stack's /health/live; one table of ratios ours/peer, the budgets of
+                      issue 22, bench/results/<date>-peers.json and the README's peers table
+                      (--scenarios, --var and --profile do not apply)
   --label NAME        write bench/results/<date>-NAME.json and leave the README's latest table alone
                       (a variant such as --var LOG_LEVEL:warn, kept beside the default run)
   --no-write          print only: no bench/results file, bench/README.md untouched
@@ -152,7 +169,9 @@ console.log(
   `bench: ${machine.cpuModel} × ${machine.cores}, ${machine.memoryGiB} GiB, node ${machine.node}, wrangler ${machine.wrangler}`,
 );
 console.log(
-  `bench: ${selected.map((s) => s.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`,
+  flags.peers
+    ? `bench: ours against the peer (bench/peers/better-auth): ${comparisons.map((c) => c.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`
+    : `bench: ${selected.map((s) => s.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`,
 );
 if (machine.loadAverageAtStart > 0.5 * machine.cores) {
   console.warn(
@@ -166,6 +185,10 @@ console.log(
 );
 
 const startedAt = new Date();
+if (flags.peers) {
+  await runPeerComparison();
+  process.exit();
+}
 const results: ScenarioResult[] = [];
 let bundle: BuildReport | undefined;
 let worker: LocalWorker | undefined;
@@ -223,6 +246,94 @@ if (results.length > 0) {
   if (!flags["no-write"]) writeResults(results, tables);
   // A missed budget is a finding to report, not a failed run; a scenario that could not run is.
   if (results.some((result) => result.error || result.errors)) process.exitCode = 1;
+}
+
+// ---------------------------------------------------------------------------- --peers
+
+/**
+ * Ours, then the peer (one server at a time on the machine): the four jobs of
+ * bench/peers/comparison.ts on each, every scenario paired with its own stack's /health/live.
+ */
+async function runPeerComparison(): Promise<void> {
+  const byStack: Record<Stack, ScenarioResult[]> = { ours: [], peer: [] };
+  for (const stack of ["ours", "peer"] as const) {
+    let worker: LocalWorker | undefined;
+    try {
+      worker =
+        stack === "ours"
+          ? await startLocalWorker({ vars: { ...vars }, snapshot: options.snapshot })
+          : await startPeerWorker();
+      console.log(
+        `\n■ ${stack}: ${worker.url} (wrangler dev in ${worker.root}, state in ${worker.persistTo})`,
+      );
+      const ctx = createContext(worker);
+      for (const comparison of comparisons) {
+        byStack[stack].push(
+          await runScenario(worker, ctx, comparison[stack], { pairWithBaseline: true, profile: false }),
+        );
+      }
+    } catch (error) {
+      console.error(`bench: ${stack}: ${error instanceof Error ? error.message : String(error)}`);
+      if (worker) console.error(`--- wrangler dev log (tail) ---\n${worker.logTail(40)}`);
+      process.exitCode = 1;
+    } finally {
+      await worker?.stop();
+    }
+  }
+  const pairs = pairResults(byStack.ours, byStack.peer);
+  const budgets = peerBudgets(pairs);
+  const tables = {
+    main: renderPeerTable(pairs),
+    budgets: renderPeerBudgets(budgets),
+    ceilings: ceilingSummary(pairs),
+  };
+  console.log(`\n${tables.main}\n\n${tables.ceilings}\n\nBudgets:\n\n${tables.budgets}\n`);
+  const failed = [...byStack.ours, ...byStack.peer].filter((result) => result.error || result.errors);
+  for (const result of failed)
+    console.log(
+      `✗ ${result.name}: ${result.error ?? `${result.errors} errors, statuses ${JSON.stringify(result.statusCounts)}`}`,
+    );
+  if (failed.length > 0) process.exitCode = 1;
+  if (flags["no-write"]) return;
+  const file = writeResultsFile(flags.label ?? "peers", {
+    method: {
+      target:
+        "wrangler dev for each stack, one at a time: ours (local D1/KV/R2/Queues/DOs), then the peer (bench/peers/better-auth, local D1), each with temporary state",
+      loadGenerator: "autocannon (programmatic) in the bench process, not in either worker's process tree",
+      cpu: "utime+stime from /proc/<pid>/stat over the worker's process tree, per response served",
+      peer: peerVersions(),
+    },
+    results: byStack,
+    budgets,
+  });
+  // A labelled run (a repeat, a variant) is kept beside the default one: the README shows the default.
+  if (flags.label) return;
+  updateReadmeSection("bench:peers", [
+    `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.duration} s per scenario after ${options.warmup} s warm-up, ${options.connections} connections (4 for sign-up and sign-in), on ${machine.cpuModel} × ${machine.cores} cores, Node ${machine.node}, wrangler ${machine.wrangler}, load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${describePeer()} ([results/${relative(join(benchDir, "results"), file)}](results/${relative(join(benchDir, "results"), file)})).`,
+    "",
+    tables.main,
+    "",
+    tables.ceilings,
+    "",
+    "Budgets:",
+    "",
+    tables.budgets,
+  ]);
+}
+
+function peerVersions(): Record<string, string> {
+  const version = (name: string) => {
+    const path = join(PEER_ROOT, "node_modules", name, "package.json");
+    return existsSync(path)
+      ? (JSON.parse(readFileSync(path, "utf8")) as { version: string }).version
+      : "unknown";
+  };
+  return { "better-auth": version("better-auth"), hono: version("hono"), wrangler: version("wrangler") };
+}
+
+function describePeer(): string {
+  const versions = peerVersions();
+  return `peer: better-auth ${versions["better-auth"]}, hono ${versions.hono}, wrangler ${versions.wrangler}`;
 }
 
 // ---------------------------------------------------------------------------- scenario
@@ -290,7 +401,8 @@ async function runScenario(
   const profile = how.profile ?? options.profile;
   if (scenario.measure) {
     await pair();
-    return runMeasuredScenario(worker, ctx, scenario.measure, result, profile);
+    const seconds = Math.max(options.duration, scenario.minDurationSeconds ?? 0);
+    return runMeasuredScenario(worker, ctx, scenario.measure, result, profile, seconds);
   }
   let requests: BenchRequest[];
   try {
@@ -302,7 +414,7 @@ async function runScenario(
       const response = await fetch(`${worker.url}${request.path}`, {
         method: request.method ?? "GET",
         headers: request.headers,
-        body: request.body,
+        body: request.makeBody?.() ?? request.body,
       });
       const text = await response.text();
       if (response.status !== scenario.expectedStatus) {
@@ -326,7 +438,11 @@ async function runScenario(
       connections,
       duration,
       timeout: 10,
-      requests: requests.map((request) => ({ ...request, method: request.method ?? "GET" })),
+      requests: requests.map(({ makeBody, ...request }) => ({
+        ...request,
+        method: request.method ?? "GET",
+        ...(makeBody ? { setupRequest: (built: AutocannonRequest) => ({ ...built, body: makeBody() }) } : {}),
+      })),
     });
 
   // Background work a scenario leaves (queue consumers, waitUntil) must not be charged to the next:
@@ -343,8 +459,9 @@ async function runScenario(
   }
 
   result.loadAverageBefore = round(loadavg()[0] ?? 0, 2);
-  console.log(`  measuring ${options.duration} s at ${connections} connections`);
-  const { value: run, usage } = await withCpuUsage(worker, () => load(options.duration));
+  const seconds = Math.max(options.duration, scenario.minDurationSeconds ?? 0);
+  console.log(`  measuring ${seconds} s at ${connections} connections`);
+  const { value: run, usage } = await withCpuUsage(worker, () => load(seconds));
 
   const responses = run.requests.total;
   const statusCounts = Object.fromEntries(
@@ -385,6 +502,7 @@ async function runMeasuredScenario(
   measure: NonNullable<Scenario["measure"]>,
   result: ScenarioResult,
   profile: boolean,
+  durationSeconds: number,
 ): Promise<ScenarioResult> {
   try {
     await settle(worker);
@@ -400,10 +518,10 @@ async function runMeasuredScenario(
       await settle(worker);
     }
     result.loadAverageBefore = round(loadavg()[0] ?? 0, 2);
-    console.log(`  measuring ${options.duration} s`);
+    console.log(`  measuring ${durationSeconds} s`);
     const started = performance.now();
     const { value: measured, usage } = await withCpuUsage(worker, () =>
-      measure(ctx, { durationSeconds: options.duration, phase: "measure" }),
+      measure(ctx, { durationSeconds, phase: "measure" }),
     );
     const seconds = round((measured.elapsedMs ?? performance.now() - started) / 1000, 2);
     const latencies = [...measured.latenciesMs].sort((a, b) => a - b);
@@ -526,17 +644,7 @@ function writeResults(
     bundle: string;
   },
 ): void {
-  const date = startedAt.toISOString().slice(0, 10);
-  const resultsDir = join(benchDir, "results");
-  mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `${date}${flags.label ? `-${flags.label}` : ""}.json`);
-  const document = {
-    date,
-    label: flags.label ?? null,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    options: { ...options, vars },
-    machine,
+  const file = writeResultsFile(flags.label, {
     method: {
       target: `wrangler dev (proxy workerd → worker workerd), local D1/KV/R2/Queues/DOs, temporary state, ${options.snapshot ? "from a snapshot copy of the tree" : "in the working tree"}`,
       loadGenerator: "autocannon (programmatic) in the bench process, not in the worker's process tree",
@@ -544,26 +652,14 @@ function writeResults(
     },
     bundle,
     results,
-  };
-  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
-  console.log(`bench: wrote ${relative(root, file)}`);
-
-  const readmePath = join(benchDir, "README.md");
-  if (flags.label || !existsSync(readmePath)) return;
-  const readme = readFileSync(readmePath, "utf8");
-  const start = "<!-- bench:latest:start -->";
-  const end = "<!-- bench:latest:end -->";
-  const from = readme.indexOf(start);
-  const to = readme.indexOf(end);
-  if (from < 0 || to < from) {
-    console.warn(`bench: ${relative(root, readmePath)} has no ${start} … ${end} markers; table not updated`);
-    return;
-  }
+  });
+  // A labelled run is a variant kept beside the default one: the README shows the default.
+  if (flags.label) return;
+  const resultsDir = join(benchDir, "results");
   const overridden = Object.entries(vars)
     .filter(([key]) => !(key in WORKER_VARS))
     .map(([key, value]) => `\`${key}=${value}\``);
-  const section = [
-    start,
+  updateReadmeSection("bench:latest", [
     `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.duration} s per scenario at ${options.connections} connections after ${options.warmup} s warm-up, on ${machine.cpuModel} × ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, wrangler ${machine.wrangler}, load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${options.snapshot ? "from a snapshot of the tree" : "in the working tree"}${overridden.length > 0 ? `, with ${overridden.join(", ")}` : ""} ([results/${relative(resultsDir, file)}](results/${relative(resultsDir, file)})).`,
     "",
     tables.main,
@@ -581,10 +677,48 @@ function writeResults(
     ...(tables.profiles
       ? ["", "Worker workerd CPU µs per request by kind of work (`--profile`, perf):", "", tables.profiles]
       : []),
-    end,
-  ].join("\n");
+  ]);
+}
+
+/**
+ * bench/results/<UTC date>[-label].json: the machine, the options and `content` (a second run on
+ * the same day with the same label replaces it). Returns the file's path.
+ */
+function writeResultsFile(label: string | undefined, content: Record<string, unknown>): string {
+  const date = startedAt.toISOString().slice(0, 10);
+  const resultsDir = join(benchDir, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${date}${label ? `-${label}` : ""}.json`);
+  const document = {
+    date,
+    label: label ?? null,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    options: { ...options, vars },
+    machine,
+    ...content,
+  };
+  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
+  console.log(`bench: wrote ${relative(root, file)}`);
+  return file;
+}
+
+/** Replaces what stands between `<!-- marker:start -->` and `<!-- marker:end -->` in bench/README.md. */
+function updateReadmeSection(marker: string, lines: string[]): void {
+  const readmePath = join(benchDir, "README.md");
+  if (!existsSync(readmePath)) return;
+  const readme = readFileSync(readmePath, "utf8");
+  const start = `<!-- ${marker}:start -->`;
+  const end = `<!-- ${marker}:end -->`;
+  const from = readme.indexOf(start);
+  const to = readme.indexOf(end);
+  if (from < 0 || to < from) {
+    console.warn(`bench: ${relative(root, readmePath)} has no ${start} … ${end} markers; table not updated`);
+    return;
+  }
+  const section = [start, ...lines, end].join("\n");
   writeFileSync(readmePath, readme.slice(0, from) + section + readme.slice(to + end.length));
-  console.log(`bench: updated the latest table in ${relative(root, readmePath)}`);
+  console.log(`bench: updated ${marker} in ${relative(root, readmePath)}`);
 }
 
 // ---------------------------------------------------------------------------- helpers

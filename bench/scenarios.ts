@@ -23,6 +23,11 @@ export interface BenchRequest {
   headers?: Record<string, string>;
   /** Sent as is; set content-type in headers. */
   body?: string;
+  /**
+   * A new body for every request (the probe's and each one autocannon sends), for requests that
+   * must differ each time, e.g. a sign-up with a fresh address. Takes the place of `body`.
+   */
+  makeBody?: () => string;
 }
 
 export interface ApiResponse {
@@ -108,6 +113,8 @@ export interface Scenario {
   ) => Promise<Measurement>;
   /** Checked after the run; see Budget. */
   budgets?: Budget[];
+  /** The measured run lasts at least this many seconds, whatever --duration says (fan-out: a p99 needs samples). */
+  minDurationSeconds?: number;
   /** At most this many connections (the run's --connections otherwise), for requests that take long by design. */
   maxConnections?: number;
   /**
@@ -126,6 +133,7 @@ const LIFTED_POLICIES = {
   user: "1000000/60",
   api_key: "1000000/60",
   login: "1000000/60",
+  register: "1000000/60",
 };
 
 /**
@@ -133,8 +141,9 @@ const LIFTED_POLICIES = {
  *
  * Rate limits are lifted so that each scenario measures its own work rather than the 429 path:
  * the global policies (`anonymous`, `user`, `api_key`: every request in the benchmark comes
- * from 127.0.0.1, and one user or key sends thousands of requests a minute) and `login` (the
- * login scenario signs one account in many times a second). The counters are still read and
+ * from 127.0.0.1, and one user or key sends thousands of requests a minute), `login` (the
+ * login scenario signs one account in many times a second) and `register` (the sign-up
+ * scenario of `--peers` registers many accounts a second from that one address). The counters are still read and
  * written on every request, exactly as in production; only the numbers they are compared with
  * are higher. The 429 storm scenarios put a limit back for themselves: `rate_limited` on a
  * worker of its own with a strict `anonymous` policy, `rate_limited_api_key` with a key whose

@@ -1,0 +1,547 @@
+/**
+ * `npm run bench:worker-only`: CPU per request of the production bundle in workerd alone, close to
+ * what Cloudflare bills, without `wrangler dev`'s proxy, its Node process or an inspector session.
+ *
+ *   npm run bench:worker-only                              # every scenario, 10 s each, then the profiling pass
+ *   npm run bench:worker-only -- --duration 5 --no-profile --no-write
+ *
+ * 1. The bundle `npm run deploy` ships (`wrangler deploy --dry-run --env production`, through
+ *    scripts/build-check.ts, which also gives its gzip size against the 400 KiB budget).
+ * 2. Miniflare's Node API runs it in one workerd child of this process, with the local bindings
+ *    of wrangler.toml (D1, KV, R2, Queues, Durable Objects, assets; wrangler's own
+ *    `unstable_getMiniflareWorkerOptions`, so they are configured as `wrangler dev` configures
+ *    them) and .dev.vars, on temporary state with the migrations applied. No inspector.
+ * 3. Each scenario (seeded through the public API, as in `npm run bench`): warm-up, the workerd's
+ *    idle CPU over IDLE_SAMPLE_MS, then the measured run. CPU µs/request = (utime+stime of the
+ *    workerd over the run − its idle rate × the run's wall time) / responses. That is the
+ *    Worker's CPU plus the local simulators' (D1, KV, R2, queues and Durable Objects run in the
+ *    same workerd).
+ * 4. The profiling pass, after every measured run: Linux perf on the workerd while each
+ *    scenario runs again (bench/profile.ts), its CPU split by kind of work. "JavaScript" there is
+ *    the Worker's and the simulators' (miniflare's D1/KV/queue/DO shims are JavaScript too; perf
+ *    cannot tell JIT code apart), "crypto" is BoringSSL, which only the Worker calls. JavaScript +
+ *    crypto is so an upper bound of the Worker's own JS + crypto CPU; the baseline row, which
+ *    touches no binding, is the Worker alone. Budget (issue 22): ≤ 150 µs for GET /users/me.
+ *    Why not the V8 profiler through the inspector: in workerd it samples on a wall clock and
+ *    charges the time the isolate waits to the last JavaScript frame (tried: /health/live came
+ *    out at 1.8 ms of "JavaScript" per request where the whole process used 1.5 ms of CPU).
+ *
+ * Writes bench/results/<date>-worker-only.json and the README's bench:worker-only table.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import autocannon, { type AutocannonRequest } from "autocannon";
+import { convertV4MiniflareOptions, Miniflare } from "miniflare";
+import { unstable_getMiniflareWorkerOptions } from "wrangler";
+import { type BuildReport, buildWorker } from "../scripts/build-check.ts";
+import { freePort, sleep } from "../scripts/lib/local-worker.ts";
+import { clockTicksPerSecond, cpuTicks, processTree, readStat } from "../scripts/lib/proc.ts";
+import { runWrangler } from "../scripts/lib/wrangler.ts";
+import { comparisons } from "./peers/comparison.ts";
+import { type ProfileCategory, perfUnavailable, profileWhile } from "./profile.ts";
+import { renderBundle, round } from "./report.ts";
+import {
+  BASELINE,
+  type BenchRequest,
+  type Scenario,
+  type ScenarioContext,
+  scenarios,
+  WORKER_VARS,
+} from "./scenarios.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const benchDir = join(root, "bench");
+/** How long the idle workerd's CPU is sampled before each measured run. */
+const IDLE_SAMPLE_MS = 2_000;
+/** Budget of issue 22: the Worker's own JS + crypto CPU for GET /users/me. */
+const ME_JS_BUDGET_US = 150;
+
+const { values: flags } = parseArgs({
+  options: {
+    duration: { type: "string", default: "10" },
+    connections: { type: "string", default: "20" },
+    warmup: { type: "string", default: "2" },
+    "profile-seconds": { type: "string", default: "5" },
+    "no-profile": { type: "boolean", default: false },
+    "no-write": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+if (flags.help) {
+  console.log(`npm run bench:worker-only -- [--duration S] [--connections N] [--warmup S] [--profile-seconds S] [--no-profile] [--no-write]
+  Runs the production bundle in workerd through Miniflare's Node API (no dev proxy, no inspector),
+  measures CPU µs per request of the workerd process, then (unless --no-profile) profiles the
+  Worker's isolate through the inspector in a separate pass. See bench/README.md.`);
+  process.exit(0);
+}
+const seconds = (name: string, value: string, max: number) => {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 0 || number > max) {
+    console.error(`bench:worker-only: --${name} must be an integer from 0 to ${max}, got "${value}"`);
+    process.exit(2);
+  }
+  return number;
+};
+const options = {
+  duration: Math.max(1, seconds("duration", flags.duration, 600)),
+  connections: Math.max(1, seconds("connections", flags.connections, 1000)),
+  warmup: seconds("warmup", flags.warmup, 60),
+  profileSeconds: Math.max(1, seconds("profile-seconds", flags["profile-seconds"], 120)),
+  profile: !flags["no-profile"],
+};
+
+if (options.profile && perfUnavailable()) {
+  console.warn(`bench:worker-only: no profiling pass, Linux perf is unavailable: ${perfUnavailable()}`);
+  options.profile = false;
+}
+
+/** The scenarios that make sense without the dev stack: one request kind each, no catalog to seed. */
+const WORKER_ONLY_SCENARIOS: Scenario[] = [
+  ...["baseline", "service_info", "me_jwt", "me_api_key", "login", "tasks_create"].map(
+    (name) => scenarios.find((scenario) => scenario.name === name) as Scenario,
+  ),
+  ...comparisons.map((comparison) => comparison.ours),
+];
+
+interface WorkerOnlyResult {
+  name: string;
+  description: string;
+  requests: string[];
+  error?: string;
+  connections?: number;
+  responses?: number;
+  rps?: number;
+  errors?: number;
+  latencyMs?: { p50: number; p99: number };
+  /** workerd process CPU per response, idle share removed. */
+  cpuUsPerRequest?: number;
+  idleUsPerSecond?: number;
+  /** The same over the baseline measured in this pass. */
+  cpuExtraUs?: number;
+  profile?: ProfileSplit;
+}
+
+interface ProfileSplit {
+  requests: number;
+  /** The workerd's CPU per request during the profiled phase (/proc, idle not removed). */
+  workerdUsPerRequest: number;
+  /** V8's interpreter, builtins and JIT code: the Worker's JavaScript and the simulators'. */
+  javascriptUs: number;
+  /** BoringSSL: the Worker's own cryptography. */
+  cryptoUs: number;
+  /** JavaScript + crypto: the Worker's own JS + crypto CPU, bounded above by the simulators' JS in it. */
+  javascriptAndCryptoUs: number;
+  categoriesUsPerRequest: Record<ProfileCategory, number>;
+}
+
+// ---------------------------------------------------------------------------- run
+
+/** The Miniflare's URL while it runs (the profiling pass drives the same instance). */
+let currentUrl = "";
+
+const startedAt = new Date();
+const machine = {
+  cpuModel: cpus()[0]?.model.trim() ?? "unknown",
+  cores: cpus().length,
+  node: process.versions.node,
+  loadAverageAtStart: round(loadavg()[0] ?? 0, 2),
+};
+console.log(
+  `bench:worker-only: ${machine.cpuModel} × ${machine.cores}, load average ${machine.loadAverageAtStart}; ${options.duration} s per scenario at ${options.connections} connections`,
+);
+
+// ---------------------------------------------------------------------------- miniflare
+
+/**
+ * Runs `work` against a Miniflare serving the bundle with wrangler.toml's local bindings on the
+ * state in `persistTo` (the layout `wrangler --persist-to` uses, so migrations applied by wrangler
+ * are there). No inspector port: nothing attaches to the isolate.
+ */
+async function withMiniflare(persistTo: string, work: (url: string) => Promise<void>): Promise<void> {
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
+  // The bundle is already built: wrangler's module rules (for bundling) do not apply, and this
+  // Miniflare refuses to convert them. Every .js file of the build is an ES module.
+  const { modulesRules: _bundlingRules, ...bindingOptions } = workerOptions as Record<string, unknown>;
+  const buildDir = join(root, ".generated", "build");
+  const worker = {
+    ...bindingOptions,
+    name: "edge-api-platform",
+    modulesRoot: buildDir,
+    modules: readdirSync(buildDir)
+      .filter((file) => file.endsWith(".js"))
+      .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)))
+      .map((file) => ({ type: "ESModule", path: join(buildDir, file) })),
+    bindings: {
+      ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
+      ...WORKER_VARS,
+    },
+  };
+  const port = await freePort();
+  const mf = new Miniflare(
+    convertV4MiniflareOptions({
+      host: "127.0.0.1",
+      port,
+      resourcePersistencePath: join(persistTo, "v3"),
+      // The Worker's log lines: workerd still formats and writes each one (a deployed Worker
+      // does too, to its logs); this process only drops them instead of printing thousands.
+      handleStructuredLogs: () => {},
+      workers: [worker],
+    } as Parameters<typeof convertV4MiniflareOptions>[0]),
+  );
+  try {
+    const url = (await mf.ready).toString().replace(/\/$/, "");
+    console.log(`bench:worker-only: workerd at ${url} (no dev proxy, no inspector)`);
+    await work(url);
+  } finally {
+    await mf.dispose();
+  }
+}
+
+/** The workerd processes Miniflare started (children of this process). */
+function workerdPids(): number[] {
+  return processTree(process.pid).filter((pid) => readStat(pid)?.comm.startsWith("workerd"));
+}
+
+function cpuMicros(pids: number[]): number {
+  let ticks = 0;
+  for (const value of cpuTicks(pids).values()) ticks += value;
+  return (ticks * 1_000_000) / clockTicksPerSecond();
+}
+
+// ---------------------------------------------------------------------------- scenarios
+
+function createContext(url: string, persistTo: string): ScenarioContext {
+  const cache = new Map<string, Promise<unknown>>();
+  return {
+    url,
+    persistTo,
+    async api(method, path, body, expect, headers = {}) {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === "string" ? body : JSON.stringify(body);
+        init.headers = { "content-type": "application/json", ...headers };
+      }
+      const response = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
+      const text = await response.text();
+      const parsed: unknown =
+        /json/.test(response.headers.get("content-type") ?? "") && text ? JSON.parse(text) : text;
+      if (expect !== undefined && response.status !== expect)
+        throw new Error(
+          `${method} ${path} answered ${response.status}, expected ${expect}: ${text.slice(0, 300)}`,
+        );
+      return { status: response.status, headers: response.headers, body: parsed };
+    },
+    once<T>(key: string, create: () => Promise<T>): Promise<T> {
+      let value = cache.get(key);
+      if (!value) {
+        value = create();
+        cache.set(key, value);
+      }
+      return value as Promise<T>;
+    },
+    d1(sql) {
+      const out = runWrangler(
+        root,
+        ["d1", "execute", "DB", "--local", "--persist-to", persistTo, "--json", "--command", sql],
+        { quiet: true },
+      );
+      return (JSON.parse(out) as Array<{ results?: Array<Record<string, unknown>> }>).flatMap(
+        (s) => s.results ?? [],
+      );
+    },
+  };
+}
+
+function load(url: string, scenario: Scenario, requests: BenchRequest[], duration: number) {
+  return autocannon({
+    url,
+    connections: Math.min(options.connections, scenario.maxConnections ?? options.connections),
+    duration,
+    timeout: 10,
+    requests: requests.map(({ makeBody, ...request }) => ({
+      ...request,
+      method: request.method ?? "GET",
+      ...(makeBody ? { setupRequest: (built: AutocannonRequest) => ({ ...built, body: makeBody() }) } : {}),
+    })),
+  });
+}
+
+async function measureScenario(
+  url: string,
+  ctx: ScenarioContext,
+  scenario: Scenario,
+  plans: Map<string, BenchRequest[]>,
+): Promise<WorkerOnlyResult> {
+  const result: WorkerOnlyResult = { name: scenario.name, description: scenario.description, requests: [] };
+  console.log(`\n▶ ${scenario.name}: ${scenario.description}`);
+  try {
+    const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
+    if (!defined) throw new Error("the scenario defines neither setup nor request");
+    const requests = Array.isArray(defined) ? defined : [defined];
+    result.requests = requests.map((request) => `${request.method ?? "GET"} ${request.path}`);
+    for (const request of requests) {
+      const response = await fetch(`${url}${request.path}`, {
+        method: request.method ?? "GET",
+        headers: request.headers,
+        body: request.makeBody?.() ?? request.body,
+      });
+      const text = await response.text();
+      if (response.status !== scenario.expectedStatus)
+        throw new Error(
+          `probe answered ${response.status}, expected ${scenario.expectedStatus}: ${text.slice(0, 200)}`,
+        );
+    }
+    plans.set(scenario.name, requests);
+    if (options.warmup > 0) await load(url, scenario, requests, options.warmup);
+    await quiet();
+    const pids = workerdPids();
+    const idleStart = cpuMicros(pids);
+    await sleep(IDLE_SAMPLE_MS);
+    const idleUsPerSecond = (cpuMicros(pids) - idleStart) / (IDLE_SAMPLE_MS / 1000);
+
+    const before = cpuMicros(pids);
+    const wallStart = performance.now();
+    const run = await load(url, scenario, requests, options.duration);
+    // Background work the requests caused (queue consumers, waitUntil) is the scenario's.
+    await quiet();
+    const wallSeconds = (performance.now() - wallStart) / 1000;
+    const used = cpuMicros(pids) - before - idleUsPerSecond * wallSeconds;
+    const responses = run.requests.total;
+    const expected = run.statusCodeStats[String(scenario.expectedStatus)]?.count ?? 0;
+    Object.assign(result, {
+      connections: Math.min(options.connections, scenario.maxConnections ?? options.connections),
+      responses,
+      rps: round(responses / run.duration, 0),
+      errors: responses - expected + run.errors,
+      latencyMs: { p50: run.latency.p50, p99: run.latency.p99 },
+      cpuUsPerRequest: responses > 0 ? round(used / responses, 0) : 0,
+      idleUsPerSecond: round(idleUsPerSecond, 0),
+    } satisfies Partial<WorkerOnlyResult>);
+    console.log(
+      `  ${result.rps} req/s, p50 ${run.latency.p50} ms, ${result.errors} errors, workerd ${result.cpuUsPerRequest} µs CPU/request (idle ${result.idleUsPerSecond} µs/s removed)`,
+    );
+  } catch (error) {
+    result.error = error instanceof Error ? error.message : String(error);
+    console.log(`  skipped: ${result.error}`);
+  }
+  return result;
+}
+
+/** Waits until the workerd is idle (≤ 3 % of a core over 500 ms), at most 15 s. */
+async function quiet(): Promise<void> {
+  const deadline = performance.now() + 15_000;
+  while (performance.now() < deadline) {
+    const pids = workerdPids();
+    const before = cpuMicros(pids);
+    await sleep(500);
+    if (cpuMicros(pids) - before <= 15_000) return;
+  }
+}
+
+// ---------------------------------------------------------------------------- profile
+
+/**
+ * perf on the workerd while the scenario's requests run for --profile-seconds (bench/profile.ts):
+ * the workerd's CPU per request split by kind of work. "JavaScript" is the Worker's and the
+ * simulators' together (perf cannot tell V8's JIT code apart); "crypto" is BoringSSL, which only
+ * the Worker calls (the ES256 verify, SHA-256, scrypt).
+ */
+async function profileScenario(scenario: Scenario, requests: BenchRequest[]): Promise<ProfileSplit> {
+  const pid = workerdPids()[0];
+  if (pid === undefined) throw new Error("no workerd process found");
+  const dataFile = join(tmpdir(), `edge-api-worker-only-${process.pid}-${scenario.name}.perf.data`);
+  try {
+    const summary = await profileWhile(pid, dataFile, async () => {
+      const run = await load(currentUrl, scenario, requests, options.profileSeconds);
+      return run.requests.total;
+    });
+    const category = (name: ProfileCategory) => summary.categoriesUsPerRequest[name] ?? 0;
+    const javascriptUs = category("JavaScript (V8 interpreter, builtins, JIT)");
+    const cryptoUs = category("crypto (BoringSSL: ECDSA, SHA-256, scrypt)");
+    return {
+      requests: summary.requests,
+      workerdUsPerRequest: summary.workerdUsPerRequest,
+      javascriptUs,
+      cryptoUs,
+      javascriptAndCryptoUs: round(javascriptUs + cryptoUs, 0),
+      categoriesUsPerRequest: summary.categoriesUsPerRequest,
+    };
+  } finally {
+    rmSync(dataFile, { force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------- output
+
+function renderTable(rows: WorkerOnlyResult[]): string {
+  const header = [
+    "scenario",
+    "conns",
+    "req/s",
+    "p50 / p99 ms",
+    "errors",
+    "workerd CPU µs/req",
+    "+µs vs baseline",
+    "profile: workerd µs/req",
+    "JavaScript (Worker + simulators)",
+    "crypto (Worker)",
+    "JS + crypto",
+    "SQLite",
+    "kernel",
+  ];
+  const body = rows.map((row) => {
+    if (row.error) return [row.name, "", "skipped", ...header.slice(4).map(() => "")];
+    const profile = row.profile;
+    const category = (name: ProfileCategory) => (profile ? String(profile.categoriesUsPerRequest[name]) : "");
+    return [
+      row.name,
+      String(row.connections ?? ""),
+      String(row.rps ?? ""),
+      `${row.latencyMs?.p50} / ${row.latencyMs?.p99}`,
+      String(row.errors ?? ""),
+      String(row.cpuUsPerRequest ?? ""),
+      row.cpuExtraUs === undefined ? "" : row.cpuExtraUs > 0 ? `+${row.cpuExtraUs}` : String(row.cpuExtraUs),
+      profile ? String(profile.workerdUsPerRequest) : "",
+      profile ? String(profile.javascriptUs) : "",
+      profile ? String(profile.cryptoUs) : "",
+      profile ? String(profile.javascriptAndCryptoUs) : "",
+      category("SQLite (local D1/KV/DO storage)"),
+      category("kernel (syscalls, files, sockets)"),
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")} |`;
+  const rule = `|${widths.map((w, i) => (i === 0 ? "-".repeat(w + 2) : `${"-".repeat(w + 1)}:`)).join("|")}|`;
+  return [line(header), rule, ...body.map(line)].join("\n");
+}
+
+/**
+ * The Worker-only budgets. JavaScript in perf is the Worker's and the simulators' together, so the
+ * /users/me figure is an upper bound of the Worker's own: a PASS is a pass, a MISS says how far
+ * the bound is, and the baseline row (no binding touched, so no simulator) shows the Worker alone.
+ */
+function renderBudgets(rows: WorkerOnlyResult[], build: BuildReport | undefined): string {
+  const me = rows.find((row) => row.name === "whoami")?.profile;
+  const meVerdict = me ? (me.javascriptAndCryptoUs <= ME_JS_BUDGET_US ? "PASS" : "MISS") : "NOT MEASURED";
+  return [
+    "| budget (issue 22) | measured | verdict |",
+    "|---|--:|---|",
+    `| Worker-only JS + crypto CPU of GET /users/me (40 users' tokens) ≤ ${ME_JS_BUDGET_US} µs (perf: JavaScript incl. the simulators' + BoringSSL) | ${me ? `≤ ${me.javascriptAndCryptoUs} µs` : "—"} | ${meVerdict} |`,
+    `| bundle < 400 KiB gzip | ${build ? `${(build.gzipBytes / 1024).toFixed(1)} KiB` : "—"} | ${build ? (build.withinBudget ? "PASS" : "MISS") : "NOT MEASURED"} |`,
+  ].join("\n");
+}
+
+function write(
+  table: string,
+  budgets: string,
+  bundle: BuildReport | undefined,
+  results: WorkerOnlyResult[],
+): void {
+  const date = startedAt.toISOString().slice(0, 10);
+  const file = join(benchDir, "results", `${date}-worker-only.json`);
+  const document = {
+    date,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    options,
+    machine,
+    method: {
+      target:
+        "the production bundle (wrangler deploy --dry-run --env production) in workerd through Miniflare's Node API, wrangler.toml's local bindings and .dev.vars, no dev proxy, no inspector in the measured pass",
+      cpu: "utime+stime of the workerd child from /proc over the run (queue consumers and waitUntil drained), minus its idle rate × wall time, per response",
+      profile:
+        "Linux perf on the workerd in a pass after every measured run (bench/profile.ts): CPU by kind of work; JavaScript is the Worker's and the simulators' together, crypto is BoringSSL (the Worker's)",
+    },
+    bundle,
+    results,
+  };
+  writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
+  console.log(`bench:worker-only: wrote ${relative(root, file)}`);
+  const readmePath = join(benchDir, "README.md");
+  if (!existsSync(readmePath)) return;
+  const readme = readFileSync(readmePath, "utf8");
+  const start = "<!-- bench:worker-only:start -->";
+  const end = "<!-- bench:worker-only:end -->";
+  const from = readme.indexOf(start);
+  const to = readme.indexOf(end);
+  if (from < 0 || to < from) return;
+  const section = [
+    start,
+    `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.duration} s per scenario at ${options.connections} connections (4 for password scenarios), profile ${options.profileSeconds} s per scenario, on ${machine.cpuModel} × ${machine.cores} cores, load average ${machine.loadAverageAtStart} at start ([results/${date}-worker-only.json](results/${date}-worker-only.json)).`,
+    "",
+    table,
+    "",
+    budgets,
+    end,
+  ].join("\n");
+  writeFileSync(readmePath, readme.slice(0, from) + section + readme.slice(to + end.length));
+  console.log("bench:worker-only: updated bench:worker-only in bench/README.md");
+}
+
+// ---------------------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const tempDir = mkdtempSync(join(tmpdir(), "edge-api-worker-only-"));
+  const results: WorkerOnlyResult[] = [];
+  let bundle: BuildReport | undefined;
+  try {
+    bundle = buildWorker(root);
+    console.log(`bench:worker-only: ${renderBundle(bundle)}`);
+    const persistTo = join(tempDir, "state");
+    runWrangler(root, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
+      quiet: true,
+    });
+
+    const plans = new Map<string, BenchRequest[]>();
+    await withMiniflare(persistTo, async (url) => {
+      currentUrl = url;
+      const ctx = createContext(url, persistTo);
+      for (const scenario of WORKER_ONLY_SCENARIOS) {
+        const result = await measureScenario(url, ctx, scenario, plans);
+        results.push(result);
+      }
+      // The profiling pass comes after every measured run, so perf's sampling is in none of them.
+      if (!options.profile) return;
+      for (const result of results) {
+        const requests = plans.get(result.name);
+        const scenario = WORKER_ONLY_SCENARIOS.find((each) => each.name === result.name);
+        if (!requests || !scenario || result.error) continue;
+        console.log(`\n◆ profile ${result.name} (${options.profileSeconds} s, perf on the workerd)`);
+        try {
+          result.profile = await profileScenario(scenario, requests);
+          console.log(
+            `  JavaScript ${result.profile.javascriptUs} + crypto ${result.profile.cryptoUs} µs/request of ${result.profile.workerdUsPerRequest} in the workerd`,
+          );
+        } catch (error) {
+          console.warn(`  profile failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+      }
+    });
+    const base = results.find((result) => result.name === BASELINE)?.cpuUsPerRequest;
+    for (const result of results)
+      if (base !== undefined && result.cpuUsPerRequest !== undefined)
+        result.cpuExtraUs = result.cpuUsPerRequest - base;
+  } catch (error) {
+    console.error(
+      `bench:worker-only: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
+    );
+    process.exitCode = 1;
+  } finally {
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+
+  if (results.length > 0) {
+    const table = renderTable(results);
+    const budgets = renderBudgets(results, bundle);
+    console.log(`\n${table}\n\n${budgets}\n`);
+    if (results.some((result) => result.error || result.errors)) process.exitCode = 1;
+    if (!flags["no-write"]) write(table, budgets, bundle, results);
+  }
+}
+
+await main();
+process.exit();
