@@ -58,6 +58,13 @@ const brokenDb = {
   exec() {
     throw new Error("D1_ERROR: the database is unavailable");
   },
+  // Opening a session does no I/O (a real binding's withSession() never fails): its queries do.
+  withSession() {
+    return this;
+  },
+  getBookmark() {
+    return null;
+  },
 } as unknown as D1Database;
 
 afterEach(() => vi.restoreAllMocks());

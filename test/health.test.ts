@@ -122,5 +122,13 @@ function brokenD1(): D1Database {
   const fail = () => {
     throw new Error("D1_ERROR: database unavailable");
   };
-  return { prepare: fail, batch: fail, exec: fail, dump: fail, withSession: fail } as unknown as D1Database;
+  // Opening a session does no I/O (a real binding's withSession() never fails): its queries do.
+  const session = { prepare: fail, batch: fail, getBookmark: () => null };
+  return {
+    prepare: fail,
+    batch: fail,
+    exec: fail,
+    dump: fail,
+    withSession: () => session,
+  } as unknown as D1Database;
 }
