@@ -101,6 +101,7 @@ if (flags.help) {
                       in a phase of its own between the warm-up and the measured run
   --peers             this platform against the peer (bench/peers/better-auth: Hono + Better Auth on D1),
                       one server at a time: sign-up, sign-in, "who am I" and a revoked session on each,
+                      and our sign-in again on a worker started with the peer's scrypt parameters,
                       paired with each stack's /health/live; one table of ratios ours/peer, the budgets of
                       issue 22, bench/results/<date>-peers.json and the README's peers table
                       (--scenarios, --var and --profile do not apply)
@@ -268,8 +269,11 @@ async function runPeerComparison(): Promise<void> {
       );
       const ctx = createContext(worker);
       for (const comparison of comparisons) {
+        const scenario = comparison[stack];
+        // A peer row set beside another's result, or one of ours with vars of its own (below).
+        if (typeof scenario === "string" || scenario.vars) continue;
         byStack[stack].push(
-          await runScenario(worker, ctx, comparison[stack], { pairWithBaseline: true, profile: false }),
+          await runScenario(worker, ctx, scenario, { pairWithBaseline: true, profile: false }),
         );
       }
     } catch (error) {
@@ -278,6 +282,10 @@ async function runPeerComparison(): Promise<void> {
       process.exitCode = 1;
     } finally {
       await worker?.stop();
+    }
+    if (stack === "ours") {
+      for (const { ours } of comparisons.filter((comparison) => comparison.ours.vars))
+        byStack.ours.push(await runOnOwnWorker(ours, { ...vars, ...ours.vars }, { profile: false }));
     }
   }
   const pairs = pairResults(byStack.ours, byStack.peer);
@@ -342,14 +350,18 @@ function describePeer(): string {
  * A scenario with vars of its own (e.g. a strict rate limit) on a worker started for it, compared
  * with a baseline measured on that same worker right before it (whatever --single-baseline says).
  */
-async function runOnOwnWorker(scenario: Scenario, ownVars: Record<string, string>): Promise<ScenarioResult> {
+async function runOnOwnWorker(
+  scenario: Scenario,
+  ownVars: Record<string, string>,
+  how: { profile?: boolean } = {},
+): Promise<ScenarioResult> {
   console.log(
     `\n▶ ${scenario.name}: starting a worker of its own (${Object.keys(scenario.vars ?? {}).join(", ")})`,
   );
   let own: LocalWorker | undefined;
   try {
     own = await startLocalWorker({ vars: ownVars, snapshot: options.snapshot });
-    const result = await runScenario(own, createContext(own), scenario, { pairWithBaseline: true });
+    const result = await runScenario(own, createContext(own), scenario, { ...how, pairWithBaseline: true });
     result.ownWorker = { vars: scenario.vars ?? {} };
     return result;
   } catch (error) {

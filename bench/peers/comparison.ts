@@ -8,6 +8,7 @@
  * |-----------|----------------------------------------|----------------------------------------------|
  * | sign-up   | POST /api/v1/auth/register             | POST /api/auth/sign-up/email                 |
  * | sign-in   | POST /api/v1/auth/login                | POST /api/auth/sign-in/email                 |
+ * | sign-in at the peer's scrypt parameters | the same, on a worker of its own with PASSWORD_HASH_PARAMS set to them | the sign-in above |
  * | who am I  | GET /api/v1/users/me, 40 users' tokens | GET /api/auth/get-session, 40 users' tokens  |
  * | revoked   | GET /api/v1/users/me after logout: 401 | GET /api/auth/get-session after sign-out: 200 `null` (Better Auth's refusal) |
  */
@@ -25,7 +26,9 @@ const PASSWORD_CONNECTIONS = 4;
 const PASSWORD_MIN_SECONDS = 20;
 
 /** Better Auth's default password hashing (@better-auth/utils/password, node:crypto scrypt). */
-export const PEER_SCRYPT = { N: 16_384, r: 16, p: 1 };
+export const PEER_SCRYPT = { N: 16_384, r: 16, p: 1, keyLength: 64 };
+/** PEER_SCRYPT as our PASSWORD_HASH_PARAMS setting (src/lib/password.ts parseScryptParams). */
+export const PEER_SCRYPT_SETTING = `N=${PEER_SCRYPT.N},r=${PEER_SCRYPT.r},p=${PEER_SCRYPT.p},keyLength=${PEER_SCRYPT.keyLength}`;
 /** Ours (src/lib/password.ts CURRENT_PARAMS, OWASP's setting). */
 export const OUR_SCRYPT = { N: 16_384, r: 8, p: 5 };
 
@@ -34,8 +37,10 @@ export type Stack = "ours" | "peer";
 export interface Comparison {
   name: string;
   description: string;
+  /** With `vars`, run on a worker of its own started with them (after ours' main worker stops). */
   ours: Scenario;
-  peer: Scenario;
+  /** The peer's scenario, or the name of the comparison whose peer result this row is set beside. */
+  peer: Scenario | string;
 }
 
 const runTag = Date.now().toString(36);
@@ -65,6 +70,17 @@ async function peerSignUp(ctx: ScenarioContext): Promise<{ email: string; token:
   const token = res.headers.get("set-auth-token");
   if (!token) throw new Error("the peer's sign-up answered no set-auth-token header (bearer plugin)");
   return { email, token };
+}
+
+/** One account registered on our worker (its hash at that worker's PASSWORD_HASH_PARAMS), signing in. */
+async function ourSignIn(ctx: ScenarioContext): Promise<BenchRequest> {
+  const account = await registerUser(ctx, "peers-signin");
+  return {
+    method: "POST",
+    path: "/api/v1/auth/login",
+    headers: json,
+    body: JSON.stringify({ email: account.email, password: account.password }),
+  };
 }
 
 async function many<T>(count: number, make: (index: number) => Promise<T>): Promise<T[]> {
@@ -117,15 +133,7 @@ export const comparisons: Comparison[] = [
       expectedStatus: 200,
       maxConnections: PASSWORD_CONNECTIONS,
       minDurationSeconds: PASSWORD_MIN_SECONDS,
-      async setup(ctx) {
-        const account = await registerUser(ctx, "peers-signin");
-        return {
-          method: "POST",
-          path: "/api/v1/auth/login",
-          headers: json,
-          body: JSON.stringify({ email: account.email, password: account.password }),
-        };
-      },
+      setup: ourSignIn,
     },
     peer: {
       name: "signin",
@@ -143,6 +151,21 @@ export const comparisons: Comparison[] = [
         };
       },
     },
+  },
+  {
+    name: "signin-peer-params",
+    description: "our sign-in at the peer's scrypt parameters, beside the peer's sign-in",
+    ours: {
+      name: "signin-peer-params",
+      description: `POST /api/v1/auth/login, account registered and signed in with PASSWORD_HASH_PARAMS=${PEER_SCRYPT_SETTING} (the peer's)`,
+      expectedStatus: 200,
+      maxConnections: PASSWORD_CONNECTIONS,
+      minDurationSeconds: PASSWORD_MIN_SECONDS,
+      // Registered under this setting, the stored hash has these parameters and is never rehashed.
+      vars: { PASSWORD_HASH_PARAMS: PEER_SCRYPT_SETTING },
+      setup: ourSignIn,
+    },
+    peer: "signin",
   },
   {
     name: "whoami",
@@ -222,6 +245,7 @@ export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
   const checks: PeerBudgetCheck[] = [];
   const whoami = pairs.find((pair) => pair.name === "whoami");
   const signin = pairs.find((pair) => pair.name === "signin");
+  const sameParams = pairs.find((pair) => pair.name === "signin-peer-params");
   const notMeasured = (budget: string, why = "skipped"): PeerBudgetCheck => ({
     budget,
     measured: why,
@@ -270,15 +294,18 @@ export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
     checks.push(notMeasured(ceilingRps), notMeasured(ceilingCpu));
   }
 
-  // Like with like needs ours at the peer's scrypt parameters, which no setting provides:
-  // src/lib/password.ts CURRENT_PARAMS is a constant, and a stored hash at other parameters is
-  // rehashed at CURRENT_PARAMS on the next sign-in (auth.service.ts), so seeding one would not do.
-  checks.push(
-    notMeasured(
-      `sign-in CPU ≤ the peer's at the same scrypt parameters (N=${PEER_SCRYPT.N} r=${PEER_SCRYPT.r} p=${PEER_SCRYPT.p})`,
-      "no setting for ours' scrypt parameters (src/lib/password.ts)",
-    ),
-  );
+  const sameBudget = `sign-in CPU ≤ the peer's at the same scrypt parameters (${PEER_SCRYPT_SETTING})`;
+  if (measured(sameParams?.ours) && measured(sameParams?.peer)) {
+    const oursCpu = sameParams.ours.cpu?.workerUsPerRequest ?? 0;
+    const peerCpu = sameParams.peer.cpu?.workerUsPerRequest ?? 0;
+    checks.push({
+      budget: sameBudget,
+      measured: `${(oursCpu / 1000).toFixed(1)} vs ${(peerCpu / 1000).toFixed(1)} ms (${(oursCpu / peerCpu).toFixed(2)} ×)`,
+      verdict: oursCpu <= peerCpu ? "PASS" : "MISS",
+    });
+  } else {
+    checks.push(notMeasured(sameBudget));
+  }
   if (measured(signin?.ours) && measured(signin?.peer)) {
     const oursCpu = signin.ours.cpu?.workerUsPerRequest ?? 0;
     const peerCpu = signin.peer.cpu?.workerUsPerRequest ?? 0;
@@ -298,8 +325,11 @@ const ratio = (a: number | undefined, b: number | undefined) => (a && b ? (a / b
 export function pairResults(ours: ScenarioResult[], peer: ScenarioResult[]): Pair[] {
   return comparisons.map((comparison) => ({
     name: comparison.name,
-    ours: ours.find((result) => result.name === comparison.name),
-    peer: peer.find((result) => result.name === comparison.name),
+    ours: ours.find((result) => result.name === comparison.ours.name),
+    peer: peer.find(
+      (result) =>
+        result.name === (typeof comparison.peer === "string" ? comparison.peer : comparison.peer.name),
+    ),
   }));
 }
 
@@ -373,8 +403,11 @@ export function renderPeerBudgets(checks: PeerBudgetCheck[]): string {
 
 /** The ceilings themselves compared: what each stack's bare route costs on this machine. */
 export function ceilingSummary(pairs: Pair[]): string {
-  const oursBase = pairs.map((pair) => pair.ours?.pairedBaseline).filter((base) => base !== undefined);
-  const peerBase = pairs.map((pair) => pair.peer?.pairedBaseline).filter((base) => base !== undefined);
+  // A peer result set beside two rows counts once.
+  const baselines = (results: Array<ScenarioResult | undefined>) =>
+    [...new Set(results)].map((result) => result?.pairedBaseline).filter((base) => base !== undefined);
+  const oursBase = baselines(pairs.map((pair) => pair.ours));
+  const peerBase = baselines(pairs.map((pair) => pair.peer));
   if (oursBase.length === 0 || peerBase.length === 0) return "";
   const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
   const oursRps = round(mean(oursBase.map((base) => base.rps)), 0);
