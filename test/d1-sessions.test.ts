@@ -12,7 +12,7 @@
  */
 import { env } from "cloudflare:workers";
 import { eq, sql } from "drizzle-orm";
-import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { D1_BOOKMARK_HEADER, parseBookmark, requestSessionStart } from "../src/db/bookmarks";
 import { openDatabaseSession, sessionKind } from "../src/db/client";
 import { users } from "../src/db/schema";
@@ -20,6 +20,7 @@ import type { Bindings } from "../src/env";
 import { messageEnvelope } from "../src/jobs/messages";
 import { notificationHub } from "../src/modules/notifications/notification-hub.client";
 import type { ServerMessage } from "../src/modules/notifications/notification-hub.protocol";
+import { forgetCachedProfiles } from "../src/modules/users/profile-cache";
 import { runQueueBatch } from "./support/background";
 import { person } from "./support/factories";
 import { api, apiWith, jsonOf } from "./support/http";
@@ -199,6 +200,8 @@ describe("a malformed bookmark is ignored", () => {
   beforeAll(async () => {
     ada = await person();
   });
+  // Each case must reach D1: the profile this isolate remembers would answer without a session query.
+  beforeEach(() => forgetCachedProfiles());
 
   it.each([
     ["junk", "not-a-bookmark"],

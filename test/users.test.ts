@@ -8,6 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { sessions, users } from "../src/db/schema";
 import { uniqueViolation } from "../src/modules/auth/accounts";
+import { forgetCachedProfiles } from "../src/modules/users/profile-cache";
 import type { SessionDto, UserDto } from "../src/modules/users/users.schemas";
 import {
   createStaff,
@@ -58,6 +59,8 @@ describe("GET /users/me", () => {
       .update(users)
       .set({ avatarKey: `avatars/${user.id}/a.png`, emailVerifiedAt: new Date() })
       .where(eq(users.id, user.id));
+    // Written around the API: this isolate's remembered profile would hide it for PROFILE_CACHE_MS.
+    forgetCachedProfiles();
     const after = await jsonOf<UserDto>(await as(tokens.accessToken).get("/api/v1/users/me"), 200);
     expect(after.avatar_url).toBe(`/api/v1/users/${user.id}/avatar`);
     expect(after.email_verified).toBe(true);

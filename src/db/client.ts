@@ -9,6 +9,7 @@ import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import type { Bindings } from "../env";
 import { withPrimaryFallback } from "./bookmark-fallback";
 import * as schema from "./schema";
+import { watchTableWrites } from "./table-writes";
 
 export type Database = DrizzleD1Database<typeof schema>;
 
@@ -82,7 +83,9 @@ function sharedDrizzleParts() {
 export function openDatabaseSession(binding: D1Database, start: D1SessionStart): DatabaseSession {
   const kind = sessionKind(start);
   // A bookmark came from outside this unit of work: if D1 will not serve it, the primary does.
-  const session = kind === "bookmark" ? withPrimaryFallback(binding, start) : binding.withSession(start);
+  const session = watchTableWrites(
+    kind === "bookmark" ? withPrimaryFallback(binding, start) : binding.withSession(start),
+  );
   const { dialect, relations } = sharedDrizzleParts();
   const db = new DrizzleD1Database<typeof schema>(
     "async",

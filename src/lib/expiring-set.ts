@@ -1,40 +1,70 @@
 /**
- * Keys an isolate remembers until a moment each, at most `limit` of them. Isolates live for
- * many requests, so anything kept per isolate must be bounded: when full, expired keys and then
- * the oldest-added go first (a Map iterates in insertion order, and `add` re-inserts).
+ * Values an isolate remembers until a moment each, at most `limit` of them. Isolates live for
+ * many requests, so anything kept per isolate must be bounded: when full, expired entries and
+ * then the oldest-added go first (a Map iterates in insertion order, and `set` re-inserts).
  */
-export class ExpiringSet {
-  private readonly until = new Map<string, number>();
+export class ExpiringMap<V> {
+  private readonly entries = new Map<string, { value: V; until: number }>();
 
   constructor(readonly limit: number) {}
 
   get size(): number {
-    return this.until.size;
+    return this.entries.size;
+  }
+
+  /** The value while `key` was set with a moment still after `now`; an expired entry is dropped. */
+  get(key: string, now: number): V | undefined {
+    const entry = this.entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.until > now) return entry.value;
+    this.entries.delete(key);
+    return undefined;
+  }
+
+  set(key: string, value: V, untilMs: number, now: number): void {
+    this.entries.delete(key);
+    for (const [oldest, { until }] of this.entries) {
+      if (this.entries.size < this.limit && until > now) break;
+      this.entries.delete(oldest);
+    }
+    this.entries.set(key, { value, until: untilMs });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/** Keys an isolate remembers until a moment each, bounded as ExpiringMap is. */
+export class ExpiringSet {
+  private readonly keys: ExpiringMap<true>;
+
+  constructor(readonly limit: number) {
+    this.keys = new ExpiringMap<true>(limit);
+  }
+
+  get size(): number {
+    return this.keys.size;
   }
 
   /** True while `key` was added with a moment still after `now`; an expired key is dropped. */
   has(key: string, now: number): boolean {
-    const until = this.until.get(key);
-    if (until === undefined) return false;
-    if (until > now) return true;
-    this.until.delete(key);
-    return false;
+    return this.keys.get(key, now) === true;
   }
 
   add(key: string, untilMs: number, now: number): void {
-    this.until.delete(key);
-    for (const [oldest, oldestUntil] of this.until) {
-      if (this.until.size < this.limit && oldestUntil > now) break;
-      this.until.delete(oldest);
-    }
-    this.until.set(key, untilMs);
+    this.keys.set(key, true, untilMs, now);
   }
 
   delete(key: string): void {
-    this.until.delete(key);
+    this.keys.delete(key);
   }
 
   clear(): void {
-    this.until.clear();
+    this.keys.clear();
   }
 }

@@ -30,6 +30,8 @@ export const getMe = defineRoute({
   path: "/me",
   tags,
   summary: "Your profile",
+  description:
+    "Like any read without `X-D1-Bookmark`, the profile may be a few seconds old when it was changed from another device (it may be served from the server's memory for up to 5 s, or by a read replica); this device's own changes show at once when it sends back the `X-D1-Bookmark` of the change's answer.",
   security: SECURITY.bearer,
   middleware: [requireUser()],
   responses: {

@@ -24,10 +24,12 @@ import { newDeviceSessionIds } from "../auth/new-device.service";
 import { assertRecentAuthentication, type ReauthenticationProof } from "../auth/reauthentication";
 import { describeSession, listSessions, revokeSession } from "../auth/sessions.service";
 import { channelsFor } from "../notifications/notification-preferences";
+import { cachedProfile } from "./profile-cache";
 import type { ListUsersQuery, SessionDto, UpdateProfileInput } from "./users.schemas";
 
 export async function getProfile(ctx: ServiceContext): Promise<User> {
-  const user = await findUserById(ctx, currentUser(ctx).userId);
+  const { userId } = currentUser(ctx);
+  const user = await cachedProfile(ctx, userId, () => findUserById(ctx, userId));
   // A token can outlive its account only on another isolate while KV propagates.
   if (!user) throw problems.unauthorized("The account no longer exists.", "invalid_token");
   return user;
