@@ -201,6 +201,24 @@ describe("signing in with a second factor", () => {
     expect(again.code).toBe("invalid_mfa_token");
   });
 
+  it("stops at the MFA step whichever identifier the password came with, and only once the app is confirmed", async () => {
+    const ada = await withAuthenticator();
+    const byUsername = await jsonOf<MfaRequiredBody>(
+      await api("POST", "/api/v1/auth/login", {
+        body: { username: ada.user.username?.toUpperCase(), password: DEFAULT_PASSWORD },
+      }),
+      200,
+    );
+    expect(byUsername).toMatchObject({ mfa_required: true, methods: ["totp", "recovery_code"] });
+    expect(byUsername).not.toHaveProperty("access_token");
+
+    // An enrolment never confirmed is not a second factor: the password alone signs in.
+    const alan = await person({ email: newAddress("alan"), emailVerifiedAt: new Date() });
+    expect((await alan.api.post("/api/v1/auth/mfa/totp/enroll")).status).toBe(200);
+    const signedIn = await jsonOf<AuthTokensBody>(await login(alan.email), 200);
+    expect(claimsOf(signedIn.access_token).amr).toEqual(["pwd"]);
+  });
+
   it("a code is accepted once: the one that confirmed the app, or that signed in, is refused again", async () => {
     const ada = await withAuthenticator();
     // withAuthenticator confirmed with the current step's code.

@@ -4,8 +4,8 @@
  * are opened only through sign-in.ts (openSession), accounts created only through
  * accounts.ts (createAccount).
  */
-import { eq } from "drizzle-orm";
-import { users } from "../../db/schema";
+import { eq, sql } from "drizzle-orm";
+import { type User, users } from "../../db/schema";
 import { sendEmail } from "../../email/send-email";
 import type { ServiceContext } from "../../lib/context";
 import {
@@ -26,10 +26,12 @@ import {
   findUserByEmail,
   findUserById,
   findUserByUsername,
+  normalizeEmail,
   usernameTaken,
 } from "./accounts";
 import type { LoginInput, PasswordChangeInput, RegisterInput } from "./auth.schemas";
 import { appBaseUrl, emailName } from "./email-links";
+import { hasConfirmedTotpColumn } from "./mfa-factors";
 import { passwordPolicyProblem } from "./password-policy";
 import {
   findSessionByRefreshToken,
@@ -171,12 +173,30 @@ export async function completeRegistration(
  * the same whether it exists or not: one Durable Object call, then one scrypt, and no
  * scrypt at all for a client that is locked out.
  */
+/**
+ * The account a password sign-in names, by email or username, and whether it has a confirmed
+ * authenticator app: one read (the sign-in's first, before the throttle and the hash).
+ */
+async function findPasswordAccount(
+  ctx: ServiceContext,
+  input: LoginInput,
+): Promise<{ user: User; hasConfirmedTotp: boolean } | undefined> {
+  const named =
+    input.email !== undefined
+      ? eq(users.email, normalizeEmail(input.email))
+      : sql`lower(${users.username}) = ${(input.username ?? "").trim().toLowerCase()}`;
+  const row = await ctx.db
+    .select({ user: users, hasConfirmedTotp: hasConfirmedTotpColumn })
+    .from(users)
+    .where(named)
+    .get();
+  return row && { user: row.user, hasConfirmedTotp: Boolean(row.hasConfirmedTotp) };
+}
+
 export async function login(ctx: ServiceContext, input: LoginInput): Promise<SignInOutcome> {
   const now = Date.now();
-  const user =
-    input.email !== undefined
-      ? await findUserByEmail(ctx, input.email)
-      : await findUserByUsername(ctx, input.username ?? "");
+  const account = await findPasswordAccount(ctx, input);
+  const user = account?.user;
   const check = await beginPasswordCheck(
     ctx,
     user ? { userId: user.id } : { identifier: input.email ?? `username:${input.username ?? ""}` },
@@ -199,6 +219,7 @@ export async function login(ctx: ServiceContext, input: LoginInput): Promise<Sig
   }
   return openSession(ctx, user, PASSWORD_PROOF, {
     now,
+    hasConfirmedTotp: account?.hasConfirmedTotp,
     // Hashes made with older parameters are upgraded while the plain password is at hand.
     upgradedPasswordHash: needsRehash
       ? await hashPassword(input.password, ctx.config.PASSWORD_HASH_PARAMS)

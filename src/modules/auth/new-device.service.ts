@@ -27,9 +27,10 @@ function originOf(ctx: ServiceContext): Origin {
   return { device: describeDevice(ctx.client.userAgent), country: /^[A-Z]{2}$/.test(country) ? country : "" };
 }
 
-async function remember(ctx: ServiceContext, userId: string, origin: Origin, now: number): Promise<void> {
+/** The statement that records (or refreshes) an origin of the account. */
+function rememberOrigin(ctx: ServiceContext, userId: string, origin: Origin, now: number) {
   const at = new Date(now);
-  await ctx.db
+  return ctx.db
     .insert(signInDevices)
     .values({ userId, device: origin.device, country: origin.country, firstSeenAt: at, lastSeenAt: at })
     .onConflictDoUpdate({
@@ -65,27 +66,27 @@ export async function checkSignInOrigin(
 ): Promise<boolean> {
   const origin = originOf(ctx);
   const { user } = input;
-  const seen = await ctx.db
-    .select({ device: signInDevices.device, country: signInDevices.country })
-    .from(signInDevices)
-    .where(
-      and(
-        eq(signInDevices.userId, user.id),
-        or(eq(signInDevices.device, origin.device), eq(signInDevices.country, origin.country)),
+  // One round trip: what the history holds, read before the same batch records this origin.
+  const [seen, anyOrigin] = await ctx.db.batch([
+    ctx.db
+      .select({ device: signInDevices.device, country: signInDevices.country })
+      .from(signInDevices)
+      .where(
+        and(
+          eq(signInDevices.userId, user.id),
+          or(eq(signInDevices.device, origin.device), eq(signInDevices.country, origin.country)),
+        ),
       ),
-    )
-    .all();
-  const hasHistory =
-    seen.length > 0 ||
-    (await ctx.db
+    ctx.db
       .select({ one: sql<number>`1` })
       .from(signInDevices)
       .where(eq(signInDevices.userId, user.id))
-      .limit(1)
-      .get()) !== undefined;
+      .limit(1),
+    rememberOrigin(ctx, user.id, origin, input.at),
+  ]);
+  const hasHistory = anyOrigin.length > 0;
   const newDevice = !seen.some((row) => row.device === origin.device);
   const newCountry = origin.country !== "" && !seen.some((row) => row.country === origin.country);
-  await remember(ctx, user.id, origin, input.at);
   if (!hasHistory || !(newDevice || newCountry)) return false;
 
   await ctx.db
@@ -124,7 +125,7 @@ export const newDeviceSignInHook: SignInHook = async (ctx, signIn) => {
 /** Registration hook: the device an account signs up from is its first known device (no alert). */
 export const firstDeviceRegistrationHook: RegistrationHook = async (ctx, user) => {
   try {
-    await remember(ctx, user.id, originOf(ctx), Date.now());
+    await rememberOrigin(ctx, user.id, originOf(ctx), Date.now());
   } catch (error) {
     ctx.logger.error("could not record the sign-up device", {
       user_id: user.id,

@@ -87,6 +87,11 @@ export type OpenSessionOptions = {
   newAccount?: boolean;
   /** A fresh hash of the password just checked, when the stored one used older parameters. */
   upgradedPasswordHash?: string;
+  /**
+   * Whether the account has a confirmed authenticator app, when the read that found it said so
+   * (mfa-factors.ts → hasConfirmedTotpColumn): `false` spares the second-factor read.
+   */
+  hasConfirmedTotp?: boolean;
 };
 
 /** Opens a session for `user` after `proof`, with every rule above; returns the token pair or the MFA step. */
@@ -102,7 +107,8 @@ export async function openSession(
   const account = proof.provesEmail ? await claimAccount(ctx, user, now) : user;
 
   if (!proof.satisfiesMfa) {
-    const methods = await secondFactorMethods(ctx, account.id);
+    // Without an authenticator app an account has no second factor (secondFactorMethods).
+    const methods = options.hasConfirmedTotp === false ? [] : await secondFactorMethods(ctx, account.id);
     if (methods.length > 0) {
       if (options.upgradedPasswordHash) {
         await ctx.db
