@@ -118,9 +118,9 @@ class TimedSocket {
 
   /**
    * Whether the server closed the socket. Not just the close event: Node's WebSocket (undici) fires
-   * it only once the TCP connection ends, and under `wrangler dev` that happens when the hub next
-   * goes idle long enough to hibernate (about 10 s), which a hub busy with sockets being opened or
-   * notifications being sent never does. The close frame itself moves readyState to CLOSING at once,
+   * it only once the TCP connection ends, and under `wrangler dev` that happens about 10 s after the
+   * hub's last event (when an idle hub hibernates), which a hub busy with sockets being opened or
+   * notifications being sent never reaches. The close frame itself moves readyState to CLOSING at once,
    * so a socket CLOSING that this side did not close was closed by the server (code not known yet).
    */
   get closedByServer(): boolean {
