@@ -18,6 +18,8 @@ export interface CpuUsage {
   ownMicros: number;
   byProcess: Record<ProcessRole, number>;
   wallSeconds: number;
+  /** Wall time of `work` alone (before the drain): while this process drove the load. */
+  workSeconds: number;
   drainMs: number;
 }
 
@@ -36,6 +38,7 @@ export async function withCpuUsage<T>(
   const wallStarted = performance.now();
   const value = await work();
   const own = process.cpuUsage(ownBefore);
+  const workSeconds = (performance.now() - wallStarted) / 1000;
   const drainMs = await settle(worker, DRAIN_MAX_MS);
   const wallSeconds = (performance.now() - wallStarted) / 1000;
   // Processes that started during the run are charged in full; ones that ended are lost (reported).
@@ -60,7 +63,7 @@ export async function withCpuUsage<T>(
   }
   return {
     value,
-    usage: { workerMicros, ownMicros: own.user + own.system, byProcess, wallSeconds, drainMs },
+    usage: { workerMicros, ownMicros: own.user + own.system, byProcess, wallSeconds, workSeconds, drainMs },
   };
 }
 
@@ -77,6 +80,7 @@ export function cpuPerRequest(usage: CpuUsage, responses: number): CpuFigures {
       other: perRequest(usage.byProcess.other),
     },
     workerCoresBusy: round(usage.workerMicros / 1_000_000 / usage.wallSeconds, 2),
+    loadGeneratorCoresBusy: round(usage.ownMicros / 1_000_000 / usage.workSeconds, 2),
   };
 }
 

@@ -17,6 +17,12 @@ export interface CpuFigures {
   byProcessUsPerRequest: Record<ProcessRole, number>;
   /** Share of the machine's cores the worker tree used during the run. */
   workerCoresBusy: number;
+  /**
+   * Cores this process (the load generator: autocannon, or a scenario's own clients such as the
+   * fan-out's WebSockets) kept busy while it drove the load. Near 1.0 it is the bottleneck: Node
+   * runs its clients on one thread.
+   */
+  loadGeneratorCoresBusy: number;
 }
 
 export interface ScenarioResult {

@@ -558,7 +558,7 @@ async function runMeasuredScenario(
       details: measured.details,
     } satisfies Partial<ScenarioResult>);
     console.log(
-      `  ${samples} samples, p50 ${result.latencyMs?.p50} ms, p99 ${result.latencyMs?.p99} ms, ${measured.errors} errors, ${result.cpu?.workerUsPerRequest} µs CPU/sample (worker)`,
+      `  ${samples} samples, p50 ${result.latencyMs?.p50} ms, p99 ${result.latencyMs?.p99} ms, ${measured.errors} errors, ${result.cpu?.workerUsPerRequest} µs CPU/sample (worker), load generator ${result.cpu?.loadGeneratorCoresBusy} of a core`,
     );
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);

@@ -224,6 +224,12 @@ export const configSchema = z.object({
    * notifications still reach the REST list, email and push.
    */
   WEBSOCKETS_ENABLED: booleanString.default(true),
+  /**
+   * Most notification sockets one user may hold open at once (tabs, phones); connecting one more closes
+   * the oldest with 4008. Raise it for a broadcast-style account (a wall display fleet, a kiosk user).
+   * One user's hub is one Durable Object: every notification is sent to each of its sockets in turn.
+   */
+  NOTIFICATIONS_MAX_SOCKETS_PER_USER: z.coerce.number().int().min(1).max(10_000).default(100),
   /** Largest file an organization may upload, in bytes (src/modules/files); 5 GiB is S3's single-PUT maximum. */
   FILES_MAX_SIZE: z.coerce
     .number()

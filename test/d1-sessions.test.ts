@@ -355,6 +355,7 @@ describe("the NotificationHub reads D1 from its caller's bookmark", () => {
       userId: ada.user.id,
       sessionId: ada.tokens.sessionId,
       d1Bookmark,
+      maxSockets: 100,
     });
     expect(res.status).toBe(101);
     const ws = res.webSocket as WebSocket;

@@ -9,16 +9,13 @@ import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { type NewNotification, notifications } from "../src/db/schema";
+import { type Bindings, ConfigError, getConfig } from "../src/env";
 import { uuidv7 } from "../src/lib/ids";
 import type { UserPrincipal } from "../src/lib/principal";
 import { REFRESH_GRACE_MS } from "../src/modules/auth/sessions.service";
 import { notificationHub } from "../src/modules/notifications/notification-hub.client";
 import { REPLAY_LIMIT } from "../src/modules/notifications/notification-hub.do";
-import {
-  CLOSE_CODES,
-  MAX_CLIENT_FRAME_BYTES,
-  MAX_SOCKETS_PER_USER,
-} from "../src/modules/notifications/notification-hub.protocol";
+import { CLOSE_CODES, MAX_CLIENT_FRAME_BYTES } from "../src/modules/notifications/notification-hub.protocol";
 import type { NotificationDto } from "../src/modules/notifications/notifications.schemas";
 import { type NotifyInput, notify } from "../src/modules/notifications/notifications.service";
 import { issueWsTicket } from "../src/modules/notifications/ws-ticket";
@@ -33,10 +30,19 @@ const db = getDb(env);
 const sent = (title: string): NotifyInput => ({ type: "task_completed", title, message: `${title}: done` });
 const send = (userId: string, title: string) => notify(serviceContext(), userId, sent(title));
 
-/** A person signed in from `userAgent`, with a socket helper bound to their access token. */
+/** The per-user socket limit the test Worker runs with (wrangler.toml: the default, 100). */
+const MAX_SOCKETS_PER_USER = getConfig(env).NOTIFICATIONS_MAX_SOCKETS_PER_USER;
+
+/**
+ * A person signed in from `userAgent`, with a socket helper bound to their access token
+ * (`vars`: settings of the Worker for that upgrade only).
+ */
 async function subscriber(userAgent = "Mozilla/5.0 (TestBrowser 1.0)") {
   const someone = await person({}, { userAgent });
-  return { ...someone, socket: (query = "") => openSocket(query, { token: someone.token }) };
+  return {
+    ...someone,
+    socket: (query = "", vars?: Partial<Bindings>) => openSocket(query, { token: someone.token, vars }),
+  };
 }
 
 function principalOf(tokens: Tokens, userId: string): UserPrincipal {
@@ -203,15 +209,89 @@ describe("delivery", () => {
     expect(problem.errors?.map((error) => error.parameter)).toContain("since");
   });
 
-  it("closes the oldest socket when a user opens more than the limit", async () => {
+  it("closes the oldest socket with 4008 when a user opens one more than the limit; the rest still get notifications", async () => {
     const ada = await subscriber();
     const sockets: TestSocket[] = [];
-    for (let i = 0; i < MAX_SOCKETS_PER_USER; i++) sockets.push(await track(ada.socket()));
-    const oldest = sockets[0] as TestSocket;
-    await track(ada.socket());
+    for (let i = 0; i < MAX_SOCKETS_PER_USER + 1; i++) sockets.push(await track(ada.socket()));
+    const [oldest, ...kept] = sockets as [TestSocket, ...TestSocket[]];
     const closed = await oldest.closed;
     expect(closed.code).toBe(CLOSE_CODES.tooManyConnections);
+    expect(closed.reason).toBe("too many connections");
     expect(await notificationHub(env, ada.user.id).connectionCount()).toBe(MAX_SOCKETS_PER_USER);
+
+    const live = await send(ada.user.id, "To every socket still open");
+    for (const socket of kept) expect((await socket.next("notification")).data.id).toBe(live.id);
+    expect(oldest.received.some((frame) => frame.type === "notification")).toBe(false);
+    expect(kept.every((socket) => socket.ws.readyState === WebSocket.OPEN)).toBe(true);
+  });
+});
+
+describe("the per-user socket limit (NOTIFICATIONS_MAX_SOCKETS_PER_USER)", () => {
+  const limitOf = (value: string) => ({ NOTIFICATIONS_MAX_SOCKETS_PER_USER: value });
+
+  it("keeps more sockets when the operator raises it", async () => {
+    const ada = await subscriber();
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < MAX_SOCKETS_PER_USER + 5; i++) {
+      sockets.push(await track(ada.socket("", limitOf(String(MAX_SOCKETS_PER_USER + 10)))));
+    }
+    expect(await notificationHub(env, ada.user.id).connectionCount()).toBe(MAX_SOCKETS_PER_USER + 5);
+    const live = await send(ada.user.id, "To all of them");
+    for (const socket of sockets) expect((await socket.next("notification")).data.id).toBe(live.id);
+    expect(sockets.every((socket) => socket.ws.readyState === WebSocket.OPEN)).toBe(true);
+  });
+
+  it("closes exactly the oldest beyond a lowered limit, never the socket just opened", async () => {
+    const ada = await subscriber();
+    const sockets: TestSocket[] = [];
+    // Opened back to back: several are accepted within the same millisecond.
+    for (let i = 0; i < 5; i++) sockets.push(await track(ada.socket("", limitOf("3"))));
+    for (const oldest of sockets.slice(0, 2)) {
+      expect((await oldest.closed).code).toBe(CLOSE_CODES.tooManyConnections);
+    }
+    const live = await send(ada.user.id, "To the three newest");
+    for (const socket of sockets.slice(2)) expect((await socket.next("notification")).data.id).toBe(live.id);
+    expect(await notificationHub(env, ada.user.id).connectionCount()).toBe(3);
+
+    // With a limit of one, each new socket replaces the previous one and is itself kept.
+    const only = await track(ada.socket("", limitOf("1")));
+    expect(await only.next("hello")).toMatchObject({ type: "hello" });
+    for (const socket of sockets.slice(2)) {
+      expect((await socket.closed).code).toBe(CLOSE_CODES.tooManyConnections);
+    }
+    expect(only.ws.readyState).toBe(WebSocket.OPEN);
+  });
+
+  it("cannot be raised by the client: a max_sockets in the query is not passed to the hub", async () => {
+    const ada = await subscriber();
+    const sockets: TestSocket[] = [];
+    for (let i = 0; i < 3; i++) {
+      sockets.push(await track(openSocket("?max_sockets=10000", { token: ada.token, vars: limitOf("2") })));
+    }
+    expect((await (sockets[0] as TestSocket).closed).code).toBe(CLOSE_CODES.tooManyConnections);
+    expect(await notificationHub(env, ada.user.id).connectionCount()).toBe(2);
+  });
+
+  it("the hub refuses a connection without a valid limit rather than guess one", async () => {
+    const ada = await subscriber();
+    const hub = notificationHub(env, ada.user.id);
+    for (const maxSockets of [0, -1, 1.5, Number.NaN]) {
+      const res = await hub.connect({ userId: ada.user.id, sessionId: ada.tokens.sessionId, maxSockets });
+      expect(res.status).toBe(404);
+      expect(res.webSocket).toBeNull();
+    }
+  });
+
+  it("defaults to 100 and refuses a value outside 1..10000 or not a whole number, naming it", () => {
+    const { NOTIFICATIONS_MAX_SOCKETS_PER_USER: _unset, ...withoutIt } = env;
+    expect(getConfig(withoutIt as Bindings).NOTIFICATIONS_MAX_SOCKETS_PER_USER).toBe(100);
+    expect(getConfig({ ...env, ...limitOf("10000") }).NOTIFICATIONS_MAX_SOCKETS_PER_USER).toBe(10_000);
+    for (const value of ["0", "10001", "-5", "1.5", "lots", "1e3x"]) {
+      expect(() => getConfig({ ...env, ...limitOf(value) }), value).toThrowError(ConfigError);
+      expect(() => getConfig({ ...env, ...limitOf(value) }), value).toThrowError(
+        /NOTIFICATIONS_MAX_SOCKETS_PER_USER/,
+      );
+    }
   });
 });
 

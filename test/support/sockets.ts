@@ -4,8 +4,9 @@
  * test can wait for the next one (or assert that none arrived).
  */
 import { exports } from "cloudflare:workers";
+import type { Bindings } from "../../src/env";
 import type { ServerMessage } from "../../src/modules/notifications/notification-hub.protocol";
-import { testIp } from "./http";
+import { apiWith, testIp } from "./http";
 
 export type TestSocket = {
   ws: WebSocket;
@@ -24,22 +25,26 @@ export type TestSocket = {
 
 export const WS_PATH = "/api/v1/notifications/ws";
 
+export type UpgradeOptions = {
+  token?: string;
+  headers?: Record<string, string>;
+  /** Settings of the Worker for this upgrade only (apiWith): e.g. NOTIFICATIONS_MAX_SOCKETS_PER_USER. */
+  vars?: Partial<Bindings>;
+};
+
 /** GET /ws as an upgrade; returns the raw response (for refusals) and, on 101, the socket. */
-export async function upgrade(
-  query = "",
-  options: { token?: string; headers?: Record<string, string> } = {},
-): Promise<Response> {
+export async function upgrade(query = "", options: UpgradeOptions = {}): Promise<Response> {
   const headers = new Headers(options.headers);
   if (!headers.has("upgrade")) headers.set("upgrade", "websocket");
   headers.set("cf-connecting-ip", testIp());
   if (options.token) headers.set("authorization", `Bearer ${options.token}`);
+  if (options.vars) {
+    return apiWith(options.vars, "GET", `${WS_PATH}${query}`, { headers: Object.fromEntries(headers) });
+  }
   return exports.default.fetch(`http://localhost${WS_PATH}${query}`, { headers });
 }
 
-export async function openSocket(
-  query = "",
-  options: { token?: string; headers?: Record<string, string> } = {},
-): Promise<TestSocket> {
+export async function openSocket(query = "", options: UpgradeOptions = {}): Promise<TestSocket> {
   const res = await upgrade(query, options);
   const ws = res.webSocket;
   if (res.status !== 101 || !ws) {

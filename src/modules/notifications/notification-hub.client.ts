@@ -16,6 +16,12 @@ export type HubConnection = {
    * the hub reads the unread count and the replay at least as fresh as that request did.
    */
   d1Bookmark?: string | null;
+  /**
+   * NOTIFICATIONS_MAX_SOCKETS_PER_USER of the Worker's parsed configuration: the most sockets the
+   * user may hold; connecting one more closes the oldest. Sent with each connection rather than
+   * read by the hub, so the one validated configuration of the request decides.
+   */
+  maxSockets: number;
 };
 
 const CONNECT_URL = "https://notification-hub.internal/connect";
@@ -47,6 +53,7 @@ export function notificationHub(env: Pick<Bindings, "NOTIFICATION_HUB">, userId:
       const url = new URL(CONNECT_URL);
       url.searchParams.set("user_id", connection.userId);
       url.searchParams.set("session_id", connection.sessionId);
+      url.searchParams.set("max_sockets", String(connection.maxSockets));
       if (connection.since) url.searchParams.set("since", connection.since);
       if (connection.d1Bookmark) url.searchParams.set("d1_bookmark", connection.d1Bookmark);
       return hub.fetch(url.toString(), { headers: { Upgrade: "websocket" } });

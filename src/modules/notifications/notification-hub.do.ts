@@ -9,7 +9,6 @@ import {
   clientMessage,
   type HubEvent,
   MAX_CLIENT_FRAME_BYTES,
-  MAX_SOCKETS_PER_USER,
   PING_FRAME,
   PONG_FRAME,
   type ServerMessage,
@@ -38,6 +37,12 @@ const TICKET_KEY_PREFIX = "ticket:";
 
 const sessionTag = (sessionId: string) => `session:${sessionId}`;
 
+/** `max_sockets` of a connect URL: a whole number from 1 (the Worker sends its validated setting). */
+function parseMaxSockets(value: string | null): number | null {
+  if (value === null || !/^[1-9][0-9]{0,5}$/.test(value)) return null;
+  return Number(value);
+}
+
 /**
  * One instance per user (idFromName(userId)): that user's open WebSockets, on the
  * Hibernation API. The runtime holds the sockets while the object is evicted from
@@ -52,6 +57,12 @@ const sessionTag = (sessionId: string) => `session:${sessionId}`;
 export class NotificationHub extends DurableObject<Cloudflare.Env> {
   /** Per-socket frame budget. In memory only: it is lost on hibernation, which happens only when idle. */
   private readonly budgets = new WeakMap<WebSocket, { start: number; count: number }>();
+  /**
+   * Each socket's attachment, read once per wake-up: deserializeAttachment() is a structured-clone
+   * copy, and a publish to 1,000 sockets would otherwise make 1,000 of them. The runtime hands out
+   * new WebSocket objects after hibernation, so an entry never outlives the wake-up it was read in.
+   */
+  private readonly attachments = new WeakMap<WebSocket, SocketAttachment | null>();
   private readonly logger: Logger;
 
   constructor(ctx: DurableObjectState, env: Cloudflare.Env) {
@@ -76,11 +87,13 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
     // socket had seen. Without one it reads the primary: a notification published before the
     // socket existed reaches it only through this replay, so a lagging replica would lose it.
     const bookmark = parseBookmark(url.searchParams.get("d1_bookmark"));
+    const maxSockets = parseMaxSockets(url.searchParams.get("max_sockets"));
     if (
       url.pathname !== "/connect" ||
       request.headers.get("Upgrade")?.toLowerCase() !== "websocket" ||
       !userId ||
-      !sessionId
+      !sessionId ||
+      maxSockets === null
     ) {
       return new Response("Not found", { status: 404 });
     }
@@ -96,8 +109,8 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
         connectedAt: Date.now(),
         replayedThrough: null,
       };
-      server.serializeAttachment(attachment);
-      this.closeOldestOverLimit();
+      this.attach(server, attachment);
+      this.closeOldestOverLimit(server, maxSockets);
       try {
         const { db } = openDatabaseSession(this.env.DB, bookmark ?? "first-primary");
         const [[unread], missed] = await Promise.all([
@@ -120,7 +133,7 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
           });
         }
         const last = replay.at(-1);
-        if (last) server.serializeAttachment({ ...attachment, replayedThrough: last.id });
+        if (last) this.attach(server, { ...attachment, replayedThrough: last.id });
       } catch (error) {
         // The client reconnects with the same `since`; nothing is lost.
         this.logger.error("could not greet a socket", { user_id: userId, error: serializeError(error) });
@@ -130,15 +143,20 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  /** Sends one event to every open socket of the user; returns how many sockets it reached. */
+  /**
+   * Sends one event to every open socket of the user; returns how many sockets it reached.
+   * It runs once per event for up to NOTIFICATIONS_MAX_SOCKETS_PER_USER sockets, so the loop does
+   * only what differs per socket: the frame is serialised once, nothing is awaited, and the
+   * attachments come from memory after the first event of a wake-up.
+   */
   async publish(event: HubEvent): Promise<number> {
-    const message = toServerMessage(event);
-    const frame = JSON.stringify(message);
+    const frame = JSON.stringify(toServerMessage(event));
+    const notificationId = event.kind === "notification" ? event.notification.id : null;
     let delivered = 0;
     for (const ws of this.ctx.getWebSockets()) {
-      if (event.kind === "notification") {
-        const replayedThrough = attachmentOf(ws)?.replayedThrough;
-        if (replayedThrough && event.notification.id <= replayedThrough) continue;
+      if (notificationId !== null) {
+        const replayedThrough = this.attachmentOf(ws)?.replayedThrough;
+        if (replayedThrough && notificationId <= replayedThrough) continue;
       }
       if (sendFrame(ws, frame)) delivered += 1;
     }
@@ -217,7 +235,7 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
     if (!this.spendBudget(ws)) {
       return refuse(ws, "rate_limited", "Too many frames; slow down.");
     }
-    const attachment = attachmentOf(ws);
+    const attachment = this.attachmentOf(ws);
     if (!attachment) return;
     try {
       // A write from the socket, in a session of its own that starts on the primary.
@@ -244,7 +262,10 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    this.logger.warn("socket error", { user_id: attachmentOf(ws)?.userId, error: serializeError(error) });
+    this.logger.warn("socket error", {
+      user_id: this.attachmentOf(ws)?.userId,
+      error: serializeError(error),
+    });
   }
 
   private spendBudget(ws: WebSocket): boolean {
@@ -258,13 +279,36 @@ export class NotificationHub extends DurableObject<Cloudflare.Env> {
     return budget.count <= FRAME_BUDGET.limit;
   }
 
-  private closeOldestOverLimit(): void {
-    const sockets = this.ctx.getWebSockets();
-    if (sockets.length <= MAX_SOCKETS_PER_USER) return;
-    const oldestFirst = sockets
-      .map((ws) => ({ ws, at: attachmentOf(ws)?.connectedAt ?? 0 }))
+  /** Keeps the attachment on the socket (it survives hibernation) and in memory (publish reads it). */
+  private attach(ws: WebSocket, attachment: SocketAttachment): void {
+    ws.serializeAttachment(attachment);
+    this.attachments.set(ws, attachment);
+  }
+
+  private attachmentOf(ws: WebSocket): SocketAttachment | null {
+    let attachment = this.attachments.get(ws);
+    if (attachment === undefined) {
+      attachment = (ws.deserializeAttachment() as SocketAttachment | null) ?? null;
+      this.attachments.set(ws, attachment);
+    }
+    return attachment;
+  }
+
+  /**
+   * Closes the oldest of the user's open sockets beyond `limit` with 4008; runs as `newest` is accepted.
+   * Only OPEN sockets count: one already closed stays in getWebSockets() until its client answers
+   * the close, and must not cost a live socket its place. The socket being accepted is never a
+   * candidate: sockets accepted within the same millisecond tie on connectedAt.
+   */
+  private closeOldestOverLimit(newest: WebSocket, limit: number): void {
+    const open = this.ctx.getWebSockets().filter((ws) => ws.readyState === WebSocket.OPEN);
+    const excess = open.length - limit;
+    if (excess <= 0) return;
+    const oldestFirst = open
+      .filter((ws) => ws !== newest)
+      .map((ws) => ({ ws, at: this.attachmentOf(ws)?.connectedAt ?? 0 }))
       .sort((a, b) => a.at - b.at);
-    for (const { ws } of oldestFirst.slice(0, sockets.length - MAX_SOCKETS_PER_USER)) {
+    for (const { ws } of oldestFirst.slice(0, excess)) {
       closeQuietly(ws, CLOSE_CODES.tooManyConnections, "too many connections");
     }
   }
@@ -279,10 +323,6 @@ function toServerMessage(event: HubEvent): ServerMessage {
     case "unread_count":
       return { type: "unread_count", unread_count: event.unread_count };
   }
-}
-
-function attachmentOf(ws: WebSocket): SocketAttachment | null {
-  return (ws.deserializeAttachment() as SocketAttachment | null) ?? null;
 }
 
 /** A socket that is closing throws on send; the others must still get the frame. */

@@ -54,12 +54,9 @@ export const CLOSE_CODES = {
   sessionRevoked: 4001,
   /** The account was deleted or disabled. */
   accountClosed: 4003,
-  /** The user opened more sockets than allowed; the oldest are closed. */
+  /** The user opened more sockets than NOTIFICATIONS_MAX_SOCKETS_PER_USER allows; the oldest are closed. */
   tooManyConnections: 4008,
 } as const;
-
-/** Most sockets one user may hold open at once (tabs, phones); the oldest go first. */
-export const MAX_SOCKETS_PER_USER = 100;
 
 /** What the Worker publishes to a user's hub. */
 export type HubEvent =

@@ -77,6 +77,7 @@ export const ws: RouteHandler<typeof routes.ws, AppEnv> = async (c) => {
     ...owner,
     since: query.since,
     d1Bookmark: c.var.ctx.dbSession.bookmark(),
+    maxSockets: c.var.ctx.config.NOTIFICATIONS_MAX_SOCKETS_PER_USER,
   });
   // A fresh Response: the hub's has immutable headers, which the secure-headers middleware must set.
   return new Response(upgraded.body, {
