@@ -8,8 +8,9 @@
  * much of a request's CPU is which. V8's profiler (wrangler's inspector) samples on a wall-clock
  * timer and, in workerd, charges waiting time to whatever JavaScript frame or binding call was
  * last current, so its figures are not CPU. perf counts CPU only; it cannot name the
- * JavaScript functions (V8's interpreter and JIT code are anonymous to it), so JavaScript is one
- * category, the Worker's and the simulators' together.
+ * JavaScript functions (V8's interpreter and JIT code are anonymous to it) unless V8 writes its
+ * perf map, so under `wrangler dev` JavaScript is one category, the Worker's and the simulators'
+ * together. bench:worker-only starts its own workerd with that map and splits it (js-owners.ts).
  *
  * The phase covers the load only, not the drain after it (queue consumers that finish later).
  *
@@ -48,8 +49,15 @@ export interface ProfileSummary {
   topSymbols: Array<{ symbol: string; percent: number }>;
 }
 
+/**
+ * Code V8 names in /tmp/perf-<pid>.map when workerd runs with --perf-basic-prof (bench:worker-only's
+ * profiling pass): "JS:*verify build/index.js:1:2345", "Builtin:…", "BytecodeHandler:…", "RegExp:…".
+ */
+const V8_PERF_MAP_SYMBOL =
+  /^(JS|Script|Function|LazyCompile|Eval|InterpretedFunction|Builtin|BytecodeHandler|RegExp|Handler|Stub):/;
+
 /** Which kind of work a perf symbol is (`kernel` for [k] samples). */
-function categoryOf(symbol: string, kernel: boolean): ProfileCategory {
+export function categoryOf(symbol: string, kernel: boolean): ProfileCategory {
   if (kernel) return "kernel (syscalls, files, sockets)";
   if (/sqlite|^json[A-Z]|walIndex|^pager|^btree|^vdbe/i.test(symbol))
     return "SQLite (local D1/KV/DO storage)";
@@ -59,7 +67,10 @@ function categoryOf(symbol: string, kernel: boolean): ProfileCategory {
     )
   )
     return "crypto (BoringSSL: ECDSA, SHA-256, scrypt)";
-  if (/^Builtins_|^\[JIT\]|^0x[0-9a-f]+$|^\[unknown\]$|Interpreter/.test(symbol))
+  if (
+    V8_PERF_MAP_SYMBOL.test(symbol) ||
+    /^Builtins_|^\[JIT\]|^0x[0-9a-f]+$|^\[unknown\]$|Interpreter/.test(symbol)
+  )
     return "JavaScript (V8 interpreter, builtins, JIT)";
   if (/^v8::|^cppgc::|^std::__1::.*v8/.test(symbol)) return "V8 runtime, GC, handles";
   if (/tcmalloc|TCMalloc|^__mem(move|cpy|set|cmp)|^malloc|^free$/.test(symbol)) return "malloc, memcpy";
@@ -80,15 +91,19 @@ export function perfUnavailable(): string | null {
 
 /**
  * Samples `pid` with perf while `load` runs (load returns how many requests it completed) and
- * splits the process's CPU per request by kind of work.
+ * splits the process's CPU per request by kind of work. `callGraph` records each sample's stack
+ * too (frame pointers: workerd, V8's builtins and its JIT code all keep them), for a caller that
+ * reads `dataFile` again afterwards (bench/js-owners.ts).
  */
 export async function profileWhile(
   pid: number,
   dataFile: string,
   load: () => Promise<number>,
+  { callGraph = false }: { callGraph?: boolean } = {},
 ): Promise<ProfileSummary> {
   rmSync(dataFile, { force: true });
-  const recorder = spawn("perf", ["record", "-F", String(FREQUENCY_HZ), "-p", String(pid), "-o", dataFile], {
+  const args = ["record", "-F", String(FREQUENCY_HZ), ...(callGraph ? ["-g"] : []), "-p", String(pid)];
+  const recorder = spawn("perf", [...args, "-o", dataFile], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
