@@ -4,10 +4,16 @@
  * over HTTP (401 with `WWW-Authenticate: Bearer error="invalid_token"`).
  */
 import { env } from "cloudflare:workers";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { ConfigError } from "../src/env";
-import { getKeyRing, InvalidTokenError, signAccessToken, verifyAccessToken } from "../src/lib/jwt";
+import {
+  CLOCK_TOLERANCE_SECONDS,
+  getKeyRing,
+  InvalidTokenError,
+  signAccessToken,
+  verifyAccessToken,
+} from "../src/lib/jwt";
 import { createUser, signIn, type Tokens } from "./support/factories";
 import { api, as, jsonOf, problemOf } from "./support/http";
 import {
@@ -197,5 +203,64 @@ describe("attacks on access tokens", () => {
   it("tolerates a few seconds of clock skew, not more", async () => {
     const skewed = await signWithRealKey(subject, {}, Date.now() + 3_000);
     expect((await as(skewed).get("/api/v1/users/me")).status).toBe(200);
+  });
+});
+
+describe("tokens this isolate has verified", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  const someone = () => ({
+    userId: crypto.randomUUID(),
+    sessionId: crypto.randomUUID(),
+    isStaff: false,
+    authTime: Date.now(),
+    amr: ["pwd"],
+  });
+
+  it("are answered without another signature check, with the same frozen claims", async () => {
+    const ring = await getKeyRing(env.JWT_PRIVATE_KEYS);
+    const { token } = await signAccessToken(ring, tokenSettings(), someone());
+    const verify = vi.spyOn(crypto.subtle, "verify");
+    const first = await verifyAccessToken(ring, tokenSettings(), token);
+    const again = await verifyAccessToken(ring, tokenSettings(), token);
+    expect(again).toBe(first);
+    expect(verify).toHaveBeenCalledTimes(1);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.amr)).toBe(true);
+  });
+
+  it("are refused once expired, though they verified before", async () => {
+    const ring = await getKeyRing(env.JWT_PRIVATE_KEYS);
+    const { token } = await signAccessToken(ring, tokenSettings(), someone());
+    const claims = await verifyAccessToken(ring, tokenSettings(), token);
+    const pastExpiry = (claims.exp + CLOCK_TOLERANCE_SECONDS) * 1000 + 1;
+    await expect(verifyAccessToken(ring, tokenSettings(), token, pastExpiry)).rejects.toMatchObject({
+      reason: "expired",
+    });
+  });
+
+  it("are checked again against another issuer or audience, and by a ring without their key", async () => {
+    const ring = await getKeyRing(env.JWT_PRIVATE_KEYS);
+    const { token } = await signAccessToken(ring, tokenSettings(), someone());
+    await verifyAccessToken(ring, tokenSettings(), token);
+    await expect(
+      verifyAccessToken(ring, { ...tokenSettings(), audience: "another-api" }, token),
+    ).rejects.toBeInstanceOf(InvalidTokenError);
+    await expect(
+      verifyAccessToken(ring, { ...tokenSettings(), issuer: "https://evil.example" }, token),
+    ).rejects.toBeInstanceOf(InvalidTokenError);
+    const retired = await getKeyRing(JSON.stringify([await newPrivateJwk("after-retirement")]));
+    await expect(verifyAccessToken(retired, tokenSettings(), token)).rejects.toMatchObject({
+      reason: "unknown_key",
+    });
+  });
+
+  it("lend nothing to a token that differs by one character", async () => {
+    const ring = await getKeyRing(env.JWT_PRIVATE_KEYS);
+    const { token } = await signAccessToken(ring, tokenSettings(), someone());
+    await verifyAccessToken(ring, tokenSettings(), token);
+    // A character in the middle of the signature (the last one's low bits are padding).
+    const at = token.length - 20;
+    const changed = `${token.slice(0, at)}${token[at] === "A" ? "B" : "A"}${token.slice(at + 1)}`;
+    await expect(verifyAccessToken(ring, tokenSettings(), changed)).rejects.toBeInstanceOf(InvalidTokenError);
   });
 });

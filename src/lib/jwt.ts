@@ -15,6 +15,7 @@
 import { errors, importJWK, type JWTPayload, jwtVerify, SignJWT } from "jose";
 import { z } from "zod";
 import { ConfigError } from "../env";
+import { ExpiringMap } from "./expiring-set";
 import { uuidv7 } from "./ids";
 
 export const ACCESS_TOKEN_ALGORITHM = "ES256";
@@ -282,6 +283,20 @@ async function verifySignedToken(
 }
 
 /**
+ * Access tokens this isolate has verified, by their exact text, per key ring: a client sends the
+ * same token on every request for its lifetime, and the ES256 verify plus the claim checks are
+ * most of an authenticated request's own CPU. Only a token that passed every check is kept,
+ * under the very string that passed (anyone who could present it could have it verified), never
+ * past its `exp` (+ the clock tolerance) and never longer than VERIFIED_TOKEN_MEMORY_MS, for the
+ * issuer and audience it was checked against. A ring is built per JWT_PRIVATE_KEYS value, so a
+ * retired key's tokens are never answered from here by the ring that no longer holds it.
+ */
+const VERIFIED_TOKEN_MEMORY_MS = 5 * 60 * 1000;
+const VERIFIED_TOKEN_LIMIT = 5_000;
+type VerifiedToken = { claims: AccessTokenClaims; issuer: string; audience: string };
+const verifiedTokens = new WeakMap<KeyRing, ExpiringMap<VerifiedToken>>();
+
+/**
  * Verifies signature, algorithm, `typ`, issuer, audience, time claims and the
  * presence of every claim. Revocation is the caller's concern (sessions service).
  */
@@ -291,10 +306,25 @@ export async function verifyAccessToken(
   token: string,
   now: number = Date.now(),
 ): Promise<AccessTokenClaims> {
+  let verified = verifiedTokens.get(ring);
+  if (!verified) {
+    verified = new ExpiringMap<VerifiedToken>(VERIFIED_TOKEN_LIMIT);
+    verifiedTokens.set(ring, verified);
+  }
+  const known = verified.get(token, now);
+  if (known && known.issuer === settings.issuer && known.audience === settings.audience) return known.claims;
+
   const payload = await verifySignedToken(ring, settings, token, REQUIRED_CLAIMS, now);
   const claims = claimsSchema.safeParse(payload);
   if (!claims.success) throw new InvalidTokenError("invalid", "The access token is not valid.");
-  return claims.data;
+  // Frozen: every later request with this token gets the same object.
+  const checked: AccessTokenClaims = Object.freeze({
+    ...claims.data,
+    amr: Object.freeze([...claims.data.amr]) as string[],
+  });
+  const until = Math.min(checked.exp * 1000 + CLOCK_TOLERANCE_SECONDS * 1000, now + VERIFIED_TOKEN_MEMORY_MS);
+  verified.set(token, { claims: checked, issuer: settings.issuer, audience: settings.audience }, until, now);
+  return checked;
 }
 
 // ---------------------------------------------------------------------------
