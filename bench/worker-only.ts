@@ -171,6 +171,8 @@ interface ProfileSplit {
   byOwnerUsPerRequest: Record<Owner, Partial<Record<ProfileCategory, number>>>;
   /** The Worker's heaviest functions by its JS + crypto (source-mapped): µs per request on the stack and innermost. */
   workerFunctions: Array<{ function: string; totalUs: number; selfUs: number }>;
+  /** The same functions ranked by their innermost (self) share: where the time is spent, not passed through. */
+  workerFunctionsBySelf: Array<{ function: string; totalUs: number; selfUs: number }>;
   /** The Worker's JS + crypto per request by the package of its innermost function of ours. */
   workerPackages: Array<{ package: string; selfUs: number }>;
 }
@@ -477,6 +479,10 @@ async function profileScenario(scenario: Scenario, requests: BenchRequest[]): Pr
         totalUs: us(entry.total),
         selfUs: us(entry.self),
       })),
+      workerFunctionsBySelf: [...split.workerFunctions]
+        .sort((a, b) => b.self - a.self)
+        .slice(0, TOP_FUNCTIONS)
+        .map((entry) => ({ function: entry.key, totalUs: us(entry.total), selfUs: us(entry.self) })),
       workerPackages: split.workerPackages
         .slice(0, TOP_FUNCTIONS)
         .map((entry) => ({ package: entry.name, selfUs: us(entry.self) })),
@@ -572,6 +578,12 @@ function renderWorkerFunctions(rows: WorkerOnlyResult[]): string | undefined {
     "| function (source map) | on the stack µs | innermost µs |",
     "|---|--:|--:|",
     ...me.workerFunctions.map((entry) => `| \`${entry.function}\` | ${entry.totalUs} | ${entry.selfUs} |`),
+    "",
+    "The same, ranked by innermost µs (where the time is spent rather than passed through):",
+    "",
+    "| function (source map) | innermost µs | on the stack µs |",
+    "|---|--:|--:|",
+    ...me.workerFunctionsBySelf.map((entry) => `| \`${entry.function}\` | ${entry.selfUs} | ${entry.totalUs} |`),
     "",
     `By package of the innermost function of ours: ${me.workerPackages.map((entry) => `${entry.package} ${entry.selfUs}`).join(", ")} µs.`,
   ].join("\n");
