@@ -12,6 +12,8 @@ import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
+import { experimental_readRawConfig } from "wrangler";
+import { misusedRelativeAliases, stripeCallsLeftOut, stripeResourcesLeftOut } from "./lib/bundle-guards.ts";
 import { wranglerBin } from "./lib/wrangler.ts";
 
 /** Cloudflare's limit is 3 MiB (free) / 10 MiB (paid) compressed; ours is far tighter because size is startup time. */
@@ -24,29 +26,34 @@ type Metafile = {
   outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
 };
 
-/**
- * wrangler.toml's `alias` keys that are relative specifiers, and the only package allowed to import them.
- * Wrangler matches an alias against the exact specifier wherever it appears, so a second package importing
- * the same relative path would silently get our stand-in: the check fails instead.
- */
-const RELATIVE_ALIASES: Record<string, RegExp> = {
-  "../locales/index.js": /node_modules\/zod\//,
-};
-
-/** "zod's ../locales/index.js imported by node_modules/foo/x.js" for every importer outside the allowed package. */
-export function foreignImportersOfRelativeAliases(meta: Metafile): string[] {
-  const foreign: string[] = [];
-  for (const [importer, { imports = [] }] of Object.entries(meta.inputs)) {
-    for (const { original } of imports) {
-      const owner = original === undefined ? undefined : RELATIVE_ALIASES[original];
-      if (owner && !owner.test(importer)) foreign.push(`${original} imported by ${importer}`);
-    }
+/** Every .ts file under src/, by path relative to `root`. */
+function sourceFiles(root: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(join(root, "src"), { recursive: true, encoding: "utf8" })) {
+    if (entry.endsWith(".ts")) files[`src/${entry}`] = readFileSync(join(root, "src", entry), "utf8");
   }
-  return foreign;
+  return files;
+}
+
+/**
+ * What the stand-ins of wrangler.toml's `alias` must never meet: a relative alias imported by a
+ * package it is not meant for, or src/ calling a Stripe resource the bundle leaves out (which would
+ * otherwise only fail when called in production). Throws, listing each.
+ */
+function checkAliases(root: string, meta: Metafile): void {
+  const { rawConfig } = experimental_readRawConfig({ config: join(root, "wrangler.toml") });
+  const aliases = (rawConfig.alias ?? {}) as Record<string, string>;
+  const stripeCore = readFileSync(join(root, "node_modules/stripe/esm/stripe.core.js"), "utf8");
+  const problems = [
+    ...misusedRelativeAliases(aliases, meta),
+    ...stripeCallsLeftOut(sourceFiles(root), stripeResourcesLeftOut(aliases, stripeCore)),
+  ];
+  if (problems.length > 0)
+    throw new Error(`wrangler.toml's [alias] does not fit this build:\n${problems.join("\n")}`);
 }
 
 export type BuildReport = {
-  /** wrangler.toml sets `minify = true` (identifiers shortened; function names kept by keep_names). */
+  /** wrangler.toml sets `minify = true` for production (identifiers shortened; function names too: keep_names = false). */
   minified: boolean;
   gzipBytes: number;
   rawBytes: number;
@@ -83,11 +90,7 @@ export function buildWorker(root: string = projectRoot): BuildReport {
   }
 
   const meta = JSON.parse(readFileSync(join(outdir, "bundle-meta.json"), "utf8")) as Metafile;
-  const foreign = foreignImportersOfRelativeAliases(meta);
-  if (foreign.length > 0)
-    throw new Error(
-      `a wrangler.toml alias meant for one package also catches another:\n${foreign.join("\n")}`,
-    );
+  checkAliases(root, meta);
   const bySource = new Map<string, number>();
   for (const output of Object.values(meta.outputs)) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {

@@ -8,7 +8,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { Bindings } from "../src/env";
-import { scrubEvent, withErrorTracking } from "../src/lib/error-tracking";
+import { reportError, scrubEvent, trackDurableObject, withErrorTracking } from "../src/lib/error-tracking";
 import { runScheduled } from "../src/scheduled";
 import { runQueueBatch } from "./support/background";
 import { person } from "./support/factories";
@@ -165,6 +165,72 @@ describe("queues and cron", () => {
     const [event] = sentry.events();
     expect(event?.exception.values[0]?.value).toBe("the job broke");
     expect(event?.tags).toMatchObject({ cron_job: "test.broken" });
+  });
+});
+
+describe("handlers and Durable Objects", () => {
+  it("an error thrown out of a handler is sent and thrown again; two concurrent requests keep their own tags", async () => {
+    const sentry = fakeSentry();
+    const handler = withErrorTracking({
+      async fetch(request) {
+        const which = new URL(request.url).pathname;
+        await new Promise((resolve) => setTimeout(resolve, which === "/a" ? 20 : 1));
+        if (which === "/a") reportError(new Error("reported by a"), { requestId: "req-a" });
+        if (which === "/b") throw new Error("thrown by b");
+        return new Response("ok");
+      },
+    });
+    const bindings = { ...env, SENTRY_DSN: DSN } as Bindings;
+    const ctx = createExecutionContext();
+    const [a, b] = await Promise.allSettled([
+      handler.fetch(new Request("http://localhost/a"), bindings, ctx),
+      handler.fetch(new Request("http://localhost/b?secret=1"), bindings, ctx),
+    ]);
+    await waitOnExecutionContext(ctx);
+    expect(a.status).toBe("fulfilled");
+    expect(b).toMatchObject({ status: "rejected", reason: { message: "thrown by b" } });
+    const byMessage = new Map(sentry.events().map((event) => [event.exception.values[0]?.value, event]));
+    expect(byMessage.get("reported by a")?.tags).toEqual({ request_id: "req-a" });
+    expect(byMessage.get("reported by a")?.request?.url).toBe("http://localhost/a");
+    expect(byMessage.get("thrown by b")?.tags ?? {}).toEqual({});
+    expect(byMessage.get("thrown by b")?.request?.url).toBe("http://localhost/b");
+  });
+
+  it("a Durable Object's failing method is sent; its synchronous methods stay synchronous", async () => {
+    const sentry = fakeSentry();
+    class Counter {
+      count = 0;
+      // A Durable Object's signature; kept as the runtime hands them.
+      constructor(
+        readonly state: DurableObjectState,
+        readonly env: Bindings,
+      ) {}
+      increment(): number {
+        this.count += 1;
+        return this.count;
+      }
+      async alarm(): Promise<void> {
+        this.increment();
+        throw new Error("the alarm broke");
+      }
+    }
+    const Tracked = trackDurableObject(Counter);
+    const waits: Promise<unknown>[] = [];
+    const state = {
+      waitUntil: (promise: Promise<unknown>) => waits.push(promise),
+    } as unknown as DurableObjectState;
+    const tracked = new Tracked(state, { ...env, SENTRY_DSN: DSN } as Bindings);
+    expect(tracked).toBeInstanceOf(Counter);
+    expect(tracked.increment()).toBe(1);
+    await expect(tracked.alarm()).rejects.toThrow("the alarm broke");
+    await Promise.all(waits);
+    expect(tracked.count).toBe(2);
+    expect(sentry.events().map((event) => event.exception.values[0]?.value)).toEqual(["the alarm broke"]);
+
+    // Without a DSN the same class sends nothing.
+    const plain = new Tracked(state, { ...env } as Bindings);
+    await expect(plain.alarm()).rejects.toThrow("the alarm broke");
+    expect(sentry.events()).toHaveLength(1);
   });
 });
 

@@ -5,7 +5,10 @@
  * passkeys.sign-in.test.ts; the claim rule, erasure, configuration and hostile input
  * are passkeys.security.test.ts.
  */
+
 import { env } from "cloudflare:workers";
+import type { RegistrationResponseJSON } from "@simplewebauthn/server";
+import { decodeAttestationObject, isoBase64URL, isoCBOR } from "@simplewebauthn/server/helpers";
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { insertChunked } from "../src/db/batch";
@@ -33,6 +36,19 @@ afterEach(() => {
   vi.useRealTimers();
   vi.restoreAllMocks();
 });
+
+/** `into`'s attestation object carrying `from`'s attestation statement (a forged self-attestation). */
+function swapAttStmt(into: RegistrationResponseJSON, from: RegistrationResponseJSON): string {
+  const decode = (json: RegistrationResponseJSON) =>
+    decodeAttestationObject(isoBase64URL.toBuffer(json.response.attestationObject));
+  const target = decode(into) as unknown as Map<string, never>;
+  target.set("attStmt", decode(from).get("attStmt") as never);
+  return isoBase64URL.fromBuffer(isoCBOR.encode(target));
+}
+
+async function passkeysOfAccount(userId: string) {
+  return db.select().from(passkeyCredentials).where(eq(passkeyCredentials.userId, userId)).all();
+}
 
 /** A person whose session was opened 11 minutes ago: outside REAUTH_WINDOW. */
 async function staleSession(overrides: Parameters<typeof createUser>[0] = {}) {
@@ -149,6 +165,85 @@ describe("registration verify", () => {
     expect(row).toMatchObject({ deviceType: "multiDevice", backedUp: true, counter: 0, userId: ada.user.id });
     expect(row?.aaguid).toBe("00000000-0000-0000-0000-000000000000");
   });
+
+  it("accepts packed self-attestation, which browsers keep under attestation none, and it signs in", async () => {
+    const ada = await person();
+    const authenticator = await SoftAuthenticator.create();
+    const creation = await registrationOptions(ada.api);
+    const response = await authenticator.register(creation, { attestation: "packed-self" });
+    const passkey = await jsonOf<PasskeyDto>(
+      await ada.api.post(PASSKEY_PATHS.registerVerify, { body: { response } }),
+      201,
+    );
+    expect(passkey.id).toBeTruthy();
+    expect((await passkeySignIn(authenticator)).status).toBe(200);
+  });
+
+  it("refuses a packed self-attestation signed by another key (400 passkey_registration_failed)", async () => {
+    const ada = await person();
+    const authenticator = await SoftAuthenticator.create();
+    const impostor = await SoftAuthenticator.create();
+    const creation = await registrationOptions(ada.api);
+    const genuine = await authenticator.register(creation, { attestation: "packed-self" });
+    const forged = await impostor.register(creation, { attestation: "packed-self" });
+    // The impostor's statement (signed by its own key) over the authenticator's credential.
+    const response = {
+      ...genuine,
+      response: { ...genuine.response, attestationObject: swapAttStmt(genuine, forged) },
+    };
+    const res = await ada.api.post(PASSKEY_PATHS.registerVerify, { body: { response } });
+    expect((await problemOf(res, 400)).code).toBe("passkey_registration_failed");
+    expect(await passkeysOfAccount(ada.user.id)).toEqual([]);
+  });
+
+  it.each([
+    [
+      "tpm",
+      new Map<string, unknown>([
+        ["ver", "2.0"],
+        ["alg", -257],
+        ["x5c", [new Uint8Array(8)]],
+      ]),
+    ],
+    [
+      "android-key",
+      new Map<string, unknown>([
+        ["alg", -7],
+        ["x5c", [new Uint8Array(8)]],
+      ]),
+    ],
+    ["apple", new Map<string, unknown>([["x5c", [new Uint8Array(8)]]])],
+    ["fido-u2f", new Map<string, unknown>([["x5c", [new Uint8Array(8)]]])],
+    [
+      "packed",
+      new Map<string, unknown>([
+        ["alg", -7],
+        ["sig", new Uint8Array(8)],
+        ["x5c", [new Uint8Array(8)]],
+      ]),
+    ],
+  ])(
+    "refuses attestation format %s with certificates: 400 naming the field, before the challenge is spent",
+    async (fmt, attStmt) => {
+      const ada = await person();
+      const authenticator = await SoftAuthenticator.create();
+      const creation = await registrationOptions(ada.api);
+      const response = await authenticator.register(creation, {
+        attestation: { fmt, attStmt: attStmt as Map<string, never> },
+      });
+      const res = await ada.api.post(PASSKEY_PATHS.registerVerify, { body: { response } });
+      const problem = await problemOf(res, 400);
+      expect(problem.code).toBe("validation_failed");
+      expect(problem.errors).toEqual([
+        { pointer: "/response/response/attestationObject", detail: expect.stringContaining(`"${fmt}"`) },
+      ]);
+      // The challenge is still open: the same ceremony answered with attestation none succeeds.
+      const retry = await authenticator.register(creation);
+      expect((await ada.api.post(PASSKEY_PATHS.registerVerify, { body: { response: retry } })).status).toBe(
+        201,
+      );
+    },
+  );
 
   it("refuses a credential registered already, to this account or another (409)", async () => {
     const ada = await person();

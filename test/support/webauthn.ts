@@ -11,6 +11,9 @@
  *   AuthenticationResponseJSON: authenticatorData, and an ECDSA signature over
  *   authData ‖ SHA-256(clientDataJSON), DER-encoded as WebAuthn requires.
  *
+ * `register` sends attestation "none" unless told otherwise: `packed` self-attestation (what
+ * browsers keep under attestation "none"), or any other format and statement, to be refused.
+ *
  * Each call takes `tweaks` to forge what a test refuses: another origin, another RP ID
  * hash, no UV flag, a counter that went backwards, another key's signature, another
  * user handle. CBOR and COSE come from @simplewebauthn/server's helpers, never by hand.
@@ -45,6 +48,14 @@ type ClientTweaks = {
   type?: string;
   /** User verified (UV flag); true by default, as with a fingerprint or PIN. */
   userVerified?: boolean;
+};
+
+export type RegistrationTweaks = ClientTweaks & {
+  /**
+   * The attestation statement: "none" (default), "packed-self" (signed with the credential's own
+   * key, alg ES256, no certificate), or a format and statement as an authenticator would send it.
+   */
+  attestation?: "none" | "packed-self" | { fmt: string; attStmt: Map<string, CBOR> };
 };
 
 export type AssertionTweaks = ClientTweaks & {
@@ -161,10 +172,35 @@ export class SoftAuthenticator {
     return utf8(JSON.stringify({ type, challenge, origin, crossOrigin: false }));
   }
 
+  /** ECDSA P-256 over `data` with `key`, DER-encoded as WebAuthn signatures are. */
+  private static async sign(key: CryptoKey, data: Uint8Array): Promise<Uint8Array> {
+    const raw = await crypto.subtle.sign({ name: "ECDSA", hash: "SHA-256" }, key, data);
+    return derSignature(new Uint8Array(raw as ArrayBuffer));
+  }
+
+  private async attestation(
+    kind: NonNullable<RegistrationTweaks["attestation"]>,
+    authData: Uint8Array,
+    clientDataJSON: Uint8Array,
+  ): Promise<{ fmt: string; attStmt: Map<string, CBOR> }> {
+    if (kind === "none") return { fmt: "none", attStmt: new Map() };
+    if (kind !== "packed-self") return kind;
+    // Self-attestation: the new credential's key signs authData ‖ SHA-256(clientDataJSON).
+    const signed = isoUint8Array.concat([authData, await sha256(clientDataJSON)]);
+    const sig = await SoftAuthenticator.sign(this.keys.privateKey, signed);
+    return {
+      fmt: "packed",
+      attStmt: new Map<string, CBOR>([
+        ["alg", cose.COSEALG.ES256],
+        ["sig", sig],
+      ]),
+    };
+  }
+
   /** navigator.credentials.create() with these options, as `credential.toJSON()` would send it. */
   async register(
     options: PublicKeyCredentialCreationOptionsJSON,
-    tweaks: ClientTweaks = {},
+    tweaks: RegistrationTweaks = {},
   ): Promise<RegistrationResponseJSON> {
     this.userHandle = options.user.id;
     const clientDataJSON = SoftAuthenticator.clientData(
@@ -178,10 +214,11 @@ export class SoftAuthenticator {
       counter: this.counter,
       attested: true,
     });
+    const { fmt, attStmt } = await this.attestation(tweaks.attestation ?? "none", authData, clientDataJSON);
     const attestationObject = isoCBOR.encode(
       new Map<string, CBOR>([
-        ["fmt", "none"],
-        ["attStmt", new Map<string, CBOR>()],
+        ["fmt", fmt],
+        ["attStmt", attStmt],
         ["authData", authData],
       ]),
     );

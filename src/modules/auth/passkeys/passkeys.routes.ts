@@ -70,7 +70,7 @@ export const registrationVerify = defineRoute({
   tags,
   summary: "Finish adding a passkey",
   description: [
-    "`{ response, name? }`: `response` is what `navigator.credentials.create()` resolved to, as `credential.toJSON()` encodes it. The challenge it signed must be one of yours from `/register/options`, still open (it is spent now, whatever the outcome); the origin must be one of `WEBAUTHN_ORIGINS`, the RP ID hash `WEBAUTHN_RP_ID`'s, and the authenticator must have verified the user. Attestation `none` is accepted (no authenticator model is vetted).",
+    "`{ response, name? }`: `response` is what `navigator.credentials.create()` resolved to, as `credential.toJSON()` encodes it. The challenge it signed must be one of yours from `/register/options`, still open (it is spent now, whatever the outcome); the origin must be one of `WEBAUTHN_ORIGINS`, the RP ID hash `WEBAUTHN_RP_ID`'s, and the authenticator must have verified the user. Attestation `none` is accepted, and `packed` self-attestation (no `x5c`), which browsers keep under attestation `none`; any other format (`tpm`, `android-key`, `apple`, `fido-u2f`, `packed` with a certificate chain …) is a `validation_failed` naming `/response/response/attestationObject` (no authenticator model is vetted).",
     'Answers 201 with the passkey (`Location` points at it), records `auth.passkey_added` in the audit log and emails you a `passkey_changed` security alert. `name` defaults to "Passkey on <browser> on <system>".',
   ].join("\n\n"),
   security: SECURITY.bearer,
@@ -85,7 +85,7 @@ export const registrationVerify = defineRoute({
     },
     400: problemResponse(
       400,
-      "A malformed field (`validation_failed`, naming it), or a response that does not verify (`passkey_registration_failed`: no open challenge of yours, another origin or RP ID, no user verification …; `detail` says which).",
+      "A malformed field or an attestation format other than `none` or packed self-attestation (`validation_failed`, naming it), or a response that does not verify (`passkey_registration_failed`: no open challenge of yours, another origin or RP ID, no user verification …; `detail` says which).",
     ),
     401: problemResponse(401),
     403: problemResponse(403, "An API key."),

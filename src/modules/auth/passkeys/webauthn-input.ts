@@ -45,12 +45,27 @@ export function checkAuthenticatorData(encoded: string, pointer: string): void {
   }
 }
 
+/**
+ * What a WebAuthn client sends when the options ask for attestation "none" (ours do): fmt "none",
+ * or `packed` self-attestation (no `x5c` certificate chain), which the client keeps because it
+ * identifies nothing (WebAuthn Level 2, §5.1.3 step 20). Every other format carries certificates
+ * this server neither asks for nor bundles the code to check (src/bundle-aliases/webauthn-attestation.ts).
+ */
+function acceptedAttestation(fmt: string, attStmt: unknown): boolean {
+  if (fmt === "none") return true;
+  return fmt === "packed" && attStmt instanceof Map && !attStmt.has("x5c");
+}
+
 export function checkAttestationObject(encoded: string, pointer: string): void {
-  let authData: unknown;
+  let fmt: string;
+  let attStmt: unknown;
   try {
     const attestation = decodeAttestationObject(isoBase64URL.toBuffer(encoded));
-    if (typeof attestation.get("fmt") !== "string") throw new Error("no fmt");
-    authData = attestation.get("authData");
+    const format = attestation.get("fmt");
+    if (typeof format !== "string") throw new Error("no fmt");
+    fmt = format;
+    attStmt = attestation.get("attStmt");
+    const authData: unknown = attestation.get("authData");
     if (!(authData instanceof Uint8Array)) throw new Error("no authData");
     const parsed = parseAuthenticatorData(authData);
     if (!parsed.credentialID || !parsed.credentialPublicKey) throw new Error("no attested credential");
@@ -58,6 +73,13 @@ export function checkAttestationObject(encoded: string, pointer: string): void {
     throw malformed(
       pointer,
       "Not an attestation object: CBOR with `fmt`, `attStmt` and `authData` carrying the new credential.",
+    );
+  }
+  if (!acceptedAttestation(fmt, attStmt)) {
+    throw malformed(
+      pointer,
+      `Attestation format "${fmt.slice(0, 40)}"${fmt === "packed" ? " with a certificate chain (x5c)" : ""} is not accepted: ` +
+        'the options ask for attestation "none"; send fmt "none" or packed self-attestation.',
     );
   }
 }
