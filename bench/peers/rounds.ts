@@ -33,7 +33,7 @@ export const DEFAULT_ROUNDS = 3;
 export const MIN_SLICE_SECONDS = 3;
 /** autocannon ends a run at its next sample: at its default 1 s, a 5 s slice could be timed 6 s. */
 const SAMPLE_INTERVAL_MS = 50;
-/** Requests per connection after the warm-up whose rate sizes the first slice (the tail, half empty, is small). */
+/** Requests per connection after the warm-up, whose latency sizes the first slice. */
 const CALIBRATION_REQUESTS_PER_CONNECTION = 4;
 /** Seconds before autocannon counts a request as timed out (as in bench/run.ts). */
 const REQUEST_TIMEOUT_SECONDS = 10;
@@ -323,9 +323,14 @@ async function prepare(
   const calibration = await drive(worker, load, {
     amount: CALIBRATION_REQUESTS_PER_CONNECTION * load.connections,
   });
-  load.rate = { responses: calibration.requests.total, seconds: calibration.duration, measured: false };
+  // Little's law (a closed loop: rate = connections ÷ latency) leaves out the half-empty tail of so short a run.
+  const seconds = calibration.latency.average / 1000;
+  load.rate =
+    seconds > 0
+      ? { responses: load.connections, seconds, measured: false }
+      : { responses: calibration.requests.total, seconds: calibration.duration, measured: false };
   console.log(
-    `  ${lane.name.padEnd(26)} ${scenario.name}: ${requests.length} request(s) at ${load.connections} connections, warm ${round(calibration.requests.total / calibration.duration, 1)} req/s`,
+    `  ${lane.name.padEnd(26)} ${scenario.name}: ${requests.length} request(s) at ${load.connections} connections, warm ${round(load.rate.responses / load.rate.seconds, 1)} req/s`,
   );
   return load;
 }
