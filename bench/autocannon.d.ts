@@ -14,6 +14,13 @@ declare module "autocannon" {
     connections?: number;
     /** Seconds. */
     duration?: number;
+    /** Send exactly this many requests (in place of `duration`); the run ends when all are answered. */
+    amount?: number;
+    /**
+     * Milliseconds between samples (default 1000). A run ends at the sample after its last response
+     * or its duration, and its reported `duration` includes the wait.
+     */
+    sampleInt?: number;
     pipelining?: number;
     /** Seconds before a request counts as a timeout. */
     timeout?: number;

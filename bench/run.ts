@@ -6,6 +6,7 @@
  *   npm run bench -- --no-write                     # print only: no results file, README untouched
  *   npm run bench -- --var LOG_LEVEL:warn           # a wrangler.toml var overridden (recorded in the results)
  *   npm run bench -- --peers                        # ours against the peer (bench/peers/comparison.ts)
+ *   npm run bench -- --peers --rounds 5             # … measured in 5 rounds (bench/peers/rounds.ts)
  *
  * The worker runs from a copy of the tree taken at start (`--in-place` to run the tree itself):
  * wrangler dev reloads on every edit under src/, which would drop sockets and skew the figures.
@@ -34,13 +35,23 @@ import { cpuPerRequest, settle, withCpuUsage, workerdWorkerPid } from "./cpu.ts"
 import {
   ceilingSummary,
   comparisons,
+  PASSWORD_MIN_SECONDS,
   pairResults,
   peerBudgets,
   renderPeerBudgets,
   renderPeerTable,
-  type Stack,
 } from "./peers/comparison.ts";
 import { PEER_ROOT, startPeerWorker } from "./peers/peer-worker.ts";
+import {
+  DEFAULT_ROUNDS,
+  type Lane,
+  lanesNeeded,
+  MIN_SLICE_SECONDS,
+  measureInRounds,
+  type RoundsOutcome,
+  ratiosRecord,
+  renderRatioSpread,
+} from "./peers/rounds.ts";
 import { perfUnavailable, profileWhile } from "./profile.ts";
 import {
   addRatios,
@@ -80,6 +91,7 @@ const { values: flags } = parseArgs({
     "skip-build-check": { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
     peers: { type: "boolean", default: false },
+    rounds: { type: "string", default: String(DEFAULT_ROUNDS) },
     label: { type: "string" },
     "no-write": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -100,11 +112,14 @@ if (flags.help) {
   --profile           also split the worker workerd's CPU by kind of work with Linux perf (bench/profile.ts),
                       in a phase of its own between the warm-up and the measured run
   --peers             this platform against the peer (bench/peers/better-auth: Hono + Better Auth on D1),
-                      one server at a time: sign-up, sign-in, "who am I" and a revoked session on each,
-                      and our sign-in again on a worker started with the peer's scrypt parameters,
-                      paired with each stack's /health/live; one table of ratios ours/peer, the budgets of
-                      issue 22, bench/results/<date>-peers.json and the README's peers table
-                      (--scenarios, --var and --profile do not apply)
+                      all workers running at once: sign-up, sign-in, "who am I" and a revoked session on
+                      each, and our sign-in on a worker of ours with the peer's scrypt parameters, each
+                      paired with its stack's /health/live, measured in rounds that alternate the stacks;
+                      one table of ratios ours/peer, their spread over the rounds, the budgets of issue 22,
+                      bench/results/<date>-peers.json and the README's peers table
+                      (--scenarios and --profile do not apply; --var applies to our workers)
+  --rounds N          with --peers: rounds (default ${DEFAULT_ROUNDS}, 1..20); each scenario runs duration/N s a
+                      round (at least ${MIN_SLICE_SECONDS} s, and its own minimum duration overall)
   --label NAME        write bench/results/<date>-NAME.json and leave the README's latest table alone
                       (a variant such as --var LOG_LEVEL:warn, kept beside the default run)
   --no-write          print only: no bench/results file, bench/README.md untouched
@@ -127,6 +142,7 @@ const options = {
   snapshot: !flags["in-place"],
   pairedBaseline: !flags["single-baseline"],
   profile: flags.profile,
+  rounds: integerFlag("rounds", flags.rounds, 1, 20),
 };
 /** Seconds of load profiled per scenario with --profile. */
 const PROFILE_SECONDS = 5;
@@ -171,7 +187,7 @@ console.log(
 );
 console.log(
   flags.peers
-    ? `bench: ours against the peer (bench/peers/better-auth): ${comparisons.map((c) => c.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`
+    ? `bench: ours against the peer (bench/peers/better-auth): ${comparisons.map((c) => c.name).join(", ")} — ${options.duration} s each (more for sign-up and sign-in) in ${options.rounds} rounds at ${options.connections} connections, ${options.warmup} s warm-up`
     : `bench: ${selected.map((s) => s.name).join(", ")} — ${options.duration} s each at ${options.connections} connections, ${options.warmup} s warm-up`,
 );
 if (machine.loadAverageAtStart > 0.5 * machine.cores) {
@@ -252,50 +268,63 @@ if (results.length > 0) {
 // ---------------------------------------------------------------------------- --peers
 
 /**
- * Ours, then the peer (one server at a time on the machine): the four jobs of
- * bench/peers/comparison.ts on each, every scenario paired with its own stack's /health/live.
+ * Every worker of the comparison started up front (ours, ours with the peer's scrypt parameters,
+ * the peer), the jobs of bench/peers/comparison.ts measured on them in rounds (bench/peers/rounds.ts),
+ * then one table side by side, the ratios round by round, the budgets and the results file.
  */
 async function runPeerComparison(): Promise<void> {
-  const byStack: Record<Stack, ScenarioResult[]> = { ours: [], peer: [] };
-  for (const stack of ["ours", "peer"] as const) {
-    let worker: LocalWorker | undefined;
-    try {
-      worker =
-        stack === "ours"
-          ? await startLocalWorker({ vars: { ...vars }, snapshot: options.snapshot })
-          : await startPeerWorker();
-      console.log(
-        `\n■ ${stack}: ${worker.url} (wrangler dev in ${worker.root}, state in ${worker.persistTo})`,
-      );
-      const ctx = createContext(worker);
-      for (const comparison of comparisons) {
-        const scenario = comparison[stack];
-        // A peer row set beside another's result, or one of ours with vars of its own (below).
-        if (typeof scenario === "string" || scenario.vars) continue;
-        byStack[stack].push(
-          await runScenario(worker, ctx, scenario, { pairWithBaseline: true, profile: false }),
+  const lanes: Lane[] = lanesNeeded().map((spec) => ({ ...spec }));
+  let outcome: RoundsOutcome | undefined;
+  try {
+    for (const lane of lanes) {
+      try {
+        lane.worker =
+          lane.stack === "peer"
+            ? await startPeerWorker()
+            : await startLocalWorker({ vars: { ...vars, ...lane.vars }, snapshot: options.snapshot });
+        lane.ctx = createContext(lane.worker);
+        const laneVars = Object.entries(lane.vars ?? {}).map(([key, value]) => `, ${key}=${value}`);
+        console.log(
+          `■ ${lane.name}: ${lane.worker.url} (wrangler dev in ${lane.worker.root}, state in ${lane.worker.persistTo}${laneVars.join("")})`,
         );
+      } catch (error) {
+        lane.error = error instanceof Error ? error.message : String(error);
+        console.error(`bench: ${lane.name}: ${lane.error}`);
+        process.exitCode = 1;
       }
-    } catch (error) {
-      console.error(`bench: ${stack}: ${error instanceof Error ? error.message : String(error)}`);
-      if (worker) console.error(`--- wrangler dev log (tail) ---\n${worker.logTail(40)}`);
-      process.exitCode = 1;
-    } finally {
-      await worker?.stop();
     }
-    if (stack === "ours") {
-      for (const { ours } of comparisons.filter((comparison) => comparison.ours.vars))
-        byStack.ours.push(await runOnOwnWorker(ours, { ...vars, ...ours.vars }, { profile: false }));
-    }
+    outcome = await measureInRounds(lanes, {
+      rounds: options.rounds,
+      durationSeconds: options.duration,
+      warmupSeconds: options.warmup,
+      connections: options.connections,
+    });
+  } catch (error) {
+    console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+    for (const lane of lanes)
+      if (lane.worker)
+        console.error(`--- ${lane.name}: wrangler dev log (tail) ---\n${lane.worker.logTail(20)}`);
+    process.exitCode = 1;
+  } finally {
+    for (const lane of lanes) await lane.worker?.stop();
   }
+  if (!outcome) return;
+
+  const byStack = outcome.results;
   const pairs = pairResults(byStack.ours, byStack.peer);
   const budgets = peerBudgets(pairs);
   const tables = {
     main: renderPeerTable(pairs),
-    budgets: renderPeerBudgets(budgets),
     ceilings: ceilingSummary(pairs),
+    spread: renderRatioSpread(outcome),
+    budgets: renderPeerBudgets(budgets),
   };
-  console.log(`\n${tables.main}\n\n${tables.ceilings}\n\nBudgets:\n\n${tables.budgets}\n`);
+  const spreadTitle = `Ratios round by round (${options.rounds} rounds; spread = max ÷ min − 1):`;
+  const tableNote =
+    "Sums over the rounds' slices (req/s = responses ÷ seconds, CPU = CPU ÷ responses); p50/p99: the median of the slices'.";
+  console.log(
+    `\n${tables.main}\n\n${tableNote}\n\n${tables.ceilings}\n\n${spreadTitle}\n\n${tables.spread}\n\nBudgets:\n\n${tables.budgets}\n`,
+  );
   const failed = [...byStack.ours, ...byStack.peer].filter((result) => result.error || result.errors);
   for (const result of failed)
     console.log(
@@ -306,22 +335,33 @@ async function runPeerComparison(): Promise<void> {
   const file = writeResultsFile(flags.label ?? "peers", {
     method: {
       target:
-        "wrangler dev for each stack, one at a time: ours (local D1/KV/R2/Queues/DOs), then the peer (bench/peers/better-auth, local D1), each with temporary state",
+        "wrangler dev for each stack, all running at once: ours (local D1/KV/R2/Queues/DOs), ours with the peer's scrypt parameters, and the peer (bench/peers/better-auth, local D1), each with temporary state",
+      rounds: `${options.rounds} rounds; in each, per comparison, each stack in turn (order reversed every other round) runs its ceiling (GET /health/live) slice then the scenario's slice, each a fixed number of requests sized to last duration/rounds s (at least ${MIN_SLICE_SECONDS} s; the scenario's minimum duration overall)`,
+      combined:
+        "sums over the slices (responses, seconds, CPU ticks per process); p50/p99 are the median of the slices'",
       loadGenerator: "autocannon (programmatic) in the bench process, not in either worker's process tree",
       cpu: "utime+stime from /proc/<pid>/stat over the worker's process tree, per response served",
       peer: peerVersions(),
     },
+    plan: outcome.plan,
     results: byStack,
+    ratios: ratiosRecord(outcome),
     budgets,
   });
   // A labelled run (a repeat, a variant) is kept beside the default one: the README shows the default.
   if (flags.label) return;
   updateReadmeSection("bench:peers", [
-    `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.duration} s per scenario after ${options.warmup} s warm-up, ${options.connections} connections (4 for sign-up and sign-in), on ${machine.cpuModel} × ${machine.cores} cores, Node ${machine.node}, wrangler ${machine.wrangler}, load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${describePeer()} ([results/${relative(join(benchDir, "results"), file)}](results/${relative(join(benchDir, "results"), file)})).`,
+    `Run of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC: ${options.rounds} rounds, ${options.duration} s per scenario and stack in all (${Math.max(options.duration, PASSWORD_MIN_SECONDS)} s for sign-up and sign-in) after ${options.warmup} s warm-up, ${options.connections} connections (4 for sign-up and sign-in), on ${machine.cpuModel} × ${machine.cores} cores, Node ${machine.node}, wrangler ${machine.wrangler}, load average ${machine.loadAverageAtStart.toFixed(2)} at start, ${describePeer()} ([results/${relative(join(benchDir, "results"), file)}](results/${relative(join(benchDir, "results"), file)})).`,
     "",
     tables.main,
     "",
+    tableNote,
+    "",
     tables.ceilings,
+    "",
+    spreadTitle,
+    "",
+    tables.spread,
     "",
     "Budgets:",
     "",

@@ -1,8 +1,9 @@
 /**
  * `npm run bench -- --peers`: the same four jobs on this platform ("ours") and on the peer a team
- * would pick instead (bench/peers/better-auth: Hono + Better Auth on D1), one stack at a time on
- * the machine, each scenario paired with the bare route of its own stack (`GET /health/live`,
- * the ceiling), then one table of ratios ours/peer and the budgets of issue 22.
+ * would pick instead (bench/peers/better-auth: Hono + Better Auth on D1), each scenario paired with
+ * the bare route of its own stack (`GET /health/live`, the ceiling), then one table of ratios
+ * ours/peer and the budgets of issue 22. The stacks are measured in rounds, side by side
+ * (bench/peers/rounds.ts); this file says what is measured and how it is judged.
  *
  * | job       | ours                                   | peer                                         |
  * |-----------|----------------------------------------|----------------------------------------------|
@@ -20,10 +21,18 @@ import { bearer, registerUser } from "../seed.ts";
 export const WHOAMI_USERS = 40;
 /** Revoked sessions whose tokens the refusal scenarios cycle through. */
 const REVOKED_SESSIONS = 8;
-/** Each sign-up and sign-in is one scrypt (tens of ms of CPU): more connections only measure queueing. */
+/**
+ * Each sign-up and sign-in is one scrypt (tens of ms of CPU, on the one thread that runs the
+ * Worker's isolate): 4 connections keep that thread busy with a request always queued on both
+ * stacks, and more would only lengthen the queue (latency), not add responses.
+ */
 const PASSWORD_CONNECTIONS = 4;
-/** At a few requests a second, a shorter run has too few responses to divide CPU by. */
-const PASSWORD_MIN_SECONDS = 20;
+/**
+ * At 5 to 16 sign-ins a second, the run has to be long for the ratios to rest on enough responses:
+ * 30 s per stack is about 150 of ours at OWASP's parameters and 480 of the peer's (20 s gave 100 to
+ * 330), spread over the rounds.
+ */
+export const PASSWORD_MIN_SECONDS = 30;
 
 /** Better Auth's default password hashing (@better-auth/utils/password, node:crypto scrypt). */
 export const PEER_SCRYPT = { N: 16_384, r: 16, p: 1, keyLength: 64 };
@@ -37,7 +46,7 @@ export type Stack = "ours" | "peer";
 export interface Comparison {
   name: string;
   description: string;
-  /** With `vars`, run on a worker of its own started with them (after ours' main worker stops). */
+  /** With `vars`, run on a worker of its own started with them, running beside the others. */
   ours: Scenario;
   /** The peer's scenario, or the name of the comparison whose peer result this row is set beside. */
   peer: Scenario | string;
@@ -235,10 +244,14 @@ export interface PeerBudgetCheck {
   verdict: "PASS" | "MISS" | "REPORTED" | "NOT MEASURED";
 }
 
-type Pair = { name: string; ours?: ScenarioResult; peer?: ScenarioResult };
+export type Pair = { name: string; ours?: ScenarioResult; peer?: ScenarioResult };
 
 const measured = (result: ScenarioResult | undefined): result is ScenarioResult =>
   Boolean(result && !result.error && result.rps && result.cpu);
+
+/** Responses over seconds: `rps` is rounded for the table, which at 5 sign-ins a second moves a ratio by 10 %. */
+const exactRps = (result: ScenarioResult): number =>
+  (result.responses ?? 0) / Math.max(result.durationSeconds ?? 0, Number.EPSILON);
 
 /** The budgets of issue 22 that compare the stacks, or ours with its own ceiling under `wrangler dev`. */
 export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
@@ -257,7 +270,7 @@ export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
   if (measured(whoami?.ours) && measured(whoami?.peer)) {
     const ours = whoami.ours;
     const peer = whoami.peer;
-    const rpsRatio = (ours.rps ?? 0) / (peer.rps ?? 1);
+    const rpsRatio = exactRps(ours) / exactRps(peer);
     checks.push({
       budget: rpsBudget,
       measured: `${rpsRatio.toFixed(2)} ×`,
@@ -278,7 +291,7 @@ export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
   const ceilingCpu = "/users/me (40 users) CPU ≤ 1.40 × /health/live (wrangler dev)";
   const me = whoami?.ours;
   if (measured(me) && me.pairedBaseline) {
-    const rpsRatio = (me.rps ?? 0) / me.pairedBaseline.rps;
+    const rpsRatio = exactRps(me) / me.pairedBaseline.rps;
     const cpuRatio = (me.cpu?.workerUsPerRequest ?? 0) / me.pairedBaseline.cpuUsPerRequest;
     checks.push({
       budget: ceilingRps,
@@ -366,7 +379,7 @@ export function renderPeerTable(pairs: Pair[]): string {
       cell(ours, (r) => r.pairedBaseline?.rps),
       cell(peer, (r) => r.rps),
       cell(peer, (r) => r.pairedBaseline?.rps),
-      ratio(ours?.rps, peer?.rps),
+      ratio(measured(ours) ? exactRps(ours) : undefined, measured(peer) ? exactRps(peer) : undefined),
       cell(ours, (r) => r.cpu?.workerUsPerRequest),
       cell(ours, (r) => r.pairedBaseline?.cpuUsPerRequest),
       cell(peer, (r) => r.cpu?.workerUsPerRequest),
@@ -401,18 +414,76 @@ export function renderPeerBudgets(checks: PeerBudgetCheck[]): string {
   ].join("\n");
 }
 
-/** The ceilings themselves compared: what each stack's bare route costs on this machine. */
-export function ceilingSummary(pairs: Pair[]): string {
+/** Each stack's ceiling (GET /health/live): the mean of the ceilings paired with its scenarios. */
+function ceilingFigures(pairs: Pair[]) {
   // A peer result set beside two rows counts once.
   const baselines = (results: Array<ScenarioResult | undefined>) =>
-    [...new Set(results)].map((result) => result?.pairedBaseline).filter((base) => base !== undefined);
+    [...new Set(results)]
+      .filter((result) => result && !result.error)
+      .map((result) => result?.pairedBaseline)
+      .filter((base) => base !== undefined);
   const oursBase = baselines(pairs.map((pair) => pair.ours));
   const peerBase = baselines(pairs.map((pair) => pair.peer));
-  if (oursBase.length === 0 || peerBase.length === 0) return "";
+  if (oursBase.length === 0 || peerBase.length === 0) return undefined;
   const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  const oursRps = round(mean(oursBase.map((base) => base.rps)), 0);
-  const peerRps = round(mean(peerBase.map((base) => base.rps)), 0);
-  const oursCpu = round(mean(oursBase.map((base) => base.cpuUsPerRequest)), 0);
-  const peerCpu = round(mean(peerBase.map((base) => base.cpuUsPerRequest)), 0);
+  return {
+    oursRps: mean(oursBase.map((base) => base.rps)),
+    peerRps: mean(peerBase.map((base) => base.rps)),
+    oursCpu: mean(oursBase.map((base) => base.cpuUsPerRequest)),
+    peerCpu: mean(peerBase.map((base) => base.cpuUsPerRequest)),
+  };
+}
+
+/** The ceilings themselves compared: what each stack's bare route costs on this machine. */
+export function ceilingSummary(pairs: Pair[]): string {
+  const figures = ceilingFigures(pairs);
+  if (!figures) return "";
+  const oursRps = round(figures.oursRps, 0);
+  const peerRps = round(figures.peerRps, 0);
+  const oursCpu = round(figures.oursCpu, 0);
+  const peerCpu = round(figures.peerCpu, 0);
   return `Ceilings (GET /health/live, mean of the paired runs): ours ${oursRps} req/s at ${oursCpu} µs/req (our middleware chain and access log), the peer's bare Hono route ${peerRps} req/s at ${peerCpu} µs/req: ours/peer ${(oursRps / peerRps).toFixed(2)} × req/s, ${signed(oursCpu - peerCpu)} µs.`;
+}
+
+// ---------------------------------------------------------------------------- ratios
+
+export interface PeerRatio {
+  name: string;
+  /** Undefined when a side was not measured. */
+  value?: number;
+}
+
+/**
+ * Every ratio the comparison rests on, as numbers: per job ours/peer req/s and CPU µs/request, our
+ * `/users/me` over our own ceiling (two budgets), and the ceilings ours/peer. Taken over a whole run
+ * and over each round alone (bench/peers/rounds.ts), to show how much each moves.
+ */
+export function peerRatios(pairs: Pair[]): PeerRatio[] {
+  const ratios: PeerRatio[] = [];
+  const cpuOf = (result: ScenarioResult) => result.cpu?.workerUsPerRequest ?? 0;
+  for (const { name, ours, peer } of pairs) {
+    const both = measured(ours) && measured(peer);
+    ratios.push(
+      { name: `${name} req/s`, value: both ? exactRps(ours) / exactRps(peer) : undefined },
+      { name: `${name} CPU`, value: both ? cpuOf(ours) / cpuOf(peer) : undefined },
+    );
+  }
+  const me = pairs.find((pair) => pair.name === "whoami")?.ours;
+  const base = measured(me) ? me.pairedBaseline : undefined;
+  ratios.push(
+    {
+      name: "/users/me ÷ our /health/live, req/s",
+      value: me && base ? exactRps(me) / base.rps : undefined,
+    },
+    {
+      name: "/users/me ÷ our /health/live, CPU",
+      value: me && base ? cpuOf(me) / base.cpuUsPerRequest : undefined,
+    },
+  );
+  const ceilings = ceilingFigures(pairs);
+  ratios.push(
+    { name: "ceilings ours/peer, req/s", value: ceilings && ceilings.oursRps / ceilings.peerRps },
+    { name: "ceilings ours/peer, CPU", value: ceilings && ceilings.oursCpu / ceilings.peerCpu },
+  );
+  return ratios;
 }
