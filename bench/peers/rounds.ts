@@ -445,6 +445,7 @@ function sumSlices(slices: Slice[]) {
       other: sum((slice) => slice.usage.byProcess.other),
     },
     wallSeconds: sum((slice) => slice.usage.wallSeconds),
+    workSeconds: sum((slice) => slice.usage.workSeconds),
     drainMs: sum((slice) => slice.usage.drainMs),
   };
   const statusCounts: Record<string, number> = {};
