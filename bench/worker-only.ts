@@ -583,7 +583,9 @@ function renderWorkerFunctions(rows: WorkerOnlyResult[]): string | undefined {
     "",
     "| function (source map) | innermost µs | on the stack µs |",
     "|---|--:|--:|",
-    ...me.workerFunctionsBySelf.map((entry) => `| \`${entry.function}\` | ${entry.selfUs} | ${entry.totalUs} |`),
+    ...me.workerFunctionsBySelf.map(
+      (entry) => `| \`${entry.function}\` | ${entry.selfUs} | ${entry.totalUs} |`,
+    ),
     "",
     `By package of the innermost function of ours: ${me.workerPackages.map((entry) => `${entry.package} ${entry.selfUs}`).join(", ")} µs.`,
   ].join("\n");
