@@ -175,7 +175,7 @@ async function deliverOnce(
   return { allMs: Math.max(...perSocketMs), perSocketMs };
 }
 
-function nearestRank(values: number[], p: number): number {
+export function nearestRank(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 0) return 0;
   return Math.round((sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)] ?? 0) * 10) / 10;

@@ -5,6 +5,7 @@
  *   npm run bench:worker-only                              # every scenario, 10 s each, then the profiling pass
  *   npm run bench:worker-only -- --duration 5 --no-profile --no-write
  *   npm run bench:worker-only -- --scenarios baseline,whoami   # a subset; writes nothing
+ *   npm run bench:worker-only -- --no-fanout                  # without the fan-out pass (5. below)
  *
  * 1. The bundle `npm run deploy` ships (`wrangler deploy --dry-run --env production`, through
  *    scripts/build-check.ts, which also gives its gzip size against the 400 KiB budget).
@@ -17,6 +18,10 @@
  *    workerd over the run − its idle rate × the run's wall time) / responses. That is the
  *    Worker's CPU plus the local simulators' (D1, KV, R2, queues and Durable Objects run in the
  *    same workerd).
+ * 5. The fan-out pass (unless --no-fanout; bench/worker-only-fanout.ts): notify_fanout (100 sockets)
+ *    and notify_fanout_1000 on a workerd of their own whose hub keeps 1,000 sockets per user, each
+ *    at least 30 s, p50/p99 to the last socket, without the dev proxy that relays every frame
+ *    under `npm run bench`. Budgets p99 < 50 ms and < 150 ms.
  * 4. The profiling pass, after every measured run, in a second workerd on the same state started
  *    with V8's perf map (V8_PERF_FLAGS, through Miniflare's MINIFLARE_WORKERD_V8_FLAGS): Linux
  *    `perf record -g` on it while each scenario runs again (bench/profile.ts), its CPU split by
@@ -46,6 +51,7 @@ import { freePort, sleep } from "../scripts/lib/local-worker.ts";
 import { clockTicksPerSecond, cpuTicks, processTree, readStat } from "../scripts/lib/proc.ts";
 import { runWrangler } from "../scripts/lib/wrangler.ts";
 import { OWNERS, type Owner, splitByOwner, V8_PERF_FLAGS } from "./js-owners.ts";
+import { notifyFanoutScenarios } from "./notify-fanout.ts";
 import { comparisons } from "./peers/comparison.ts";
 import { type ProfileCategory, perfUnavailable, profileWhile } from "./profile.ts";
 import { renderBundle, round } from "./report.ts";
@@ -58,6 +64,7 @@ import {
   WORKER_VARS,
 } from "./scenarios.ts";
 import { loadSourceMap } from "./source-map.ts";
+import { type FanoutResult, measureFanout, renderFanoutTable } from "./worker-only-fanout.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const benchDir = join(root, "bench");
@@ -81,11 +88,12 @@ const { values: flags } = parseArgs({
     "no-profile": { type: "boolean", default: false },
     "no-write": { type: "boolean", default: false },
     scenarios: { type: "string" },
+    "no-fanout": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (flags.help) {
-  console.log(`npm run bench:worker-only -- [--duration S] [--connections N] [--warmup S] [--profile-seconds S] [--no-profile] [--no-write] [--scenarios a,b]
+  console.log(`npm run bench:worker-only -- [--duration S] [--connections N] [--warmup S] [--profile-seconds S] [--no-profile] [--no-write] [--no-fanout] [--scenarios a,b]
   Runs the production bundle in workerd through Miniflare's Node API (no dev proxy, no inspector),
   measures CPU µs per request of the workerd process, then (unless --no-profile) profiles a second
   workerd with Linux perf and V8's perf map, splitting the Worker's own JavaScript and crypto from
@@ -120,13 +128,25 @@ const WORKER_ONLY_SCENARIOS: Scenario[] = [
   ),
   ...comparisons.map((comparison) => comparison.ours),
 ];
+/**
+ * Fan-out without the dev proxy (bench/worker-only-fanout.ts): one notification at a time to the
+ * 100 and to the 1,000 sockets of one user, on a workerd whose hub keeps 1,000 sockets per user.
+ */
+const FANOUT_SCENARIOS = notifyFanoutScenarios.filter((scenario) =>
+  ["notify_fanout", "notify_fanout_1000"].includes(scenario.name),
+);
+const FANOUT_VARS: Record<string, string> = Object.assign(
+  {},
+  ...FANOUT_SCENARIOS.map((scenario) => scenario.vars ?? {}),
+);
+
 /** --scenarios a,b: a subset (the README table is then not rewritten: it shows whole runs). */
-const selectedScenarios = flags.scenarios
-  ? WORKER_ONLY_SCENARIOS.filter((scenario) => flags.scenarios?.split(",").includes(scenario.name))
-  : WORKER_ONLY_SCENARIOS;
-if (flags.scenarios && selectedScenarios.length === 0) {
+const wanted = (scenario: Scenario) => !flags.scenarios || flags.scenarios.split(",").includes(scenario.name);
+const selectedScenarios = WORKER_ONLY_SCENARIOS.filter(wanted);
+const selectedFanout = flags["no-fanout"] ? [] : FANOUT_SCENARIOS.filter(wanted);
+if (flags.scenarios && selectedScenarios.length + selectedFanout.length === 0) {
   console.error(
-    `bench:worker-only: --scenarios names none of ${WORKER_ONLY_SCENARIOS.map((each) => each.name).join(", ")}`,
+    `bench:worker-only: --scenarios names none of ${[...WORKER_ONLY_SCENARIOS, ...FANOUT_SCENARIOS].map((each) => each.name).join(", ")}`,
   );
   process.exit(2);
 }
@@ -215,6 +235,7 @@ async function withMiniflare(
   persistTo: string,
   v8Flags: string[],
   work: (url: string) => Promise<void>,
+  vars: Record<string, string> = {},
 ): Promise<void> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
   // The bundle is already built: wrangler's module rules (for bundling) do not apply, and this
@@ -232,6 +253,7 @@ async function withMiniflare(
     bindings: {
       ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
       ...WORKER_VARS,
+      ...vars,
     },
   };
   const port = await freePort();
@@ -591,7 +613,12 @@ function renderWorkerFunctions(rows: WorkerOnlyResult[]): string | undefined {
   ].join("\n");
 }
 
-function write(tables: string, bundle: BuildReport | undefined, results: WorkerOnlyResult[]): void {
+function write(
+  tables: string,
+  bundle: BuildReport | undefined,
+  results: WorkerOnlyResult[],
+  fanout: FanoutResult[],
+): void {
   const date = startedAt.toISOString().slice(0, 10);
   const file = join(benchDir, "results", `${date}-worker-only.json`);
   const document = {
@@ -609,6 +636,7 @@ function write(tables: string, bundle: BuildReport | undefined, results: WorkerO
     },
     bundle,
     results,
+    fanout,
   };
   writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
   console.log(`bench:worker-only: wrote ${relative(root, file)}`);
@@ -636,6 +664,7 @@ function write(tables: string, bundle: BuildReport | undefined, results: WorkerO
 async function main(): Promise<void> {
   const tempDir = mkdtempSync(join(tmpdir(), "edge-api-worker-only-"));
   const results: WorkerOnlyResult[] = [];
+  const fanout: FanoutResult[] = [];
   let bundle: BuildReport | undefined;
   try {
     bundle = buildWorker(root);
@@ -646,13 +675,38 @@ async function main(): Promise<void> {
     });
 
     const plans = new Map<string, BenchRequest[]>();
-    await withMiniflare(persistTo, [], async (url) => {
-      const ctx = createContext(url, persistTo);
-      for (const scenario of selectedScenarios) {
-        const result = await measureScenario(url, ctx, scenario, plans);
-        results.push(result);
-      }
-    });
+    if (selectedScenarios.length > 0)
+      await withMiniflare(persistTo, [], async (url) => {
+        const ctx = createContext(url, persistTo);
+        for (const scenario of selectedScenarios) {
+          const result = await measureScenario(url, ctx, scenario, plans);
+          results.push(result);
+        }
+      });
+    if (selectedFanout.length > 0)
+      await withMiniflare(
+        persistTo,
+        [],
+        async (url) => {
+          const ctx = createContext(url, persistTo);
+          const pids = workerdPids();
+          for (const scenario of selectedFanout) {
+            await quiet();
+            const idleStart = cpuMicros(pids);
+            await sleep(IDLE_SAMPLE_MS);
+            const idleMicrosPerSecond = (cpuMicros(pids) - idleStart) / (IDLE_SAMPLE_MS / 1000);
+            fanout.push(
+              await measureFanout(ctx, scenario, {
+                warmupSeconds: options.warmup,
+                durationSeconds: options.duration,
+                workerdCpuMicros: () => cpuMicros(pids),
+                idleMicrosPerSecond,
+              }),
+            );
+          }
+        },
+        FANOUT_VARS,
+      );
     // The profiling pass, after every measured run so that none of them carries perf's sampling
     // nor V8's perf map: a second workerd on the same state (the users, sessions and tokens the
     // scenarios seeded), started with V8_PERF_FLAGS.
@@ -698,16 +752,18 @@ async function main(): Promise<void> {
     rmSync(tempDir, { recursive: true, force: true });
   }
 
-  if (results.length > 0) {
-    const table = renderTable(results);
-    const budgets = renderBudgets(results, bundle);
-    console.log(`\n${table}\n\n${budgets}\n`);
+  if (results.length + fanout.length > 0) {
+    const table = results.length > 0 ? renderTable(results) : undefined;
+    const budgets = results.length > 0 ? renderBudgets(results, bundle) : undefined;
+    const fanoutTable = fanout.length > 0 ? renderFanoutTable(fanout) : undefined;
+    console.log(`\n${[table, budgets, fanoutTable].filter(Boolean).join("\n\n")}\n`);
     if (results.some((result) => result.error || result.errors)) process.exitCode = 1;
+    if (fanout.some((result) => result.error)) process.exitCode = 1;
     const functions = renderWorkerFunctions(results);
     if (functions) console.log(`${functions}\n`);
     if (flags.scenarios) console.log("bench:worker-only: --scenarios given: a partial run, nothing written");
     else if (!flags["no-write"])
-      write([table, budgets, functions].filter(Boolean).join("\n\n"), bundle, results);
+      write([table, budgets, fanoutTable, functions].filter(Boolean).join("\n\n"), bundle, results, fanout);
   }
 }
 
