@@ -81,7 +81,7 @@ const benchDir = join(root, "bench");
 
 const { values: flags } = parseArgs({
   options: {
-    duration: { type: "string", default: "10" },
+    duration: { type: "string" },
     connections: { type: "string", default: "50" },
     warmup: { type: "string", default: "2" },
     scenarios: { type: "string" },
@@ -99,7 +99,7 @@ const { values: flags } = parseArgs({
 });
 if (flags.help) {
   console.log(`npm run bench -- [--duration S] [--connections N] [--warmup S] [--scenarios a,b] [--var K:V] [--no-write]
-  --duration          seconds measured per scenario (default 10, 1..600)
+  --duration          seconds measured per scenario (default 10, with --peers 30; 1..600)
   --connections       concurrent connections (default 50, 1..1000; a scenario may use fewer)
   --warmup            seconds of unmeasured load before each scenario (default 2, 0..60)
   --scenarios         comma-separated subset; ${BASELINE} always runs first
@@ -136,7 +136,9 @@ function integerFlag(name: string, value: string, min: number, max: number): num
   return number;
 }
 const options = {
-  duration: integerFlag("duration", flags.duration, 1, 600),
+  // --peers: 30 s per scenario and stack over the rounds (10 s slices): with 3.3 s slices the
+  // peer's get-session moved by up to 30 % between runs (bench/README.md "Against the peer").
+  duration: integerFlag("duration", flags.duration ?? (flags.peers ? "30" : "10"), 1, 600),
   connections: integerFlag("connections", flags.connections, 1, 1000),
   warmup: integerFlag("warmup", flags.warmup, 0, 60),
   snapshot: !flags["in-place"],
