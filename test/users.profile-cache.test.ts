@@ -11,6 +11,7 @@ import { D1_BOOKMARK_HEADER } from "../src/db/bookmarks";
 import { getDb } from "../src/db/client";
 import { users } from "../src/db/schema";
 import { noteStatement, tableWriteGeneration } from "../src/db/table-writes";
+import type { Bindings } from "../src/env";
 import { ExpiringMap } from "../src/lib/expiring-set";
 import { forgetCachedProfiles, PROFILE_CACHE_MS } from "../src/modules/users/profile-cache";
 import type { UserDto } from "../src/modules/users/users.schemas";
@@ -36,6 +37,10 @@ function countingD1() {
   return { DB: binding as unknown as D1Database, reads };
 }
 
+/** GET /users/me through the Worker in this isolate, with `vars` over the bindings. */
+const profileOf = async (token: string, vars: Partial<Bindings> = {}, headers: Record<string, string> = {}) =>
+  jsonOf<UserDto>(await apiWith(vars, "GET", "/api/v1/users/me", { token, headers }), 200);
+
 const rename = (userId: string, firstName: string) =>
   getDb(env).update(users).set({ firstName }).where(eq(users.id, userId));
 
@@ -47,10 +52,7 @@ describe("GET /users/me from memory", () => {
     const ada = await person({ firstName: "Ada" });
     const d1 = countingD1();
     for (let i = 0; i < 3; i++) {
-      const me = await jsonOf<UserDto>(
-        await apiWith({ DB: d1.DB }, "GET", "/api/v1/users/me", { token: ada.token }),
-        200,
-      );
+      const me = await profileOf(ada.token, { DB: d1.DB });
       expect(me).toMatchObject({ id: ada.user.id, first_name: "Ada" });
     }
     expect(d1.reads).toHaveLength(1);
@@ -65,10 +67,7 @@ describe("GET /users/me from memory", () => {
       body: { first_name: "Augusta" },
     });
     expect(patched.status).toBe(200);
-    const me = await jsonOf<UserDto>(
-      await apiWith({ DB: d1.DB }, "GET", "/api/v1/users/me", { token: ada.token }),
-      200,
-    );
+    const me = await profileOf(ada.token, { DB: d1.DB });
     expect(me.first_name).toBe("Augusta");
   });
 
@@ -82,10 +81,7 @@ describe("GET /users/me from memory", () => {
       body: { email: alan.user.email, password: alan.password },
     });
     expect(login.status).toBe(200);
-    const me = await jsonOf<UserDto>(
-      await apiWith({ DB: d1.DB }, "GET", "/api/v1/users/me", { token: ada.token }),
-      200,
-    );
+    const me = await profileOf(ada.token, { DB: d1.DB });
     expect(me.first_name).toBe("changed elsewhere");
   });
 
@@ -96,16 +92,10 @@ describe("GET /users/me from memory", () => {
     // As another isolate, a script or `wrangler d1 execute` would: around this isolate's sessions.
     await env.DB.prepare("UPDATE users SET first_name = 'Elsewhere' WHERE id = ?").bind(ada.user.id).run();
     vi.setSystemTime(Date.now() + PROFILE_CACHE_MS - 1);
-    const within = await jsonOf<UserDto>(
-      await apiWith({}, "GET", "/api/v1/users/me", { token: ada.token }),
-      200,
-    );
+    const within = await profileOf(ada.token);
     expect(within.first_name).toBe("Ada");
     vi.setSystemTime(Date.now() + 1);
-    const after = await jsonOf<UserDto>(
-      await apiWith({}, "GET", "/api/v1/users/me", { token: ada.token }),
-      200,
-    );
+    const after = await profileOf(ada.token);
     expect(after.first_name).toBe("Elsewhere");
   });
 
@@ -116,13 +106,7 @@ describe("GET /users/me from memory", () => {
     expect(bookmark).not.toBeNull();
     await env.DB.prepare("UPDATE users SET first_name = 'Elsewhere' WHERE id = ?").bind(ada.user.id).run();
     const d1 = countingD1();
-    const me = await jsonOf<UserDto>(
-      await apiWith({ DB: d1.DB }, "GET", "/api/v1/users/me", {
-        token: ada.token,
-        headers: { [D1_BOOKMARK_HEADER]: bookmark as string },
-      }),
-      200,
-    );
+    const me = await profileOf(ada.token, { DB: d1.DB }, { [D1_BOOKMARK_HEADER]: bookmark as string });
     expect(me.first_name).toBe("Elsewhere");
     expect(d1.reads).toHaveLength(1);
   });
@@ -137,10 +121,7 @@ describe("what memory never decides", () => {
     ];
     for (let round = 0; round < 3; round++) {
       for (const someone of people) {
-        const me = await jsonOf<UserDto>(
-          await apiWith({}, "GET", "/api/v1/users/me", { token: someone.token }),
-          200,
-        );
+        const me = await profileOf(someone.token);
         expect(me.id).toBe(someone.user.id);
         expect(me.email).toBe(someone.user.email);
       }

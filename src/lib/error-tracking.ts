@@ -255,42 +255,26 @@ export function reportError(error: unknown, context: ErrorContext = {}): void {
  */
 export function withErrorTracking(handler: Partial<WorkerHandlers>): WorkerHandlers {
   const missing = (name: string) => new Error(`withErrorTracking: the Worker has no ${name} handler`);
+  /** One invocation: tracked in a scope of its own when this environment has a DSN, as it is otherwise. */
+  const invoke = <T>(env: Bindings, ctx: ExecutionContext, request: Request | undefined, run: () => T): T => {
+    const client = clientFor(env);
+    return client ? tracked(client, (promise) => ctx.waitUntil(promise), request, run) : run();
+  };
   return {
     fetch: (request, env, ctx) => {
       const target = handler.fetch;
       if (!target) throw missing("fetch");
-      const client = clientFor(env);
-      if (!client) return target(request, env, ctx);
-      return tracked(
-        client,
-        (promise) => ctx.waitUntil(promise),
-        request,
-        () => target(request, env, ctx),
-      );
+      return invoke(env, ctx, request, () => target(request, env, ctx));
     },
     queue: (batch, env, ctx) => {
       const target = handler.queue;
       if (!target) throw missing("queue");
-      const client = clientFor(env);
-      if (!client) return target(batch, env, ctx);
-      return tracked(
-        client,
-        (promise) => ctx.waitUntil(promise),
-        undefined,
-        () => target(batch, env, ctx),
-      );
+      return invoke(env, ctx, undefined, () => target(batch, env, ctx));
     },
     scheduled: (controller, env, ctx) => {
       const target = handler.scheduled;
       if (!target) throw missing("scheduled");
-      const client = clientFor(env);
-      if (!client) return target(controller, env, ctx);
-      return tracked(
-        client,
-        (promise) => ctx.waitUntil(promise),
-        undefined,
-        () => target(controller, env, ctx),
-      );
+      return invoke(env, ctx, undefined, () => target(controller, env, ctx));
     },
   };
 }
