@@ -135,6 +135,15 @@ class TimedSocket {
 
 type Recipient = { token: string; sockets: TimedSocket[] };
 
+/**
+ * The WebSocket extensions the sockets agreed with the server, each once ("none" for none). The
+ * Worker declines permessage-deflate (REFUSE_WEBSOCKET_COMPRESSION); were it negotiated, every
+ * frame would also cost a deflate in the workerd and an inflate here, so the results say which.
+ */
+function negotiatedExtensions(sockets: TimedSocket[]): string[] {
+  return [...new Set(sockets.map((socket) => socket.ws.extensions || "none"))];
+}
+
 async function recipient(ctx: ScenarioContext, label: string, sockets: number): Promise<Recipient> {
   const token = (await registerUser(ctx, label)).accessToken;
   const opened: TimedSocket[] = [];
@@ -264,6 +273,7 @@ export const notifyFanoutScenarios: Scenario[] = [
         requests: [`POST ${TEST_PATH} → ${FANOUT_SOCKETS} sockets of one user`],
         details: {
           sockets: FANOUT_SOCKETS,
+          negotiatedExtensions: negotiatedExtensions(who.sockets),
           rounds: result.rounds,
           ...(result.firstError ? { firstError: result.firstError } : {}),
           perSocketP50Ms: nearestRank(result.perSocketMs, 0.5),
@@ -297,6 +307,7 @@ export const notifyFanoutScenarios: Scenario[] = [
         details: {
           users: FANOUT_USERS,
           socketsPerUser: SOCKETS_PER_USER,
+          negotiatedExtensions: negotiatedExtensions(everyone.flatMap((who) => who.sockets)),
           rounds: result.rounds,
           ...(result.firstError ? { firstError: result.firstError } : {}),
           perSocketP50Ms: nearestRank(result.perSocketMs, 0.5),
@@ -334,6 +345,7 @@ export const notifyFanoutScenarios: Scenario[] = [
         details: {
           sockets: LARGE_FANOUT_SOCKETS,
           sample: "until the last of the sockets had the notification",
+          negotiatedExtensions: negotiatedExtensions(who.sockets),
           rounds: result.rounds,
           ...(result.firstError ? { firstError: result.firstError } : {}),
           perSocketP50Ms: nearestRank(result.perSocketMs, 0.5),

@@ -16,6 +16,8 @@ export type FanoutResult = {
   name: string;
   description: string;
   sockets?: number;
+  /** What the clients' sockets agreed with the server ("none": no permessage-deflate). */
+  negotiatedExtensions?: string[];
   samples?: number;
   p50Ms?: number;
   p99Ms?: number;
@@ -62,7 +64,9 @@ export async function measureFanout(
     const workerdMicros = how.workerdCpuMicros() - workerdBefore - how.idleMicrosPerSecond * wallSeconds;
     const own = process.cpuUsage(ownBefore);
     const samples = measured.latenciesMs.length;
-    result.sockets = Number((measured.details as { sockets?: number } | undefined)?.sockets) || undefined;
+    const details = measured.details as { sockets?: number; negotiatedExtensions?: string[] } | undefined;
+    result.sockets = Number(details?.sockets) || undefined;
+    result.negotiatedExtensions = details?.negotiatedExtensions;
     result.samples = samples;
     result.errors = measured.errors;
     if (samples > 0) {
@@ -73,7 +77,7 @@ export async function measureFanout(
       result.loadGeneratorCpuMsPerNotification = round((own.user + own.system) / samples / 1000, 2);
     }
     console.log(
-      `  ${samples} notifications in ${round(wallSeconds, 1)} s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, workerd ${result.workerdCpuMsPerNotification} ms CPU per notification, ${measured.errors} errors`,
+      `  ${samples} notifications in ${round(wallSeconds, 1)} s, p50 ${result.p50Ms} ms, p99 ${result.p99Ms} ms, workerd ${result.workerdCpuMsPerNotification} ms CPU per notification, ${measured.errors} errors, extensions: ${result.negotiatedExtensions?.join(", ")}`,
     );
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);

@@ -15,7 +15,12 @@ import type { UserPrincipal } from "../src/lib/principal";
 import { REFRESH_GRACE_MS } from "../src/modules/auth/sessions.service";
 import { notificationHub } from "../src/modules/notifications/notification-hub.client";
 import { REPLAY_LIMIT } from "../src/modules/notifications/notification-hub.do";
-import { CLOSE_CODES, MAX_CLIENT_FRAME_BYTES } from "../src/modules/notifications/notification-hub.protocol";
+import {
+  CLOSE_CODES,
+  MAX_CLIENT_FRAME_BYTES,
+  REFUSE_WEBSOCKET_COMPRESSION,
+  type ServerMessage,
+} from "../src/modules/notifications/notification-hub.protocol";
 import type { NotificationDto } from "../src/modules/notifications/notifications.schemas";
 import { type NotifyInput, notify } from "../src/modules/notifications/notifications.service";
 import { issueWsTicket } from "../src/modules/notifications/ws-ticket";
@@ -198,6 +203,29 @@ describe("delivery", () => {
     expect(await socket.next("hello")).toMatchObject({ replay: { count: REPLAY_LIMIT, truncated: true } });
     const firstReplayed = await socket.next("notification");
     expect(firstReplayed.data.title).toBe("Backlog 1"); // oldest missed first
+  });
+
+  it("declines permessage-deflate that the client offers, and the socket still carries frames", async () => {
+    const ada = await subscriber();
+    const res = await upgrade("", {
+      token: ada.tokens.accessToken,
+      headers: { "sec-websocket-extensions": "permessage-deflate; client_max_window_bits" },
+    });
+    expect(res.status).toBe(101);
+    // What the Worker tells the runtime: extensions it wants, none of which is permessage-deflate
+    // (an empty value reads as absent in workerd's HTTP layer, which then negotiates deflate).
+    const wanted = res.headers.get("sec-websocket-extensions");
+    expect(wanted).toBe(REFUSE_WEBSOCKET_COMPRESSION);
+    expect(wanted).not.toMatch(/permessage-deflate/i);
+    const ws = res.webSocket as WebSocket;
+    ws.accept();
+    const hello = await new Promise<ServerMessage>((resolve) =>
+      ws.addEventListener("message", (event) => resolve(JSON.parse(String(event.data)) as ServerMessage), {
+        once: true,
+      }),
+    );
+    expect(hello.type).toBe("hello");
+    ws.close();
   });
 
   it("answers 400 naming `since` when it is not a notification id", async () => {

@@ -4,6 +4,7 @@ import { setLinkHeader } from "../../lib/pagination";
 import { ProblemError } from "../../lib/problem";
 import { authenticationFailure } from "../../middleware/authenticate";
 import { notificationHub } from "./notification-hub.client";
+import { REFUSE_WEBSOCKET_COMPRESSION } from "./notification-hub.protocol";
 import type * as routes from "./notifications.routes";
 import * as notifications from "./notifications.service";
 import { authorizeSocket } from "./socket-auth";
@@ -80,9 +81,11 @@ export const ws: RouteHandler<typeof routes.ws, AppEnv> = async (c) => {
     maxSockets: c.var.ctx.config.NOTIFICATIONS_MAX_SOCKETS_PER_USER,
   });
   // A fresh Response: the hub's has immutable headers, which the secure-headers middleware must set.
+  const headers = new Headers(upgraded.headers);
+  headers.set("Sec-WebSocket-Extensions", REFUSE_WEBSOCKET_COMPRESSION);
   return new Response(upgraded.body, {
     status: upgraded.status,
-    headers: upgraded.headers,
+    headers,
     webSocket: upgraded.webSocket,
   });
 };

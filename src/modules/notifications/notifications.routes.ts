@@ -196,6 +196,7 @@ export const ws = defineRoute({
     'Client → server: `{"type":"ping"}` (answered `{"type":"pong"}` without waking the server), `{"type":"mark_read","ids":[…]}`.',
     "`?since=<notification id>` replays, oldest first and before any live event, the notifications created after that one (at most 100; `hello.replay.truncated` says to refetch the list).",
     "With `WEBSOCKETS_ENABLED=false` this route and POST /ws-ticket answer 404 (notifications still reach the REST list, email and push).",
+    "Frames are never compressed: an offered `permessage-deflate` is declined (no `Sec-WebSocket-Extensions` in the 101).",
     "Close codes: 4001 session revoked, 4003 account deleted or disabled, 4008 too many connections (the oldest socket goes once the user holds more than NOTIFICATIONS_MAX_SOCKETS_PER_USER, default 100), 1011 server error (reconnect with `since`).",
   ].join("\n\n"),
   security: SECURITY.bearerOrNone,
