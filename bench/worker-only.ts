@@ -17,7 +17,8 @@
  *    idle CPU over IDLE_SAMPLE_MS, then the measured run. CPU µs/request = (utime+stime of the
  *    workerd over the run − its idle rate × the run's wall time) / responses. That is the
  *    Worker's CPU plus the local simulators' (D1, KV, R2, queues and Durable Objects run in the
- *    same workerd).
+ *    same workerd). A scenario that declares `vars` (signin-peer-params: the peer's scrypt
+ *    parameters) runs on a workerd of its own started with them, measured and profiled there.
  * 5. The fan-out pass (unless --no-fanout; bench/worker-only-fanout.ts): notify_fanout (100 sockets)
  *    and notify_fanout_1000 on a workerd of their own whose hub keeps 1,000 sockets per user, each
  *    at least 30 s, p50/p99 to the last socket, without the dev proxy that relays every frame
@@ -661,6 +662,19 @@ function write(
 
 // ---------------------------------------------------------------------------- main
 
+/** The scenarios by the `vars` they declare, those without any first (one workerd per group). */
+function groupByVars(list: Scenario[]): Array<{ vars: Record<string, string>; scenarios: Scenario[] }> {
+  const groups = new Map<string, { vars: Record<string, string>; scenarios: Scenario[] }>();
+  for (const scenario of list) {
+    const vars = scenario.vars ?? {};
+    const key = JSON.stringify(Object.entries(vars).sort());
+    const group = groups.get(key) ?? { vars, scenarios: [] };
+    group.scenarios.push(scenario);
+    groups.set(key, group);
+  }
+  return [...groups.values()].sort((a, b) => Object.keys(a.vars).length - Object.keys(b.vars).length);
+}
+
 async function main(): Promise<void> {
   const tempDir = mkdtempSync(join(tmpdir(), "edge-api-worker-only-"));
   const results: WorkerOnlyResult[] = [];
@@ -675,14 +689,28 @@ async function main(): Promise<void> {
     });
 
     const plans = new Map<string, BenchRequest[]>();
-    if (selectedScenarios.length > 0)
-      await withMiniflare(persistTo, [], async (url) => {
-        const ctx = createContext(url, persistTo);
-        for (const scenario of selectedScenarios) {
-          const result = await measureScenario(url, ctx, scenario, plans);
-          results.push(result);
-        }
-      });
+    // A scenario that declares `vars` (signin-peer-params: the peer's scrypt parameters) runs on
+    // a workerd of its own started with them, as `npm run bench` gives it a worker of its own.
+    const groups = groupByVars(selectedScenarios);
+    for (const group of groups)
+      await withMiniflare(
+        persistTo,
+        [],
+        async (url) => {
+          const ctx = createContext(url, persistTo);
+          for (const scenario of group.scenarios) {
+            const result = await measureScenario(url, ctx, scenario, plans);
+            results.push(result);
+          }
+        },
+        group.vars,
+      );
+    // In the order of WORKER_ONLY_SCENARIOS, whichever workerd measured them.
+    results.sort(
+      (a, b) =>
+        selectedScenarios.findIndex((each) => each.name === a.name) -
+        selectedScenarios.findIndex((each) => each.name === b.name),
+    );
     if (selectedFanout.length > 0)
       await withMiniflare(
         persistTo,
@@ -711,34 +739,40 @@ async function main(): Promise<void> {
     // nor V8's perf map: a second workerd on the same state (the users, sessions and tokens the
     // scenarios seeded), started with V8_PERF_FLAGS.
     if (options.profile)
-      await withMiniflare(persistTo, V8_PERF_FLAGS, async (url) => {
-        currentUrl = url;
-        const pid = workerdPids()[0];
-        if (pid === undefined || !existsSync(perfMapOf(pid))) {
-          console.warn(
-            "bench:worker-only: no profiling pass: workerd wrote no V8 perf map (this Miniflare did not pass MINIFLARE_WORKERD_V8_FLAGS on)",
-          );
-          return;
-        }
-        for (const result of results) {
-          const requests = plans.get(result.name);
-          const scenario = selectedScenarios.find((each) => each.name === result.name);
-          if (!requests || !scenario || result.error) continue;
-          console.log(`\n◆ profile ${result.name} (${options.profileSeconds} s, perf on the workerd)`);
-          try {
-            // A fresh isolate: compile and optimise before sampling, as the measured run did.
-            await load(url, scenario, requests, Math.max(2, options.warmup));
-            await quiet();
-            result.profile = await profileScenario(scenario, requests);
-            const profile = result.profile;
-            console.log(
-              `  Worker: JavaScript ${profile.workerJavascriptUs} + crypto ${profile.workerCryptoUs} µs/request; simulators' JavaScript ${profile.simulatorsJavascriptUs}, unattributed ${profile.unattributedJavascriptUs}, rest ${profile.restUs}; ${profile.workerdUsPerRequest} in the workerd`,
-            );
-          } catch (error) {
-            console.warn(`  profile failed: ${error instanceof Error ? error.message : String(error)}`);
-          }
-        }
-      });
+      for (const group of groups)
+        await withMiniflare(
+          persistTo,
+          V8_PERF_FLAGS,
+          async (url) => {
+            currentUrl = url;
+            const pid = workerdPids()[0];
+            if (pid === undefined || !existsSync(perfMapOf(pid))) {
+              console.warn(
+                "bench:worker-only: no profiling pass: workerd wrote no V8 perf map (this Miniflare did not pass MINIFLARE_WORKERD_V8_FLAGS on)",
+              );
+              return;
+            }
+            for (const scenario of group.scenarios) {
+              const result = results.find((each) => each.name === scenario.name);
+              const requests = plans.get(scenario.name);
+              if (!requests || !result || result.error) continue;
+              console.log(`\n◆ profile ${result.name} (${options.profileSeconds} s, perf on the workerd)`);
+              try {
+                // A fresh isolate: compile and optimise before sampling, as the measured run did.
+                await load(url, scenario, requests, Math.max(2, options.warmup));
+                await quiet();
+                result.profile = await profileScenario(scenario, requests);
+                const profile = result.profile;
+                console.log(
+                  `  Worker: JavaScript ${profile.workerJavascriptUs} + crypto ${profile.workerCryptoUs} µs/request; simulators' JavaScript ${profile.simulatorsJavascriptUs}, unattributed ${profile.unattributedJavascriptUs}, rest ${profile.restUs}; ${profile.workerdUsPerRequest} in the workerd`,
+                );
+              } catch (error) {
+                console.warn(`  profile failed: ${error instanceof Error ? error.message : String(error)}`);
+              }
+            }
+          },
+          group.vars,
+        );
     const base = results.find((result) => result.name === BASELINE)?.cpuUsPerRequest;
     for (const result of results)
       if (base !== undefined && result.cpuUsPerRequest !== undefined)
