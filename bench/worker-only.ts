@@ -53,7 +53,15 @@ import { clockTicksPerSecond, cpuTicks, processTree, readStat } from "../scripts
 import { runWrangler } from "../scripts/lib/wrangler.ts";
 import { OWNERS, type Owner, splitByOwner, V8_PERF_FLAGS } from "./js-owners.ts";
 import { notifyFanoutScenarios } from "./notify-fanout.ts";
-import { comparisons } from "./peers/comparison.ts";
+import { type Comparison, comparisons } from "./peers/comparison.ts";
+import { preparePeerBundle } from "./peers/peer-worker.ts";
+import {
+  measurePairInRounds,
+  type PairFigures,
+  type RoundsHarness,
+  renderPairsTable,
+  workerOnlyPeerBudgets,
+} from "./peers/worker-only-rounds.ts";
 import { type ProfileCategory, perfUnavailable, profileWhile } from "./profile.ts";
 import { renderBundle, round } from "./report.ts";
 import {
@@ -90,15 +98,17 @@ const { values: flags } = parseArgs({
     "no-write": { type: "boolean", default: false },
     scenarios: { type: "string" },
     "no-fanout": { type: "boolean", default: false },
+    "no-peer": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (flags.help) {
-  console.log(`npm run bench:worker-only -- [--duration S] [--connections N] [--warmup S] [--profile-seconds S] [--no-profile] [--no-write] [--no-fanout] [--scenarios a,b]
+  console.log(`npm run bench:worker-only -- [--duration S] [--connections N] [--warmup S] [--profile-seconds S] [--no-profile] [--no-write] [--no-fanout] [--no-peer] [--scenarios a,b]
   Runs the production bundle in workerd through Miniflare's Node API (no dev proxy, no inspector),
   measures CPU µs per request of the workerd process, then (unless --no-profile) profiles a second
   workerd with Linux perf and V8's perf map, splitting the Worker's own JavaScript and crypto from
-  the simulators'. --scenarios runs only those (a partial run writes nothing). See bench/README.md.`);
+  the simulators'. Then (unless --no-peer) the pairs of \`--peers\` against the peer's bundle in a
+  workerd of its own, in rounds. --scenarios runs only those (a partial run writes nothing). See bench/README.md.`);
   process.exit(0);
 }
 const seconds = (name: string, value: string, max: number) => {
@@ -141,10 +151,23 @@ const FANOUT_VARS: Record<string, string> = Object.assign(
   ...FANOUT_SCENARIOS.map((scenario) => scenario.vars ?? {}),
 );
 
+/**
+ * The pairs of `npm run bench -- --peers` (bench/peers/comparison.ts), ours against the peer's
+ * bundle (bench/peers/worker-only-rounds.ts), unless --no-peer. A pair whose peer side names another
+ * pair (signin-peer-params) is set beside that pair's peer scenario, measured again in its rounds.
+ */
+function peerScenarioOf(comparison: Comparison): Scenario {
+  if (typeof comparison.peer !== "string") return comparison.peer;
+  const named = comparisons.find((each) => each.name === comparison.peer)?.peer;
+  if (!named || typeof named === "string") throw new Error(`${comparison.name}: no peer scenario`);
+  return named;
+}
+
 /** --scenarios a,b: a subset (the README table is then not rewritten: it shows whole runs). */
 const wanted = (scenario: Scenario) => !flags.scenarios || flags.scenarios.split(",").includes(scenario.name);
 const selectedScenarios = WORKER_ONLY_SCENARIOS.filter(wanted);
 const selectedFanout = flags["no-fanout"] ? [] : FANOUT_SCENARIOS.filter(wanted);
+const selectedPairs = flags["no-peer"] ? [] : comparisons.filter((comparison) => wanted(comparison.ours));
 if (flags.scenarios && selectedScenarios.length + selectedFanout.length === 0) {
   console.error(
     `bench:worker-only: --scenarios names none of ${[...WORKER_ONLY_SCENARIOS, ...FANOUT_SCENARIOS].map((each) => each.name).join(", ")}`,
@@ -232,32 +255,53 @@ const isWorkerScript = (script: string) => script.startsWith("build/");
  * undocumented MINIFLARE_WORKERD_V8_FLAGS, on every (re)start of workerd, so the variable is set
  * for the instance's whole life and restored afterwards.
  */
+/** A bundle to serve: its wrangler config (for the bindings), its built modules and its settings. */
+type BundleTarget = {
+  name: string;
+  configPath: string;
+  /** Where module names start: "build/index.js" for ours, so that perf can tell its frames apart. */
+  modulesRoot: string;
+  modulesDir: string;
+  vars: (url: string) => Record<string, string>;
+};
+
+const OUR_BUNDLE: BundleTarget = {
+  name: "edge-api-platform",
+  configPath: join(root, "wrangler.toml"),
+  modulesRoot: generatedDir,
+  modulesDir: buildDir,
+  vars: () => WORKER_VARS,
+};
+
 async function withMiniflare(
   persistTo: string,
   v8Flags: string[],
-  work: (url: string) => Promise<void>,
+  work: (url: string, pids: number[]) => Promise<void>,
   vars: Record<string, string> = {},
+  target: BundleTarget = OUR_BUNDLE,
 ): Promise<void> {
-  const { workerOptions } = unstable_getMiniflareWorkerOptions(join(root, "wrangler.toml"));
+  const { workerOptions } = unstable_getMiniflareWorkerOptions(target.configPath);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
   // The bundle is already built: wrangler's module rules (for bundling) do not apply, and this
   // Miniflare refuses to convert them. Every .js file of the build is an ES module, named from
   // .generated/ (so "build/index.js": miniflare's own outbound worker is "index.js").
   const { modulesRules: _bundlingRules, ...bindingOptions } = workerOptions as Record<string, unknown>;
   const worker = {
     ...bindingOptions,
-    name: "edge-api-platform",
-    modulesRoot: generatedDir,
-    modules: readdirSync(buildDir)
+    name: target.name,
+    modulesRoot: target.modulesRoot,
+    modules: readdirSync(target.modulesDir)
       .filter((file) => file.endsWith(".js"))
       .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)))
-      .map((file) => ({ type: "ESModule", path: join(buildDir, file) })),
+      .map((file) => ({ type: "ESModule", path: join(target.modulesDir, file) })),
     bindings: {
       ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
-      ...WORKER_VARS,
+      ...target.vars(url),
       ...vars,
     },
   };
-  const port = await freePort();
+  const workerdsBefore = new Set(workerdPids());
   const previousFlags = process.env.MINIFLARE_WORKERD_V8_FLAGS;
   if (v8Flags.length > 0) process.env.MINIFLARE_WORKERD_V8_FLAGS = v8Flags.join(" ");
   else delete process.env.MINIFLARE_WORKERD_V8_FLAGS;
@@ -273,10 +317,13 @@ async function withMiniflare(
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   try {
-    const url = (await mf.ready).toString().replace(/\/$/, "");
+    await mf.ready;
     const flagsNote = v8Flags.length > 0 ? `V8 flags ${v8Flags.join(" ")}` : "no dev proxy, no inspector";
-    console.log(`bench:worker-only: workerd at ${url} (${flagsNote})`);
-    await work(url);
+    console.log(`bench:worker-only: ${target.name} in workerd at ${url} (${flagsNote})`);
+    await work(
+      url,
+      workerdPids().filter((pid) => !workerdsBefore.has(pid)),
+    );
   } finally {
     const pids = workerdPids();
     await mf.dispose();
@@ -361,6 +408,30 @@ function load(url: string, scenario: Scenario, requests: BenchRequest[], duratio
   });
 }
 
+/** The scenario's requests (its setup seeds through the public API), each probed once for its status. */
+async function prepareRequests(
+  url: string,
+  ctx: ScenarioContext,
+  scenario: Scenario,
+): Promise<BenchRequest[]> {
+  const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
+  if (!defined) throw new Error(`${scenario.name}: the scenario defines neither setup nor request`);
+  const requests = Array.isArray(defined) ? defined : [defined];
+  for (const request of requests) {
+    const response = await fetch(`${url}${request.path}`, {
+      method: request.method ?? "GET",
+      headers: request.headers,
+      body: request.makeBody?.() ?? request.body,
+    });
+    const text = await response.text();
+    if (response.status !== scenario.expectedStatus)
+      throw new Error(
+        `${scenario.name}: probe answered ${response.status}, expected ${scenario.expectedStatus}: ${text.slice(0, 200)}`,
+      );
+  }
+  return requests;
+}
+
 async function measureScenario(
   url: string,
   ctx: ScenarioContext,
@@ -370,22 +441,8 @@ async function measureScenario(
   const result: WorkerOnlyResult = { name: scenario.name, description: scenario.description, requests: [] };
   console.log(`\n▶ ${scenario.name}: ${scenario.description}`);
   try {
-    const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
-    if (!defined) throw new Error("the scenario defines neither setup nor request");
-    const requests = Array.isArray(defined) ? defined : [defined];
+    const requests = await prepareRequests(url, ctx, scenario);
     result.requests = requests.map((request) => `${request.method ?? "GET"} ${request.path}`);
-    for (const request of requests) {
-      const response = await fetch(`${url}${request.path}`, {
-        method: request.method ?? "GET",
-        headers: request.headers,
-        body: request.makeBody?.() ?? request.body,
-      });
-      const text = await response.text();
-      if (response.status !== scenario.expectedStatus)
-        throw new Error(
-          `probe answered ${response.status}, expected ${scenario.expectedStatus}: ${text.slice(0, 200)}`,
-        );
-    }
     plans.set(scenario.name, requests);
     if (options.warmup > 0) await load(url, scenario, requests, options.warmup);
     await quiet();
@@ -565,7 +622,11 @@ function renderTable(rows: WorkerOnlyResult[]): string {
  * The Worker-only budgets. The /users/me figure is the Worker's own JavaScript + BoringSSL from
  * the profiling pass (samples with a frame of our bundle on the stack, bench/js-owners.ts).
  */
-function renderBudgets(rows: WorkerOnlyResult[], build: BuildReport | undefined): string {
+function renderBudgets(
+  rows: WorkerOnlyResult[],
+  build: BuildReport | undefined,
+  pairs: PairFigures[],
+): string {
   const me = rows.find((row) => row.name === WHOAMI)?.profile;
   // The unattributed JavaScript (promise jobs, either isolate's) decides nothing on its own: a
   // PASS holds with all of it counted as the Worker's, a MISS without any of it.
@@ -585,6 +646,11 @@ function renderBudgets(rows: WorkerOnlyResult[], build: BuildReport | undefined)
     "|---|--:|---|",
     `| Worker-only JS + crypto CPU of GET /users/me (40 users' tokens) ≤ ${ME_JS_BUDGET_US} µs (perf with V8's perf map: our bundle's JavaScript + BoringSSL) | ${me ? `${me.workerJavascriptAndCryptoUs} µs${unattributed}` : "—"} | ${meVerdict} |`,
     `| bundle < 400 KiB gzip | ${build ? `${(build.gzipBytes / 1024).toFixed(1)} KiB` : "—"} | ${build ? (build.withinBudget ? "PASS" : "MISS") : "NOT MEASURED"} |`,
+    ...(pairs.length > 0
+      ? workerOnlyPeerBudgets(pairs).map(
+          (check) => `| ${check.budget} | ${check.measured} | ${check.verdict} |`,
+        )
+      : []),
   ].join("\n");
 }
 
@@ -617,8 +683,7 @@ function renderWorkerFunctions(rows: WorkerOnlyResult[]): string | undefined {
 function write(
   tables: string,
   bundle: BuildReport | undefined,
-  results: WorkerOnlyResult[],
-  fanout: FanoutResult[],
+  measured: { results: WorkerOnlyResult[]; pairs: PairFigures[]; fanout: FanoutResult[] },
 ): void {
   const date = startedAt.toISOString().slice(0, 10);
   const file = join(benchDir, "results", `${date}-worker-only.json`);
@@ -636,8 +701,7 @@ function write(
         "Linux perf -g on a second workerd started with V8's --perf-basic-prof --interpreted-frames-native-stack, after every measured run (bench/profile.ts, bench/js-owners.ts): CPU by kind of work of the leaf, and by owner: the Worker when a frame of its bundle (build/*.js) is on the stack, the simulators when a frame of miniflare's workers is, unattributed JavaScript when only builtins or workerd's built-in modules are",
     },
     bundle,
-    results,
-    fanout,
+    ...measured,
   };
   writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
   console.log(`bench:worker-only: wrote ${relative(root, file)}`);
@@ -660,6 +724,87 @@ function write(
   console.log("bench:worker-only: updated bench:worker-only in bench/README.md");
 }
 
+// ---------------------------------------------------------------------------- the peer
+
+/**
+ * The pairs against the peer: its production bundle (preparePeerBundle) in a workerd of its own,
+ * ours in another (one per `vars` setting, each on a state of its own: two workerds must not
+ * share SQLite files), both running while each pair is measured in rounds.
+ */
+async function measurePeerPairs(tempDir: string): Promise<PairFigures[]> {
+  const peer = preparePeerBundle(tempDir);
+  const peerBundle: BundleTarget = {
+    name: "peer-better-auth",
+    configPath: peer.configPath,
+    modulesRoot: peer.modulesDir,
+    modulesDir: peer.modulesDir,
+    // Better Auth checks the Origin of state-changing requests against its base URL.
+    vars: (url) => ({ BETTER_AUTH_URL: url }),
+  };
+  const harness: RoundsHarness = { load, cpuMicros, quiet, sleep };
+  const measured: PairFigures[] = [];
+  await withMiniflare(
+    peer.persistTo,
+    [],
+    async (peerUrl, peerPids) => {
+      const peerCtx = createContext(peerUrl, peer.persistTo);
+      const peerRequests = new Map<string, Promise<BenchRequest[]>>();
+      const groups = groupByVars(selectedPairs.map((comparison) => comparison.ours));
+      for (const [index, group] of groups.entries()) {
+        const persistTo = join(tempDir, `pairs-state-${index}`);
+        runWrangler(root, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
+          quiet: true,
+        });
+        await withMiniflare(
+          persistTo,
+          [],
+          async (oursUrl, oursPids) => {
+            const oursCtx = createContext(oursUrl, persistTo);
+            for (const scenario of group.scenarios) {
+              const comparison = selectedPairs.find((each) => each.ours === scenario) as Comparison;
+              try {
+                const peerScenario = peerScenarioOf(comparison);
+                let peerPlan = peerRequests.get(peerScenario.name);
+                if (!peerPlan) {
+                  peerPlan = prepareRequests(peerUrl, peerCtx, peerScenario);
+                  peerRequests.set(peerScenario.name, peerPlan);
+                }
+                const pair = {
+                  name: comparison.name,
+                  description: comparison.description,
+                  ours: {
+                    worker: { url: oursUrl, pids: oursPids },
+                    scenario,
+                    requests: await prepareRequests(oursUrl, oursCtx, scenario),
+                  },
+                  peer: {
+                    worker: { url: peerUrl, pids: peerPids },
+                    scenario: peerScenario,
+                    requests: await peerPlan,
+                  },
+                };
+                const seconds = Math.max(options.duration, scenario.minDurationSeconds ?? 0);
+                measured.push(
+                  await measurePairInRounds(pair, { seconds, warmupSeconds: options.warmup }, harness),
+                );
+              } catch (error) {
+                console.log(
+                  `  ${comparison.name}: skipped: ${error instanceof Error ? error.message : String(error)}`,
+                );
+              }
+            }
+          },
+          group.vars,
+        );
+      }
+    },
+    {},
+    peerBundle,
+  );
+  const order = (name: string) => comparisons.findIndex((comparison) => comparison.name === name);
+  return measured.sort((a, b) => order(a.name) - order(b.name));
+}
+
 // ---------------------------------------------------------------------------- main
 
 /** The scenarios by the `vars` they declare, those without any first (one workerd per group). */
@@ -679,6 +824,7 @@ async function main(): Promise<void> {
   const tempDir = mkdtempSync(join(tmpdir(), "edge-api-worker-only-"));
   const results: WorkerOnlyResult[] = [];
   const fanout: FanoutResult[] = [];
+  const pairs: PairFigures[] = [];
   let bundle: BuildReport | undefined;
   try {
     bundle = buildWorker(root);
@@ -711,6 +857,7 @@ async function main(): Promise<void> {
         selectedScenarios.findIndex((each) => each.name === a.name) -
         selectedScenarios.findIndex((each) => each.name === b.name),
     );
+    if (selectedPairs.length > 0) pairs.push(...(await measurePeerPairs(tempDir)));
     if (selectedFanout.length > 0)
       await withMiniflare(
         persistTo,
@@ -786,18 +933,24 @@ async function main(): Promise<void> {
     rmSync(tempDir, { recursive: true, force: true });
   }
 
-  if (results.length + fanout.length > 0) {
+  if (results.length + fanout.length + pairs.length > 0) {
     const table = results.length > 0 ? renderTable(results) : undefined;
-    const budgets = results.length > 0 ? renderBudgets(results, bundle) : undefined;
+    const budgets = results.length + pairs.length > 0 ? renderBudgets(results, bundle, pairs) : undefined;
+    const pairsTable = pairs.length > 0 ? renderPairsTable(pairs) : undefined;
     const fanoutTable = fanout.length > 0 ? renderFanoutTable(fanout) : undefined;
-    console.log(`\n${[table, budgets, fanoutTable].filter(Boolean).join("\n\n")}\n`);
+    console.log(`\n${[table, pairsTable, budgets, fanoutTable].filter(Boolean).join("\n\n")}\n`);
     if (results.some((result) => result.error || result.errors)) process.exitCode = 1;
     if (fanout.some((result) => result.error)) process.exitCode = 1;
+    if (pairs.length < selectedPairs.length) process.exitCode = 1;
     const functions = renderWorkerFunctions(results);
     if (functions) console.log(`${functions}\n`);
     if (flags.scenarios) console.log("bench:worker-only: --scenarios given: a partial run, nothing written");
     else if (!flags["no-write"])
-      write([table, budgets, fanoutTable, functions].filter(Boolean).join("\n\n"), bundle, results, fanout);
+      write([table, pairsTable, budgets, fanoutTable, functions].filter(Boolean).join("\n\n"), bundle, {
+        results,
+        pairs,
+        fanout,
+      });
   }
 }
 

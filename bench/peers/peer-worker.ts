@@ -44,6 +44,42 @@ export function ensurePeerInstalled(): void {
   if (result.status !== 0) throw new Error(`npm ci in ${PEER_ROOT} failed (exit ${result.status})`);
 }
 
+/** The peer's schema in a local D1 state directory (the layout `wrangler --persist-to` uses). */
+function applyPeerMigrations(persistTo: string): void {
+  const migrate = spawnSync(
+    join(PEER_ROOT, "node_modules", ".bin", "wrangler"),
+    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],
+    { cwd: PEER_ROOT, env: peerEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 },
+  );
+  if (migrate.status !== 0) {
+    throw new Error(`peer: d1 migrations apply failed:\n${migrate.stdout}\n${migrate.stderr}`);
+  }
+}
+
+/**
+ * For `npm run bench:worker-only`: the peer's deployable bundle (`wrangler deploy --dry-run
+ * --outdir`, the peer's own wrangler) and a fresh local state with its schema, both under `dir`.
+ */
+export function preparePeerBundle(dir: string): {
+  configPath: string;
+  modulesDir: string;
+  persistTo: string;
+} {
+  ensurePeerInstalled();
+  const modulesDir = join(dir, "peer-build");
+  const build = spawnSync(
+    join(PEER_ROOT, "node_modules", ".bin", "wrangler"),
+    ["deploy", "--dry-run", "--outdir", modulesDir],
+    { cwd: PEER_ROOT, env: peerEnv(), encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 300_000 },
+  );
+  if (build.status !== 0) {
+    throw new Error(`peer: wrangler deploy --dry-run failed:\n${build.stdout}\n${build.stderr}`);
+  }
+  const persistTo = join(dir, "peer-state");
+  applyPeerMigrations(persistTo);
+  return { configPath: join(PEER_ROOT, "wrangler.toml"), modulesDir, persistTo };
+}
+
 export async function startPeerWorker(): Promise<LocalWorker> {
   ensurePeerInstalled();
   const wrangler = join(PEER_ROOT, "node_modules", ".bin", "wrangler");
@@ -53,20 +89,11 @@ export async function startPeerWorker(): Promise<LocalWorker> {
   const env = peerEnv();
   const removeTemp = () => rmSync(tempDir, { recursive: true, force: true });
 
-  const migrate = spawnSync(
-    wrangler,
-    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],
-    {
-      cwd: PEER_ROOT,
-      env,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 120_000,
-    },
-  );
-  if (migrate.status !== 0) {
+  try {
+    applyPeerMigrations(persistTo);
+  } catch (error) {
     removeTemp();
-    throw new Error(`peer: d1 migrations apply failed:\n${migrate.stdout}\n${migrate.stderr}`);
+    throw error;
   }
 
   const port = await freePort();
