@@ -68,7 +68,7 @@ export type HubEvent =
  * The notification socket is never compressed. Browsers and Node offer permessage-deflate, and
  * workerd accepts it unless the Worker's 101 names the extensions it wants. Our frames are a few
  * hundred bytes of JSON, so deflate saves little, and it costs a zlib state per socket (about
- * 230 KB with context takeover: 1,000 sockets of one user took 233 MB instead of 9) and a
+ * 230 KB with context takeover: 1,000 sockets in bare workerd took 233 MB instead of 9) and a
  * compress on the server plus an inflate on the client for every frame (bench/README.md
  * "Fan-out"). The runtime documents an empty value for "no compression", but an empty header
  * reads as absent in its HTTP layer (checked on workerd 2026-10-23: it still negotiated
