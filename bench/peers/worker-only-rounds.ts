@@ -10,8 +10,10 @@
  * so a drift of the machine falls on both stacks. A stack's CPU is its own workerd's (its
  * processes only), minus that workerd's idle rate, over the responses of its slices.
  */
+import { round } from "../report.ts";
 import type { BenchRequest, Scenario } from "../scenarios.ts";
 import type { Stack } from "./comparison.ts";
+import { DEFAULT_ROUNDS, MIN_SLICE_SECONDS } from "./rounds.ts";
 
 /** One workerd with a bundle in it: where to send requests and which processes are its. */
 export type RunningWorker = { url: string; pids: number[] };
@@ -57,10 +59,9 @@ export type RoundsHarness = {
   sleep: (ms: number) => Promise<void>;
 };
 
-export const ROUNDS = 3;
+/** As many rounds, and slices no shorter, as `--peers` under `wrangler dev` (rounds.ts). */
+const ROUNDS = DEFAULT_ROUNDS;
 const IDLE_SAMPLE_MS = 2_000;
-/** A slice never shorter than this: at 4 connections a sign-in slice is still tens of requests. */
-const MIN_SLICE_SECONDS = 3;
 
 type Totals = { responses: number; seconds: number; cpuMicros: number; errors: number };
 
@@ -93,8 +94,8 @@ async function slice(
 
 const figures = (totals: Totals): SideFigures => ({
   responses: totals.responses,
-  seconds: Math.round(totals.seconds * 10) / 10,
-  rps: Math.round((totals.responses / Math.max(totals.seconds, Number.EPSILON)) * 10) / 10,
+  seconds: round(totals.seconds, 1),
+  rps: round(totals.responses / Math.max(totals.seconds, Number.EPSILON), 1),
   cpuUsPerRequest: totals.responses > 0 ? Math.round(totals.cpuMicros / totals.responses) : 0,
   errors: totals.errors,
 });
@@ -128,8 +129,8 @@ export async function measurePairInRounds(
     peer: { responses: 0, seconds: 0, cpuMicros: 0, errors: 0 },
   };
   const cpuRatioByRound: number[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    const order: Stack[] = round % 2 === 0 ? ["ours", "peer"] : ["peer", "ours"];
+  for (let roundIndex = 0; roundIndex < ROUNDS; roundIndex++) {
+    const order: Stack[] = roundIndex % 2 === 0 ? ["ours", "peer"] : ["peer", "ours"];
     const perRequest: Partial<Record<Stack, number>> = {};
     for (const stack of order) {
       const measured = await slice(sides[stack], secondsPerSlice, idle[stack], harness);
@@ -140,9 +141,7 @@ export async function measurePairInRounds(
       total.errors += measured.errors;
       perRequest[stack] = measured.responses > 0 ? measured.cpuMicros / measured.responses : Number.NaN;
     }
-    cpuRatioByRound.push(
-      Math.round(((perRequest.ours ?? Number.NaN) / (perRequest.peer ?? Number.NaN)) * 100) / 100,
-    );
+    cpuRatioByRound.push(round((perRequest.ours ?? Number.NaN) / (perRequest.peer ?? Number.NaN), 2));
   }
   const ours = figures(totals.ours);
   const peer = figures(totals.peer);
@@ -153,8 +152,8 @@ export async function measurePairInRounds(
     secondsPerSlice,
     ours,
     peer,
-    rpsRatio: Math.round((ours.rps / Math.max(peer.rps, Number.EPSILON)) * 100) / 100,
-    cpuRatio: Math.round((ours.cpuUsPerRequest / Math.max(peer.cpuUsPerRequest, 1)) * 100) / 100,
+    rpsRatio: round(ours.rps / Math.max(peer.rps, Number.EPSILON), 2),
+    cpuRatio: round(ours.cpuUsPerRequest / Math.max(peer.cpuUsPerRequest, 1), 2),
     cpuRatioByRound,
   };
   console.log(
