@@ -1,14 +1,17 @@
 /**
  * Password guessing, and what stops it. Failed sign-ins are counted in a Durable
- * Object per account (SignInThrottle), checked and charged in one call BEFORE the
- * password is hashed, per account and client (IPv6 by /64):
+ * Object per account (SignInThrottle): each attempt is checked and reserved in one call
+ * BEFORE the password is hashed, and settled (failed or succeeded) in a second call
+ * before the answer leaves, per account and client (IPv6 by /64):
  *
  * - the burst: 20 concurrent wrong passwords get at most 5 evaluations (no scrypt for the rest);
+ * - the dropped request: a reservation nobody settles counts as a failure once it expires;
  * - the weapon: a stranger's failures never lock the owner out from another client;
  * - the spray across one /64: IPv6 neighbours count as one client;
  * - the slow, distributed guess: 100 failures in an hour lock the account for clients it
  *   does not trust, while a client that signed in before keeps its way in.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
@@ -109,6 +112,81 @@ describe("the burst: concurrent wrong passwords from one client", () => {
       lifted,
     );
     expect(byUsername.status).toBe(429);
+  });
+});
+
+describe("reservations: what is counted between the check and the answer", () => {
+  it("a right password writes nothing once the client is trusted; a wrong one is stored", async () => {
+    const account = await createUser();
+    const client = "203.0.113.15";
+    expect((await login(account.email, DEFAULT_PASSWORD, client)).status).toBe(200);
+    const stored = () =>
+      runInDurableObject(throttleOf(account.user.id), async (_, state) => [
+        ...state.storage.kv.list<unknown>(),
+      ]);
+    const afterFirst = await stored();
+    expect(afterFirst.map(([key]) => key)).toEqual([`trusted:${client}`]);
+    expect((await login(account.email, DEFAULT_PASSWORD, client)).status).toBe(200);
+    expect(await stored()).toEqual(afterFirst);
+
+    await problemOf(await login(account.email, "a wrong one", client), 401);
+    const keys = (await stored()).map(([key]) => key).sort();
+    expect(keys).toEqual(["account", `client:${client}`, `trusted:${client}`]);
+  });
+
+  it("holds the 6th concurrent attempt while 5 are in flight, and lets it in once they are settled right", async () => {
+    const account = await createUser();
+    const throttle = throttleOf(account.user.id);
+    const now = Date.now();
+    const client = "203.0.113.16";
+    const tickets: string[] = [];
+    for (let i = 0; i < SIGN_IN_THROTTLE.clientLimit; i++) {
+      const verdict = await throttle.attempt(client, now);
+      if (!verdict.allowed) throw new Error(`attempt ${i + 1} refused`);
+      tickets.push(verdict.ticket);
+    }
+    const sixth = await throttle.attempt(client, now);
+    expect(sixth).toMatchObject({ allowed: false, scope: "client", retryAfterSeconds: 900 });
+    for (const ticket of tickets) await throttle.succeeded(client, ticket, now);
+    expect((await throttle.attempt(client, now)).allowed).toBe(true);
+  });
+
+  it("counts a reservation nobody settled (the request died after hashing) as a failure once it expires", async () => {
+    const account = await createUser();
+    const throttle = throttleOf(account.user.id);
+    const client = "203.0.113.17";
+    const start = Date.now();
+    for (let i = 0; i < SIGN_IN_THROTTLE.clientLimit; i++) {
+      expect((await throttle.attempt(client, start)).allowed).toBe(true);
+    }
+    // A minute later nobody has settled them: five failures, and the client is locked from then.
+    const later = start + SIGN_IN_THROTTLE.pendingTtlMs + 1_000;
+    expect(await throttle.attempt(client, later)).toEqual({
+      allowed: false,
+      scope: "client",
+      retryAfterSeconds: SIGN_IN_THROTTLE.clientLockMs / 1000,
+    });
+    const res = await login(account.email, DEFAULT_PASSWORD, client);
+    expect((await problemOf(res, 429)).code).toBe("too_many_attempts");
+  });
+
+  it("records a failure settled with a ticket the object no longer knows (it was restarted in between)", async () => {
+    const account = await createUser();
+    const throttle = throttleOf(account.user.id);
+    const client = "203.0.113.18";
+    const now = Date.now();
+    const locks = [];
+    for (let i = 0; i < SIGN_IN_THROTTLE.clientLimit; i++) {
+      locks.push(...(await throttle.failed(client, crypto.randomUUID(), now)));
+    }
+    expect(locks).toEqual([
+      {
+        scope: "client",
+        failures: SIGN_IN_THROTTLE.clientLimit,
+        lockedUntil: now + SIGN_IN_THROTTLE.clientLockMs,
+      },
+    ]);
+    expect((await throttle.attempt(client, now)).allowed).toBe(false);
   });
 });
 

@@ -1,8 +1,9 @@
 /**
  * Password checks go through here: sign-in, the current password of a password change,
  * and re-authentication by `current_password`. Each asks the account's SignInThrottle
- * Durable Object first (check and charge in one call), and only then runs scrypt, so
- * a locked-out client costs one object call and no hash.
+ * Durable Object first (check and reserve in one call), and only then runs scrypt, so
+ * a locked-out client costs one object call and no hash; the outcome is reported in a
+ * second call before the answer leaves, so nobody learns a result that was not counted.
  *
  * The client is its IP address, IPv6 by /64 (one subscriber usually holds a whole
  * /64); see sign-in-throttle.do.ts for the numbers. If the object cannot be reached
@@ -15,7 +16,7 @@ import { serializeError } from "../../lib/logger";
 import { ProblemError, problems } from "../../lib/problem";
 import { addressBucket } from "../../lib/rate-limit/client-address";
 import { audit } from "../audit/audit.service";
-import { type AttemptVerdict, SIGN_IN_THROTTLE } from "./sign-in-throttle.do";
+import type { AttemptVerdict, LockSet } from "./sign-in-throttle.do";
 
 /** The account an attempt is against: an existing one, or the identifier typed (so unknown accounts lock alike). */
 export type ThrottledAccount = { userId: string } | { identifier: string };
@@ -23,7 +24,7 @@ export type ThrottledAccount = { userId: string } | { identifier: string };
 export type PasswordCheck = {
   /** The password was right: the client's failures are forgotten and the client trusted. */
   succeeded(): Promise<void>;
-  /** The password was wrong: the charge stands; a lock it set goes to the audit log. */
+  /** The password was wrong: counted for the client and the account; a lock it set goes to the audit log. */
   failed(): Promise<void>;
 };
 
@@ -81,28 +82,39 @@ export async function beginPasswordCheck(
     throw throttleUnavailable(error, ctx);
   }
   if (!verdict.allowed) throw tooManyAttempts(verdict.retryAfterSeconds);
-  const { locks, failures } = verdict;
+  const { ticket } = verdict;
   return {
     async succeeded() {
       try {
-        await throttle.succeeded(client, now);
+        await throttle.succeeded(client, ticket, now);
       } catch (error) {
-        // The sign-in is right either way; the client's count simply stays until its window ends.
-        ctx.logger.error("could not clear sign-in failures", { error: serializeError(error) });
+        // The sign-in is right either way; the reservation becomes a failure when it expires.
+        ctx.logger.error("could not settle a right password with the sign-in throttle", {
+          error: serializeError(error),
+        });
       }
     },
     async failed() {
-      for (const scope of locks) {
-        const lockMs = scope === "client" ? SIGN_IN_THROTTLE.clientLockMs : SIGN_IN_THROTTLE.accountLockMs;
+      let locks: LockSet[];
+      try {
+        locks = await throttle.failed(client, ticket, now);
+      } catch (error) {
+        // Still counted: the object records the unsettled reservation as a failure when it expires.
+        ctx.logger.error("could not record a wrong password with the sign-in throttle", {
+          error: serializeError(error),
+        });
+        return;
+      }
+      for (const lock of locks) {
         await audit(ctx, {
           action: "auth.lockout",
           target,
           after: {
-            scope,
-            client: scope === "client" ? client : undefined,
-            failures: scope === "client" ? failures.client : failures.account,
-            locked_until: new Date(now + lockMs).toISOString(),
-            retry_after_seconds: lockMs / 1000,
+            scope: lock.scope,
+            client: lock.scope === "client" ? client : undefined,
+            failures: lock.failures,
+            locked_until: new Date(lock.lockedUntil).toISOString(),
+            retry_after_seconds: Math.round((lock.lockedUntil - now) / 1000),
           },
         });
       }
