@@ -136,6 +136,29 @@ describe("new-device alerts", () => {
     ]);
   });
 
+  it("a sign-in from an origin seen within the hour reads one row and writes nothing; later it refreshes last_seen_at", async () => {
+    const { email, user } = await createUser();
+    const berlin = { userAgent: FIREFOX_WINDOWS, country: "DE", city: "Berlin", ip: "198.51.100.61" };
+    await login(email, berlin);
+    const lastSeen = async () =>
+      (await db.select().from(signInDevices).where(eq(signInDevices.userId, user.id)).all()).map(
+        (row) => [row.country, row.lastSeenAt.getTime()] as const,
+      );
+    const first = await lastSeen();
+    expect(first).toHaveLength(1);
+    const [[, seenAt]] = first as [readonly [string, number]];
+
+    await login(email, berlin);
+    expect(await lastSeen()).toEqual(first);
+
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(seenAt + 61 * 60_000);
+    await login(email, berlin);
+    vi.useRealTimers();
+    expect(await lastSeen()).toEqual([["DE", seenAt + 61 * 60_000]]);
+    expect(mailbox.for(email, "new_device")).toHaveLength(0);
+  });
+
   it("a failing alert never fails the sign-in", async () => {
     const { email } = await createUser();
     await login(email, { userAgent: FIREFOX_WINDOWS, country: "DE" });

@@ -1,8 +1,9 @@
 /**
  * New-device alerts. Every sign-in records the (device family, country) it came
- * from; a sign-in to an account with history, from a device family or a country
- * that history does not contain, marks its session as new and emails the
- * `new_device` alert (device, place, time, and a link to sign that session out).
+ * from (a known one is refreshed at most hourly); a sign-in to an account with
+ * history, from a device family or a country that history does not contain,
+ * marks its session as new and emails the `new_device` alert (device, place, time, and a link to sign
+ * that session out).
  *
  * The first device of an account is recorded without an alert: at registration
  * (and magic-code sign-up), and for accounts that predate this feature, on their
@@ -21,6 +22,12 @@ import { SECURITY_SETTINGS_PATH } from "./security-events";
 import type { SignInHook } from "./sign-in";
 
 type Origin = { device: string; country: string };
+
+/**
+ * A known origin's `last_seen_at` is written again at most this often, so the usual
+ * sign-in (same device, same country) reads one row and writes nothing.
+ */
+const ORIGIN_REFRESH_MS = 60 * 60 * 1000;
 
 function originOf(ctx: ServiceContext): Origin {
   const country = ctx.client.country?.trim().toUpperCase() ?? "";
@@ -66,7 +73,21 @@ export async function checkSignInOrigin(
 ): Promise<boolean> {
   const origin = originOf(ctx);
   const { user } = input;
-  // One round trip: what the history holds, read before the same batch records this origin.
+  // The usual case: this very origin was seen within the hour. Known device and country: not new.
+  const known = await ctx.db
+    .select({ lastSeenAt: signInDevices.lastSeenAt })
+    .from(signInDevices)
+    .where(
+      and(
+        eq(signInDevices.userId, user.id),
+        eq(signInDevices.device, origin.device),
+        eq(signInDevices.country, origin.country),
+      ),
+    )
+    .get();
+  if (known && input.at - known.lastSeenAt.getTime() < ORIGIN_REFRESH_MS) return false;
+  // Otherwise one batch: what the history holds, read before the same batch records this origin
+  // (one transaction, so of two concurrent first sign-ins from a new device only one is new).
   const [seen, anyOrigin] = await ctx.db.batch([
     ctx.db
       .select({ device: signInDevices.device, country: signInDevices.country })
