@@ -234,6 +234,34 @@ describe("the slow, distributed guess", () => {
     expect((await login(account.email, DEFAULT_PASSWORD, "203.0.113.30")).status).toBe(200);
   });
 
+  it("once the account's lock ends within its hour, lets one untrusted attempt in at a time; a wrong one locks again", async () => {
+    const account = await createUser();
+    const throttle = throttleOf(account.user.id);
+    const start = Date.now();
+    for (let i = 0; i < SIGN_IN_THROTTLE.accountLimit; i++) {
+      await throttle.failed(`198.18.20.${i}`, crypto.randomUUID(), start);
+    }
+    expect(await throttle.attempt("198.18.21.1", start)).toMatchObject({ allowed: false, scope: "account" });
+
+    const later = start + SIGN_IN_THROTTLE.accountLockMs + 1_000;
+    const first = await throttle.attempt("198.18.21.1", later);
+    if (!first.allowed) throw new Error("the attempt after the lock was refused");
+    // While that one is in flight it holds the lock it would set.
+    expect(await throttle.attempt("198.18.21.2", later)).toMatchObject({
+      allowed: false,
+      scope: "account",
+      retryAfterSeconds: SIGN_IN_THROTTLE.accountLockMs / 1000,
+    });
+    expect(await throttle.failed("198.18.21.1", first.ticket, later)).toEqual([
+      {
+        scope: "account",
+        failures: SIGN_IN_THROTTLE.accountLimit + 1,
+        lockedUntil: later + SIGN_IN_THROTTLE.accountLockMs,
+      },
+    ]);
+    expect(await throttle.attempt("198.18.21.3", later)).toMatchObject({ allowed: false, scope: "account" });
+  });
+
   it("also trusts a client that proved the address another way (a magic code), forgiving its failures", async () => {
     const account = await createUser();
     const client = "203.0.113.31";

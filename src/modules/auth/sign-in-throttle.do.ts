@@ -92,17 +92,20 @@ export class SignInThrottle extends DurableObject<Cloudflare.Env> {
         retryAfterSeconds: secondsUntil(clientCounter.lockedUntil, now),
       };
     }
+    // Reservations in flight that would reach the limit if they all failed hold the lock they would
+    // set: the attempt is refused as if they had failed. None in flight: the next attempt may try.
+    const clientPending = this.pendingOf(client);
     const clientFailures =
-      (live(clientCounter, now, SIGN_IN_THROTTLE.clientWindowMs)?.failures ?? 0) + this.pendingOf(client);
-    // The reservations in flight would lock the client if they all fail: refused as if they had.
-    if (clientFailures >= SIGN_IN_THROTTLE.clientLimit) {
+      (live(clientCounter, now, SIGN_IN_THROTTLE.clientWindowMs)?.failures ?? 0) + clientPending;
+    if (clientPending > 0 && clientFailures >= SIGN_IN_THROTTLE.clientLimit) {
       return { allowed: false, scope: "client", retryAfterSeconds: SIGN_IN_THROTTLE.clientLockMs / 1000 };
     }
     const accountCounter = kv.get<Counter>(ACCOUNT);
     const accountLocked = accountCounter !== undefined && accountCounter.lockedUntil > now;
     const accountFailures =
       (live(accountCounter, now, SIGN_IN_THROTTLE.accountWindowMs)?.failures ?? 0) + this.pending.size;
-    if ((accountLocked || accountFailures >= SIGN_IN_THROTTLE.accountLimit) && !this.isTrusted(client, now)) {
+    const accountHeld = this.pending.size > 0 && accountFailures >= SIGN_IN_THROTTLE.accountLimit;
+    if ((accountLocked || accountHeld) && !this.isTrusted(client, now)) {
       return {
         allowed: false,
         scope: "account",
