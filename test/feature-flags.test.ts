@@ -16,7 +16,7 @@ import { flag } from "../src/modules/feature-flags/flag";
 import { FLAG_CACHE_TTL_MS, flagCacheClock } from "../src/modules/feature-flags/flag-cache";
 import { auditRowsOf } from "./support/audit";
 import { createStaff, createUser, signIn } from "./support/factories";
-import { api, as, jsonOf, type Page, problemOf } from "./support/http";
+import { api, apiWith, as, jsonOf, type Page, problemOf } from "./support/http";
 import { addMember, apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
 
 const db = getDb(env);
@@ -312,5 +312,125 @@ describe("GET /api/v1/feature-flags and flag(c, key)", () => {
       200,
     );
     expect((await flagsOf({ token: outsiderToken })).everyone).toBe(true);
+  });
+});
+
+describe("the flag cache under read replicas", () => {
+  /**
+   * The real local D1 (it has no replicas), recording where each session that refreshes the
+   * cache (reads every flag) started. `holdReads()` keeps such reads waiting until released,
+   * to land a write meanwhile.
+   */
+  function recordingD1() {
+    const flagReadStarts: string[] = [];
+    let hold: Promise<void> | undefined;
+    /** The statement, running only once `hold` (if any) is released; bind() keeps it so. */
+    const held = (statement: D1PreparedStatement): D1PreparedStatement =>
+      new Proxy(statement, {
+        get(target, prop) {
+          const value = Reflect.get(target, prop, target);
+          if (typeof value !== "function") return value;
+          if (prop === "bind") return (...values: unknown[]) => held(value.apply(target, values));
+          if (prop === "raw" || prop === "all" || prop === "first" || prop === "run")
+            return async (...args: unknown[]) => {
+              await hold;
+              return value.apply(target, args);
+            };
+          return value.bind(target);
+        },
+      });
+    const binding = {
+      withSession(start: string) {
+        const session = env.DB.withSession(start);
+        return {
+          prepare(query: string) {
+            const statement = session.prepare(query);
+            // The cache's refresh: every flag in key order (the admin routes read one flag by key).
+            if (!/^select .* from "feature_flags" order by/i.test(query)) return statement;
+            flagReadStarts.push(start);
+            return held(statement);
+          },
+          batch: (statements: D1PreparedStatement[]) => session.batch(statements),
+          getBookmark: () => session.getBookmark(),
+        };
+      },
+    };
+    return {
+      DB: binding as unknown as D1Database,
+      flagReadStarts,
+      holdReads() {
+        let release!: () => void;
+        hold = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        return () => {
+          hold = undefined;
+          release();
+        };
+      },
+    };
+  }
+
+  let staffToken: string;
+  let userToken: string;
+  beforeAll(async () => {
+    staffToken = (await signIn((await createStaff()).user)).accessToken;
+    userToken = (await signIn((await createUser()).user)).accessToken;
+  });
+
+  const evaluate = async (d1: { DB: D1Database }) =>
+    (
+      await jsonOf<{ flags: Record<string, boolean> }>(
+        await apiWith({ DB: d1.DB }, "GET", "/api/v1/feature-flags", { token: userToken }),
+        200,
+      )
+    ).flags;
+  const putFlag = (d1: { DB: D1Database }, key: string, enabled: boolean) =>
+    apiWith({ DB: d1.DB }, "PUT", `/admin/v1/feature-flags/${key}`, {
+      token: staffToken,
+      body: { enabled, rollout_percentage: 100 },
+    });
+
+  it("refreshes from where it last read, never from wherever the request's own session starts", async () => {
+    let now = Date.now();
+    vi.spyOn(flagCacheClock, "now").mockImplementation(() => now);
+    const d1 = recordingD1();
+    await evaluate(d1);
+    // The first read may come from any replica; the GET's own session (first-unconstrained) is not used.
+    expect(d1.flagReadStarts).toEqual(["first-unconstrained"]);
+    now += FLAG_CACHE_TTL_MS + 1;
+    await evaluate(d1);
+    expect(d1.flagReadStarts).toHaveLength(2);
+    // The second starts at the first one's bookmark: a replica further behind may not answer it.
+    expect(d1.flagReadStarts[1]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
+  });
+
+  it("after a change made in this isolate, reads from the write's bookmark and serves the change", async () => {
+    const d1 = recordingD1();
+    const key = `replica_${uuidv7().slice(-8)}`;
+    expect((await evaluate(d1))[key]).toBeUndefined();
+    const written = await putFlag(d1, key, true);
+    expect(written.status).toBe(201);
+    const writeBookmark = written.headers.get("x-d1-bookmark");
+    expect(writeBookmark).toMatch(/^[0-9a-f]{8}-/);
+    expect((await evaluate(d1))[key]).toBe(true);
+    expect(d1.flagReadStarts.at(-1)).toBe(writeBookmark);
+  });
+
+  it("does not keep a read that was in flight when a change landed here", async () => {
+    const d1 = recordingD1();
+    const key = `inflight_${uuidv7().slice(-8)}`;
+    await jsonOf(await putFlag(d1, key, true), 201);
+    const release = d1.holdReads();
+    const before = d1.flagReadStarts.length;
+    const inFlight = evaluate(d1);
+    await vi.waitFor(() => expect(d1.flagReadStarts.length).toBe(before + 1));
+    // The change commits while that read waits (on a replica it could have read the old row).
+    await jsonOf(await putFlag(d1, key, false), 200);
+    release();
+    await inFlight;
+    // Its result answered its own request only: the next evaluation reads again, from the write.
+    expect((await evaluate(d1))[key]).toBe(false);
+    expect(d1.flagReadStarts).toHaveLength(before + 2);
   });
 });

@@ -97,7 +97,7 @@ export async function putFeatureFlag(
     }),
   ]);
   if (!flag) throw new Error("putFeatureFlag: the upsert returned no row");
-  invalidateFlagCache(ctx.env);
+  invalidateFlagCache(ctx.env, ctx.dbSession.bookmark());
   return { flag, created: !existing };
 }
 
@@ -118,7 +118,7 @@ export async function deleteFeatureFlag(ctx: ServiceContext, key: string): Promi
   ]);
   // Deleted by a concurrent request between the read and the delete: that one was audited.
   if (deleted.length === 0) throw flagNotFound();
-  invalidateFlagCache(ctx.env);
+  invalidateFlagCache(ctx.env, ctx.dbSession.bookmark());
 }
 
 // ---------------------------------------------------------------------------
