@@ -169,11 +169,6 @@ export async function completeRegistration(
 }
 
 /**
- * Password sign-in. The account is looked up first so the throttle and the cost are
- * the same whether it exists or not: one Durable Object call, then one scrypt, and no
- * scrypt at all for a client that is locked out.
- */
-/**
  * The account a password sign-in names, by email or username, and whether it has a confirmed
  * authenticator app: one read (the sign-in's first, before the throttle and the hash).
  */
@@ -193,6 +188,11 @@ async function findPasswordAccount(
   return row && { user: row.user, hasConfirmedTotp: Boolean(row.hasConfirmedTotp) };
 }
 
+/**
+ * Password sign-in. The account is looked up first so the throttle and the cost are
+ * the same whether it exists or not: the throttle's reservation (a Durable Object call),
+ * then one scrypt, then its settlement; no scrypt at all for a client that is locked out.
+ */
 export async function login(ctx: ServiceContext, input: LoginInput): Promise<SignInOutcome> {
   const now = Date.now();
   const account = await findPasswordAccount(ctx, input);
