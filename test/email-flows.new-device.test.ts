@@ -13,7 +13,7 @@ import { describeDevice, UNKNOWN_DEVICE } from "../src/lib/user-agent";
 import { describePlace } from "../src/modules/auth/new-device.service";
 import type { SessionDto } from "../src/modules/users/users.schemas";
 import { type AuthTokensBody, createUser, DEFAULT_PASSWORD, newAddress } from "./support/factories";
-import { as, jsonOf, type Page, problemOf } from "./support/http";
+import { apiWith, as, jsonOf, type Page, problemOf } from "./support/http";
 import { deliver, mailboxPerTest } from "./support/mailbox";
 import { claimsOf } from "./support/tokens";
 
@@ -54,6 +54,42 @@ async function sessionsOf(accessToken: string): Promise<Map<string, SessionDto>>
 }
 
 const sessionIdOf = (tokens: AuthTokensBody) => claimsOf(tokens.access_token).sid as string;
+
+/**
+ * The real local D1, recording each round trip its sessions make: the SQL of a statement run on
+ * its own, or of every statement of a batch.
+ */
+function roundTripRecordingD1() {
+  const roundTrips: string[][] = [];
+  const sqlOf = new WeakMap<D1PreparedStatement, string>();
+  const recorded = (statement: D1PreparedStatement, sql: string): D1PreparedStatement => {
+    sqlOf.set(statement, sql);
+    const bind = statement.bind.bind(statement);
+    statement.bind = (...values: unknown[]) => recorded(bind(...values), sql);
+    for (const run of ["raw", "all", "first", "run"] as const) {
+      const original = (statement[run] as (...args: unknown[]) => Promise<unknown>).bind(statement);
+      (statement as unknown as Record<string, unknown>)[run] = (...args: unknown[]) => {
+        roundTrips.push([sql]);
+        return original(...args);
+      };
+    }
+    return statement;
+  };
+  const binding = {
+    withSession(start: string) {
+      const session = env.DB.withSession(start);
+      return {
+        prepare: (sql: string) => recorded(session.prepare(sql), sql),
+        batch(statements: D1PreparedStatement[]) {
+          roundTrips.push(statements.map((statement) => sqlOf.get(statement) ?? "?"));
+          return session.batch(statements);
+        },
+        getBookmark: () => session.getBookmark(),
+      };
+    },
+  };
+  return { DB: binding as unknown as D1Database, roundTrips };
+}
 
 const mailbox = mailboxPerTest();
 afterEach(() => {
@@ -157,6 +193,31 @@ describe("new-device alerts", () => {
     vi.useRealTimers();
     expect(await lastSeen()).toEqual([["DE", seenAt + 61 * 60_000]]);
     expect(mailbox.for(email, "new_device")).toHaveLength(0);
+  });
+
+  it("reads the origin's last sighting in the session's own batch: no round trip of its own", async () => {
+    const { email } = await createUser();
+    const d1 = roundTripRecordingD1();
+    const signIn = async () =>
+      expect(
+        (
+          await apiWith({ DB: d1.DB }, "POST", "/api/v1/auth/login", {
+            body: { email, password: DEFAULT_PASSWORD },
+            headers: { "user-agent": FIREFOX_WINDOWS },
+            ip: "198.51.100.62",
+          })
+        ).status,
+      ).toBe(200);
+    await signIn();
+    d1.roundTrips.length = 0;
+    await signIn();
+    const touchingDevices = d1.roundTrips.filter((trip) =>
+      trip.some((sql) => sql.includes('"sign_in_devices"')),
+    );
+    expect(touchingDevices).toHaveLength(1);
+    const [batch] = touchingDevices as [string[]];
+    expect(batch[0]).toMatch(/^insert into "sessions"/);
+    expect(batch.at(-1)).toMatch(/^select .* from "sign_in_devices"/);
   });
 
   it("a failing alert never fails the sign-in", async () => {

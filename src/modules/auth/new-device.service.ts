@@ -19,7 +19,7 @@ import { describeDevice } from "../../lib/user-agent";
 import type { RegistrationHook } from "./accounts";
 import { emailName } from "./email-links";
 import { SECURITY_SETTINGS_PATH } from "./security-events";
-import type { SignInHook } from "./sign-in";
+import { defineSignInHook } from "./sign-in";
 
 type Origin = { device: string; country: string };
 
@@ -62,29 +62,39 @@ export function describePlace(city: string | undefined, country: string): string
 
 const ipAddress = z.union([z.ipv4(), z.ipv6()]);
 
-/**
- * Decides whether the sign-in that opened `sessionId` is new for the account,
- * records its origin, and when new marks the session and queues the alert.
- * Returns whether it was new.
- */
-export async function checkSignInOrigin(
-  ctx: ServiceContext,
-  input: { user: Pick<User, "id" | "email" | "firstName">; sessionId: string; at: number },
-): Promise<boolean> {
+/** When the account last signed in from this request's very origin (no row: never). */
+function lastSeenFromHere(ctx: ServiceContext, userId: string) {
   const origin = originOf(ctx);
-  const { user } = input;
-  // The usual case: this very origin was seen within the hour. Known device and country: not new.
-  const known = await ctx.db
+  return ctx.db
     .select({ lastSeenAt: signInDevices.lastSeenAt })
     .from(signInDevices)
     .where(
       and(
-        eq(signInDevices.userId, user.id),
+        eq(signInDevices.userId, userId),
         eq(signInDevices.device, origin.device),
         eq(signInDevices.country, origin.country),
       ),
     )
-    .get();
+    .limit(1);
+}
+
+type LastSeenRows = Awaited<ReturnType<typeof lastSeenFromHere>>;
+
+/**
+ * Decides whether the sign-in that opened `sessionId` is new for the account,
+ * records its origin, and when new marks the session and queues the alert.
+ * Returns whether it was new. `lastSeen` is `lastSeenFromHere`'s rows when the
+ * caller read them already (in the session's batch).
+ */
+export async function checkSignInOrigin(
+  ctx: ServiceContext,
+  input: { user: Pick<User, "id" | "email" | "firstName">; sessionId: string; at: number },
+  lastSeen?: LastSeenRows,
+): Promise<boolean> {
+  const origin = originOf(ctx);
+  const { user } = input;
+  // The usual case: this very origin was seen within the hour. Known device and country: not new.
+  const [known] = lastSeen ?? (await lastSeenFromHere(ctx, user.id));
   if (known && input.at - known.lastSeenAt.getTime() < ORIGIN_REFRESH_MS) return false;
   // Otherwise one batch: what the history holds, read before the same batch records this origin
   // (one transaction, so of two concurrent first sign-ins from a new device only one is new).
@@ -134,14 +144,25 @@ export async function checkSignInOrigin(
   return true;
 }
 
-/** Sign-in hook: never fails a sign-in; a lost alert is logged. */
-export const newDeviceSignInHook: SignInHook = async (ctx, signIn) => {
-  try {
-    await checkSignInOrigin(ctx, { user: signIn.user, sessionId: signIn.sessionId, at: signIn.at });
-  } catch (error) {
-    ctx.logger.error("new-device check failed", { user_id: signIn.user.id, error: serializeError(error) });
-  }
-};
+/**
+ * Sign-in hook: the origin's last sighting is read in the session's own batch, so the usual
+ * sign-in (a known origin, seen within the hour) costs the check no round trip. Never fails a
+ * sign-in; a lost alert is logged.
+ */
+export const newDeviceSignInHook = defineSignInHook({
+  read: (ctx, signIn) => lastSeenFromHere(ctx, signIn.user.id),
+  run: async (ctx, signIn, lastSeen) => {
+    try {
+      await checkSignInOrigin(
+        ctx,
+        { user: signIn.user, sessionId: signIn.sessionId, at: signIn.at },
+        lastSeen,
+      );
+    } catch (error) {
+      ctx.logger.error("new-device check failed", { user_id: signIn.user.id, error: serializeError(error) });
+    }
+  },
+});
 
 /** Registration hook: the device an account signs up from is its first known device (no alert). */
 export const firstDeviceRegistrationHook: RegistrationHook = async (ctx, user) => {

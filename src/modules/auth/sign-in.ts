@@ -16,6 +16,7 @@
  *    this very sign-in (its registration hooks ran instead).
  */
 import { eq } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { sessions, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { problems } from "../../lib/problem";
@@ -68,14 +69,30 @@ export function sessionOf(outcome: SignInOutcome): SignedIn {
   return outcome;
 }
 
+/** What a sign-in hook is told: the account, the session just opened, how, and when. */
+export type SignInFacts = { user: User; sessionId: string; method: SignInMethod; at: number };
+
 /**
- * Work that follows a sign-in to an existing account once its session is written,
- * e.g. the new-device alert. Listed in the wiring (src/modules/wiring.ts).
+ * Work that follows a sign-in to an existing account once its session is written, e.g. the
+ * new-device alert. Listed in the wiring (src/modules/wiring.ts). `read`, when a hook has
+ * one, is a query run in the same D1 batch that writes the session, so what the hook needs
+ * to know costs no round trip of its own; `run` gets its rows. A failing read fails the
+ * batch, and so the sign-in: keep it a plain read of our own tables, and let `run` be the
+ * part that may fail quietly.
  */
-export type SignInHook = (
-  ctx: ServiceContext,
-  signIn: { user: User; sessionId: string; method: SignInMethod; at: number },
-) => Promise<void>;
+export type SignInHook = {
+  read?: (ctx: ServiceContext, signIn: SignInFacts) => BatchItem<"sqlite">;
+  run: (ctx: ServiceContext, signIn: SignInFacts, rows: unknown) => Promise<void>;
+};
+
+/** A SignInHook whose `run` is typed by its `read`'s rows (the registry holds them untyped). */
+export function defineSignInHook<Read extends BatchItem<"sqlite">>(hook: {
+  read: (ctx: ServiceContext, signIn: SignInFacts) => Read;
+  run: (ctx: ServiceContext, signIn: SignInFacts, rows: Awaited<Read>) => Promise<void>;
+}): SignInHook {
+  return hook as SignInHook;
+}
+
 export const signInHooks: SignInHook[] = [];
 
 export const accountDisabled = () =>
@@ -123,16 +140,21 @@ export async function openSession(
   const { row, refreshToken } = await prepareSession(ctx, account.id, now, { authTime: now, amr: proof.amr });
   const changes: Partial<typeof users.$inferInsert> = { lastLoginAt: new Date(now) };
   if (options.upgradedPasswordHash) changes.passwordHash = options.upgradedPasswordHash;
-  const [, [updated]] = await ctx.db.batch([
+  const facts: SignInFacts = { user: account, sessionId: row.id, method: proof.method, at: now };
+  const hooks = options.newAccount ? [] : signInHooks;
+  // The hooks' reads ride in the session's batch, after its writes (one round trip in all).
+  const reads = hooks.flatMap((hook) => (hook.read ? [hook.read(ctx, facts)] : []));
+  const [, [updated], ...readRows] = await ctx.db.batch([
     ctx.db.insert(sessions).values(row),
     ctx.db.update(users).set(changes).where(eq(users.id, account.id)).returning(),
+    ...reads,
   ]);
   const signedIn = updated ?? account;
 
-  if (!options.newAccount) {
-    for (const hook of signInHooks) {
-      await hook(ctx, { user: signedIn, sessionId: row.id, method: proof.method, at: now });
-    }
+  let nextRead = 0;
+  for (const hook of hooks) {
+    const rows = hook.read ? readRows[nextRead++] : undefined;
+    await hook.run(ctx, { ...facts, user: signedIn }, rows);
   }
   // A password sign-in already trusted its client through the throttle; other proofs do it here.
   if (proof.method !== "password") await trustSignInClient(ctx, signedIn.id, now);
