@@ -9,6 +9,13 @@ import { asc, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { files, type Organization } from "../src/db/schema";
 import { ALL_SCOPES, API_KEY_SCOPE_NAMES, type ApiKeyScope } from "../src/modules/orgs/permissions";
+import {
+  authorizationMatrix,
+  type MatrixCaller,
+  type MatrixKey,
+  type MatrixPerson,
+  type MatrixRow,
+} from "./support/authz-matrix";
 import { createUser, person, signIn, type TestUser } from "./support/factories";
 import { createFile, filesPath, PDF, putUpload, uploadFile } from "./support/files";
 import { api, problemOf } from "./support/http";
@@ -18,35 +25,15 @@ import { tenantDatabaseOf } from "./support/tenant-databases";
 
 vi.setConfig({ testTimeout: 60_000 });
 
-const CALLERS = [
-  "owner",
-  "admin",
-  "member",
-  "billing",
-  "non_member",
-  "key_with_scope",
-  "key_without_scope",
-  "key_other_org",
-] as const;
-type Caller = (typeof CALLERS)[number];
-type People = "owner" | "admin" | "member" | "billing" | "non_member";
-
 type Fixture = {
   org: Organization;
   /** Ready, and a pending file whose bytes are uploaded. */
   readyId: string;
   uploadedId: string;
-  keys: Record<"key_with_scope" | "key_without_scope" | "key_other_org", string>;
+  keys: Record<MatrixKey, string>;
 };
 
-type Row = {
-  route: string;
-  method: string;
-  path: (f: Fixture) => string;
-  body?: () => unknown;
-  scope: ApiKeyScope;
-  expect: [number, number, number, number, number, number, number, number];
-};
+type Row = MatrixRow<Fixture, ApiKeyScope>;
 
 const base = (f: Fixture) => filesPath(f.org.id);
 
@@ -96,7 +83,7 @@ const TABLE: Row[] = [
   },
 ];
 
-const people: Partial<Record<People, { account: TestUser; token: string }>> = {};
+const people: Partial<Record<MatrixPerson, { account: TestUser; token: string }>> = {};
 
 beforeAll(async () => {
   for (const role of ["owner", "admin", "member", "billing", "non_member"] as const) {
@@ -138,10 +125,11 @@ async function fixture(scope: ApiKeyScope): Promise<Fixture> {
   };
 }
 
-function credentials(caller: Caller, f: Fixture): Record<string, string> {
-  if (caller.startsWith("key_"))
-    return { authorization: `Bearer ${f.keys[caller as keyof Fixture["keys"]]}` };
-  return { authorization: `Bearer ${people[caller as People]?.token}` };
+function credentials(caller: MatrixCaller, f: Fixture): Record<string, string> {
+  const token = caller.startsWith("key_")
+    ? f.keys[caller as MatrixKey]
+    : people[caller as MatrixPerson]?.token;
+  return { authorization: `Bearer ${token}` };
 }
 
 /** The organization's files as rows and as R2 objects. */
@@ -156,33 +144,11 @@ async function snapshot(organizationId: string) {
 }
 
 describe("authorization matrix", () => {
-  for (const row of TABLE) {
-    describe(row.route, () => {
-      CALLERS.forEach((caller, index) => {
-        const status = row.expect[index] as number;
-        it(`${caller} → ${status}`, async () => {
-          const f = await fixture(row.scope);
-          const before = await snapshot(f.org.id);
-          const res = await api(row.method, row.path(f), {
-            headers: credentials(caller, f),
-            body: row.body?.(),
-          });
-          const text = await res.text();
-          expect(res.status, text.slice(0, 300)).toBe(status);
-          if (status >= 400) {
-            expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-            expect(await snapshot(f.org.id)).toEqual(before);
-          }
-          if (status === 403 && caller === "key_without_scope") {
-            expect(JSON.parse(text).code).toBe("insufficient_scope");
-            expect(res.headers.get("www-authenticate")).toBe(
-              `Bearer error="insufficient_scope", scope="${row.scope}"`,
-            );
-          }
-        });
-      });
-    });
-  }
+  authorizationMatrix(TABLE, {
+    fixture,
+    headers: credentials,
+    snapshot: (f) => snapshot(f.org.id),
+  });
 
   it("covers every files route the app mounts under an organization", async () => {
     const { createApp } = await import("../src/app");

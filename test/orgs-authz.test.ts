@@ -13,6 +13,13 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { apiKeys, invitations, memberships, type Organization, organizations } from "../src/db/schema";
 import { ALL_SCOPES, API_KEY_SCOPE_NAMES, type ApiKeyScope } from "../src/modules/orgs/permissions";
+import {
+  authorizationMatrix,
+  type MatrixCaller,
+  type MatrixKey,
+  type MatrixPerson,
+  type MatrixRow,
+} from "./support/authz-matrix";
 import { createUser, signIn, type TestUser } from "./support/factories";
 import { api } from "./support/http";
 import { addMember, createApiKey, createInvitation, createOrg, type TestApiKey } from "./support/orgs";
@@ -21,19 +28,6 @@ vi.setConfig({ testTimeout: 60_000 });
 
 const db = getDb(env);
 
-const CALLERS = [
-  "owner",
-  "admin",
-  "member",
-  "billing",
-  "non_member",
-  "key_with_scope",
-  "key_without_scope",
-  "key_other_org",
-] as const;
-type Caller = (typeof CALLERS)[number];
-type People = "owner" | "admin" | "member" | "billing" | "non_member";
-
 /** One organization's worth of targets, fresh for every case so that no call depends on another. */
 type Fixture = {
   org: Organization;
@@ -41,19 +35,10 @@ type Fixture = {
   subject: TestUser;
   invitationId: string;
   targetKey: TestApiKey;
-  keys: Record<"key_with_scope" | "key_without_scope" | "key_other_org", string>;
+  keys: Record<MatrixKey, string>;
 };
 
-type Row = {
-  route: string;
-  method: string;
-  path: (f: Fixture) => string;
-  body?: () => unknown;
-  /** The scope an API key needs here; null when keys may never call it (people only). */
-  scope: ApiKeyScope | null;
-  /** owner, admin, member, billing, non-member, key with scope, key without, key of another org. */
-  expect: [number, number, number, number, number, number, number, number];
-};
+type Row = MatrixRow<Fixture, ApiKeyScope | null>;
 
 const base = (f: Fixture) => `/api/v1/orgs/${f.org.id}`;
 let emailSeq = 0;
@@ -196,7 +181,7 @@ const TABLE: Row[] = [
   },
 ];
 
-const people: Partial<Record<People, { account: TestUser; token: string }>> = {};
+const people: Partial<Record<MatrixPerson, { account: TestUser; token: string }>> = {};
 let subject: TestUser;
 
 beforeAll(async () => {
@@ -242,11 +227,11 @@ async function fixture(scope: ApiKeyScope | null): Promise<Fixture> {
   };
 }
 
-function credentials(caller: Caller, f: Fixture): Record<string, string> {
-  if (caller.startsWith("key_")) {
-    return { authorization: `Bearer ${f.keys[caller as keyof Fixture["keys"]]}` };
-  }
-  return { authorization: `Bearer ${people[caller as People]?.token}` };
+function credentials(caller: MatrixCaller, f: Fixture): Record<string, string> {
+  const token = caller.startsWith("key_")
+    ? f.keys[caller as MatrixKey]
+    : people[caller as MatrixPerson]?.token;
+  return { authorization: `Bearer ${token}` };
 }
 
 /**
@@ -284,33 +269,11 @@ async function snapshot(organizationId: string) {
 }
 
 describe("authorization matrix", () => {
-  for (const row of TABLE) {
-    describe(row.route, () => {
-      CALLERS.forEach((caller, index) => {
-        const status = row.expect[index] as number;
-        it(`${caller} → ${status}`, async () => {
-          const f = await fixture(row.scope);
-          const before = await snapshot(f.org.id);
-          const res = await api(row.method, row.path(f), {
-            headers: credentials(caller, f),
-            body: row.body?.(),
-          });
-          const text = await res.text();
-          expect(res.status, text.slice(0, 300)).toBe(status);
-          if (status >= 400) {
-            expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-            expect(await snapshot(f.org.id)).toEqual(before);
-          }
-          if (status === 403 && caller === "key_without_scope" && row.scope) {
-            expect(JSON.parse(text).code).toBe("insufficient_scope");
-            expect(res.headers.get("www-authenticate")).toBe(
-              `Bearer error="insufficient_scope", scope="${row.scope}"`,
-            );
-          }
-        });
-      });
-    });
-  }
+  authorizationMatrix(TABLE, {
+    fixture,
+    headers: credentials,
+    snapshot: (f) => snapshot(f.org.id),
+  });
 
   it("covers every organization route the app mounts", async () => {
     const { createApp } = await import("../src/app");

@@ -12,6 +12,12 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from "vite
 import { getDb } from "../src/db/client";
 import { auditLogs, type Organization } from "../src/db/schema";
 import { WEBHOOK_EVENT_TYPES } from "../src/modules/webhooks/event-catalog";
+import {
+  authorizationMatrix,
+  type MatrixCaller,
+  type MatrixPerson,
+  type MatrixRow,
+} from "./support/authz-matrix";
 import { type Person, person } from "./support/factories";
 import { api, apiWith, fieldsOf, jsonOf, type Page, problemOf } from "./support/http";
 import { addMember, apiKeyHeaders, createApiKey, createOrg } from "./support/orgs";
@@ -472,32 +478,14 @@ describe("who may do what", () => {
 });
 
 describe("authorization matrix", () => {
-  const CALLERS = [
-    "owner",
-    "admin",
-    "member",
-    "billing",
-    "non_member",
-    "key_with_scope",
-    "key_without_scope",
-    "key_other_org",
-  ] as const;
-  type Caller = (typeof CALLERS)[number];
   type Fixture = {
     base: string;
     endpointId: string;
     deliveryId: string;
-    headers: Record<Caller, Record<string, string>>;
+    headers: Record<MatrixCaller, Record<string, string>>;
   };
-  type Row = {
-    route: string;
-    method: string;
-    path: (f: Fixture) => string;
-    body?: unknown;
-    scope: "webhooks:read" | "webhooks:write";
-    /** owner, admin, member, billing, non-member, key with scope, key with the other webhooks scope, key of another org. */
-    expect: [number, number, number, number, number, number, number, number];
-  };
+  /** The "key without scope" holds the other webhooks scope: read does not grant write, nor write read. */
+  type Row = MatrixRow<Fixture, "webhooks:read" | "webhooks:write">;
   const reads = (ok: number): Row["expect"] => [ok, ok, 403, 403, 404, ok, 403, 404];
   const ROWS: Row[] = [
     { route: "GET …", method: "GET", path: (f) => f.base, scope: "webhooks:read", expect: reads(200) },
@@ -505,7 +493,7 @@ describe("authorization matrix", () => {
       route: "POST …",
       method: "POST",
       path: (f) => f.base,
-      body: { url: RECEIVER_URL, event_types: ["*"] },
+      body: () => ({ url: RECEIVER_URL, event_types: ["*"] }),
       scope: "webhooks:write",
       expect: reads(201),
     },
@@ -520,7 +508,7 @@ describe("authorization matrix", () => {
       route: "PATCH …/{id}",
       method: "PATCH",
       path: (f) => `${f.base}/${f.endpointId}`,
-      body: { description: "changed" },
+      body: () => ({ description: "changed" }),
       scope: "webhooks:write",
       expect: reads(200),
     },
@@ -568,14 +556,14 @@ describe("authorization matrix", () => {
     },
   ];
 
-  const people: Partial<Record<Caller, Person>> = {};
+  const people: Partial<Record<MatrixPerson, Person>> = {};
   beforeAll(async () => {
     for (const caller of ["owner", "admin", "member", "billing", "non_member"] as const)
       people[caller] = await person();
   });
 
   async function fixture(scope: Row["scope"]): Promise<Fixture> {
-    const p = people as Record<"owner" | "admin" | "member" | "billing" | "non_member", Person>;
+    const p = people as Record<MatrixPerson, Person>;
     const organization = await createOrg(p.owner.user);
     await addMember(organization, p.admin.user, "admin");
     await addMember(organization, p.member.user, "member");
@@ -604,25 +592,11 @@ describe("authorization matrix", () => {
     };
   }
 
-  for (const row of ROWS) {
-    describe(row.route, () => {
-      CALLERS.forEach((caller, index) => {
-        const status = row.expect[index] as number;
-        it(`${caller} → ${status}`, async () => {
-          const f = await fixture(row.scope);
-          const before = await endpointRow(f.endpointId);
-          const res = await api(row.method, row.path(f), { headers: f.headers[caller], body: row.body });
-          const text = await res.text();
-          expect(res.status, text.slice(0, 300)).toBe(status);
-          if (status >= 400) {
-            // A refused call changes nothing.
-            expect(await endpointRow(f.endpointId)).toEqual(before);
-            if (caller === "key_without_scope") expect(JSON.parse(text).code).toBe("insufficient_scope");
-          }
-        });
-      });
-    });
-  }
+  authorizationMatrix(ROWS, {
+    fixture,
+    headers: (caller, f) => f.headers[caller],
+    snapshot: (f) => endpointRow(f.endpointId),
+  });
 });
 
 describe("GET /api/v1/webhooks/event-types", () => {
