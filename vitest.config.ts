@@ -86,6 +86,8 @@ export default defineConfig(async () => {
           plugins: [worker({ TENANT_DATABASES: JSON.stringify({ "*": "TENANT_DB_EXAMPLE" }) })],
           test: { ...suite, name: "tenant-routed", include: TENANT_DATA_SUITES },
         },
+        // The benchmark's own logic (its verdicts), in Node like the benchmark: no Worker, nothing timed.
+        { test: { name: "bench", include: ["bench/**/*.test.ts"], environment: "node" } },
       ],
     },
   };

@@ -81,9 +81,10 @@ export function addRatios(results: ScenarioResult[]): void {
   for (const result of results) {
     const base = result.pairedBaseline ?? firstFigures;
     if (!result.rps || !result.cpu || !base) continue;
+    // Unrounded: the tables print two decimals, the budgets compare the ratio itself.
     result.vsBaseline = {
-      rps: round(result.rps / base.rps, 2),
-      cpu: round(result.cpu.workerUsPerRequest / base.cpuUsPerRequest, 2),
+      rps: result.rps / base.rps,
+      cpu: result.cpu.workerUsPerRequest / base.cpuUsPerRequest,
       cpuExtraUs: result.cpu.workerUsPerRequest - base.cpuUsPerRequest,
       workerdWorkerExtraUs: result.cpu.byProcessUsPerRequest.workerd_worker - base.workerdWorkerUsPerRequest,
     };
@@ -103,7 +104,7 @@ function checkBudget(budget: Budget, result: ScenarioResult): BudgetCheck {
       const ratio = vs?.rps ?? 0;
       return {
         budget: label,
-        measured: `${ratio.toFixed(2)} ×`,
+        measured: `${budgetFigure(ratio, budget.min)} ×`,
         verdict: ratio >= budget.min ? "PASS" : "MISS",
       };
     }
@@ -307,6 +308,22 @@ export function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
 }
+
+/**
+ * A ratio on a budget line, checked against `limit`: two decimals, or as many more as it takes
+ * not to print the limit itself for a value that is not it, so a line never shows "1.00 ×" beside a
+ * MISS (or a PASS it did not earn). Verdicts compare the numbers, never this text.
+ */
+export function budgetFigure(value: number, limit: number): string {
+  for (let digits = 2; digits <= 6; digits++) {
+    const text = value.toFixed(digits);
+    if (value === limit || Number(text) !== limit) return text;
+  }
+  return String(value);
+}
+
+/** `ours ÷ theirs` on a budget line whose limit is 1 (budgetFigure). */
+export const budgetRatio = (ours: number, theirs: number): string => budgetFigure(ours / theirs, 1);
 
 export function signed(value: number): string {
   return value > 0 ? `+${value}` : String(value);

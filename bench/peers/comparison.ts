@@ -13,7 +13,7 @@
  * | who am I  | GET /api/v1/users/me, 40 users' tokens | GET /api/auth/get-session, 40 users' tokens  |
  * | revoked   | GET /api/v1/users/me after logout: 401 | GET /api/auth/get-session after sign-out: 200 `null` (Better Auth's refusal) |
  */
-import { round, type ScenarioResult, signed } from "../report.ts";
+import { budgetFigure, budgetRatio, round, type ScenarioResult, signed } from "../report.ts";
 import type { BenchRequest, Scenario, ScenarioContext } from "../scenarios.ts";
 import { bearer, registerUser } from "../seed.ts";
 
@@ -273,14 +273,14 @@ export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
     const rpsRatio = exactRps(ours) / exactRps(peer);
     checks.push({
       budget: rpsBudget,
-      measured: `${rpsRatio.toFixed(2)} ×`,
+      measured: `${budgetFigure(rpsRatio, 1)} ×`,
       verdict: rpsRatio >= 1 ? "PASS" : "MISS",
     });
     const oursCpu = ours.cpu?.workerUsPerRequest ?? 0;
     const peerCpu = peer.cpu?.workerUsPerRequest ?? 0;
     checks.push({
       budget: cpuBudget,
-      measured: `${oursCpu} vs ${peerCpu} µs (${(oursCpu / peerCpu).toFixed(2)} ×)`,
+      measured: `${oursCpu} vs ${peerCpu} µs (${budgetRatio(oursCpu, peerCpu)} ×)`,
       verdict: oursCpu <= peerCpu ? "PASS" : "MISS",
     });
   } else {
@@ -295,12 +295,12 @@ export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
     const cpuRatio = (me.cpu?.workerUsPerRequest ?? 0) / me.pairedBaseline.cpuUsPerRequest;
     checks.push({
       budget: ceilingRps,
-      measured: `${rpsRatio.toFixed(2)} ×`,
+      measured: `${budgetFigure(rpsRatio, 0.7)} ×`,
       verdict: rpsRatio >= 0.7 ? "PASS" : "MISS",
     });
     checks.push({
       budget: ceilingCpu,
-      measured: `${cpuRatio.toFixed(2)} ×`,
+      measured: `${budgetFigure(cpuRatio, 1.4)} ×`,
       verdict: cpuRatio <= 1.4 ? "PASS" : "MISS",
     });
   } else {
@@ -313,7 +313,7 @@ export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
     const peerCpu = sameParams.peer.cpu?.workerUsPerRequest ?? 0;
     checks.push({
       budget: sameBudget,
-      measured: `${(oursCpu / 1000).toFixed(1)} vs ${(peerCpu / 1000).toFixed(1)} ms (${(oursCpu / peerCpu).toFixed(2)} ×)`,
+      measured: `${(oursCpu / 1000).toFixed(1)} vs ${(peerCpu / 1000).toFixed(1)} ms (${budgetRatio(oursCpu, peerCpu)} ×)`,
       verdict: oursCpu <= peerCpu ? "PASS" : "MISS",
     });
   } else {
