@@ -68,6 +68,7 @@ import {
 import {
   BASELINE,
   type BenchRequest,
+  prepareRequests,
   type Scenario,
   type ScenarioContext,
   scenarios,
@@ -460,23 +461,8 @@ async function runScenario(
   }
   let requests: BenchRequest[];
   try {
-    const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
-    if (!defined) throw new Error("the scenario defines neither setup nor request");
-    requests = Array.isArray(defined) ? defined : [defined];
+    requests = await prepareRequests(worker.url, ctx, scenario);
     result.requests = requests.map((request) => `${request.method ?? "GET"} ${request.path}`);
-    for (const request of requests) {
-      const response = await fetch(`${worker.url}${request.path}`, {
-        method: request.method ?? "GET",
-        headers: request.headers,
-        body: request.makeBody?.() ?? request.body,
-      });
-      const text = await response.text();
-      if (response.status !== scenario.expectedStatus) {
-        throw new Error(
-          `probe ${request.method ?? "GET"} ${request.path} answered ${response.status}, expected ${scenario.expectedStatus}: ${text.slice(0, 300)}`,
-        );
-      }
-    }
   } catch (error) {
     result.error = error instanceof Error ? error.message : String(error);
     console.log(`  skipped: ${result.error}`);

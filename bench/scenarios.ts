@@ -125,6 +125,36 @@ export interface Scenario {
   vars?: Record<string, string>;
 }
 
+/**
+ * The scenario's requests (its setup seeds through the public API, once), each probed once: a
+ * request that does not answer the expected status stops the scenario before any load, with
+ * what it answered.
+ */
+export async function prepareRequests(
+  url: string,
+  ctx: ScenarioContext,
+  scenario: Scenario,
+): Promise<BenchRequest[]> {
+  const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
+  if (!defined) throw new Error(`${scenario.name}: the scenario defines neither setup nor request`);
+  const requests = Array.isArray(defined) ? defined : [defined];
+  for (const request of requests) {
+    const method = request.method ?? "GET";
+    const response = await fetch(`${url}${request.path}`, {
+      method,
+      headers: request.headers,
+      body: request.makeBody?.() ?? request.body,
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await response.text();
+    if (response.status !== scenario.expectedStatus)
+      throw new Error(
+        `${scenario.name}: probe ${method} ${request.path} answered ${response.status}, expected ${scenario.expectedStatus}: ${text.slice(0, 300)}`,
+      );
+  }
+  return requests;
+}
+
 export const BASELINE = "baseline";
 
 /** The global per-principal policies and `login`, lifted so far that no scenario reaches them. */

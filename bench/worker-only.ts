@@ -67,6 +67,7 @@ import { renderBundle, round } from "./report.ts";
 import {
   BASELINE,
   type BenchRequest,
+  prepareRequests,
   type Scenario,
   type ScenarioContext,
   scenarios,
@@ -406,30 +407,6 @@ function load(url: string, scenario: Scenario, requests: BenchRequest[], duratio
       ...(makeBody ? { setupRequest: (built: AutocannonRequest) => ({ ...built, body: makeBody() }) } : {}),
     })),
   });
-}
-
-/** The scenario's requests (its setup seeds through the public API), each probed once for its status. */
-async function prepareRequests(
-  url: string,
-  ctx: ScenarioContext,
-  scenario: Scenario,
-): Promise<BenchRequest[]> {
-  const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
-  if (!defined) throw new Error(`${scenario.name}: the scenario defines neither setup nor request`);
-  const requests = Array.isArray(defined) ? defined : [defined];
-  for (const request of requests) {
-    const response = await fetch(`${url}${request.path}`, {
-      method: request.method ?? "GET",
-      headers: request.headers,
-      body: request.makeBody?.() ?? request.body,
-    });
-    const text = await response.text();
-    if (response.status !== scenario.expectedStatus)
-      throw new Error(
-        `${scenario.name}: probe answered ${response.status}, expected ${scenario.expectedStatus}: ${text.slice(0, 200)}`,
-      );
-  }
-  return requests;
 }
 
 async function measureScenario(

@@ -25,7 +25,14 @@ import autocannon, { type AutocannonRequest } from "autocannon";
 import type { LocalWorker } from "../../scripts/lib/local-worker.ts";
 import { type CpuUsage, cpuPerRequest, settle, withCpuUsage } from "../cpu.ts";
 import { round, type ScenarioResult } from "../report.ts";
-import { BASELINE, type BenchRequest, type Scenario, type ScenarioContext, scenarios } from "../scenarios.ts";
+import {
+  BASELINE,
+  type BenchRequest,
+  prepareRequests,
+  type Scenario,
+  type ScenarioContext,
+  scenarios,
+} from "../scenarios.ts";
 import { comparisons, type PeerRatio, pairResults, peerRatios, type Stack } from "./comparison.ts";
 
 export const DEFAULT_ROUNDS = 3;
@@ -291,23 +298,7 @@ async function prepare(
   if (!worker || !ctx) throw new Error(`${lane.name} is not running`);
   if (scenario.measure)
     throw new Error(`${scenario.name} drives the worker itself, which --peers does not run`);
-  const defined = scenario.setup ? await scenario.setup(ctx) : scenario.request;
-  if (!defined) throw new Error(`${scenario.name} defines neither setup nor request`);
-  const requests = Array.isArray(defined) ? defined : [defined];
-  for (const request of requests) {
-    const method = request.method ?? "GET";
-    const response = await fetch(`${worker.url}${request.path}`, {
-      method,
-      headers: request.headers,
-      body: request.makeBody?.() ?? request.body,
-      signal: AbortSignal.timeout(30_000),
-    });
-    const text = await response.text();
-    if (response.status !== scenario.expectedStatus)
-      throw new Error(
-        `probe ${method} ${request.path} answered ${response.status}, expected ${scenario.expectedStatus}: ${text.slice(0, 300)}`,
-      );
-  }
+  const requests = await prepareRequests(worker.url, ctx, scenario);
   const load: Load = {
     scenario,
     requests,
