@@ -51,7 +51,7 @@ export interface ScenarioResult {
   details?: Record<string, unknown>;
   /** Vars of a worker started for this scenario alone (Scenario.vars). */
   ownWorker?: { vars: Record<string, string> };
-  /** The baseline measured again right before this scenario (the default); ratios are to it. */
+  /** The baseline measured again right before this scenario (the default); ratios are to it. `rps` unrounded. */
   pairedBaseline?: { rps: number; cpuUsPerRequest: number; workerdWorkerUsPerRequest: number };
   vsBaseline?: { rps: number; cpu: number; cpuExtraUs: number; workerdWorkerExtraUs: number };
   budgets?: BudgetCheck[];
@@ -68,12 +68,19 @@ export interface BudgetCheck {
 }
 
 /** Ratios to the scenario's paired baseline, or to the run's first baseline without one. */
+/**
+ * Responses over seconds, unrounded: `rps` is rounded for the tables, which at 5 sign-ins a second
+ * moves a ratio by 10 %. Budgets and ratios use this; `rps` is for display.
+ */
+export const exactRps = (result: ScenarioResult): number =>
+  (result.responses ?? 0) / Math.max(result.durationSeconds ?? 0, Number.EPSILON);
+
 export function addRatios(results: ScenarioResult[]): void {
   const first = results.find((result) => result.name === BASELINE);
   const firstFigures =
     first?.rps && first.cpu
       ? {
-          rps: first.rps,
+          rps: exactRps(first),
           cpuUsPerRequest: first.cpu.workerUsPerRequest,
           workerdWorkerUsPerRequest: first.cpu.byProcessUsPerRequest.workerd_worker,
         }
@@ -83,7 +90,7 @@ export function addRatios(results: ScenarioResult[]): void {
     if (!result.rps || !result.cpu || !base) continue;
     // Unrounded: the tables print two decimals, the budgets compare the ratio itself.
     result.vsBaseline = {
-      rps: result.rps / base.rps,
+      rps: exactRps(result) / base.rps,
       cpu: result.cpu.workerUsPerRequest / base.cpuUsPerRequest,
       cpuExtraUs: result.cpu.workerUsPerRequest - base.cpuUsPerRequest,
       workerdWorkerExtraUs: result.cpu.byProcessUsPerRequest.workerd_worker - base.workerdWorkerUsPerRequest,
@@ -217,7 +224,7 @@ export function renderTable(results: ScenarioResult[]): string {
       result.vsBaseline ? result.vsBaseline.cpu.toFixed(2) : "",
       result.vsBaseline ? signed(result.vsBaseline.cpuExtraUs) : "",
       String(result.cpu.withLoadGeneratorUsPerRequest),
-      base ? `${base.rps} · ${base.cpuUsPerRequest}` : result.name === BASELINE ? "" : "first",
+      base ? `${round(base.rps, 0)} · ${base.cpuUsPerRequest}` : result.name === BASELINE ? "" : "first",
       budgetSummary(result),
     ];
   });

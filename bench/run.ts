@@ -56,6 +56,7 @@ import { perfUnavailable, profileWhile } from "./profile.ts";
 import {
   addRatios,
   checkBudgets,
+  exactRps,
   renderBudgets,
   renderBundle,
   renderCpuSplit,
@@ -447,7 +448,7 @@ async function runScenario(
     const base = await runScenario(worker, ctx, baselineScenario, { profile: false });
     if (base.rps && base.cpu) {
       result.pairedBaseline = {
-        rps: base.rps,
+        rps: exactRps(base),
         cpuUsPerRequest: base.cpu.workerUsPerRequest,
         workerdWorkerUsPerRequest: base.cpu.byProcessUsPerRequest.workerd_worker,
       };

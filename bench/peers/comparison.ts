@@ -13,7 +13,7 @@
  * | who am I  | GET /api/v1/users/me, 40 users' tokens | GET /api/auth/get-session, 40 users' tokens  |
  * | revoked   | GET /api/v1/users/me after logout: 401 | GET /api/auth/get-session after sign-out: 200 `null` (Better Auth's refusal) |
  */
-import { budgetFigure, budgetRatio, round, type ScenarioResult, signed } from "../report.ts";
+import { budgetFigure, budgetRatio, exactRps, round, type ScenarioResult, signed } from "../report.ts";
 import type { BenchRequest, Scenario, ScenarioContext } from "../scenarios.ts";
 import { bearer, registerUser } from "../seed.ts";
 
@@ -249,10 +249,6 @@ export type Pair = { name: string; ours?: ScenarioResult; peer?: ScenarioResult 
 const measured = (result: ScenarioResult | undefined): result is ScenarioResult =>
   Boolean(result && !result.error && result.rps && result.cpu);
 
-/** Responses over seconds: `rps` is rounded for the table, which at 5 sign-ins a second moves a ratio by 10 %. */
-const exactRps = (result: ScenarioResult): number =>
-  (result.responses ?? 0) / Math.max(result.durationSeconds ?? 0, Number.EPSILON);
-
 /** The budgets of issue 22 that compare the stacks, or ours with its own ceiling under `wrangler dev`. */
 export function peerBudgets(pairs: Pair[]): PeerBudgetCheck[] {
   const checks: PeerBudgetCheck[] = [];
@@ -376,9 +372,9 @@ export function renderPeerTable(pairs: Pair[]): string {
       name,
       String(ours?.connections ?? peer?.connections ?? ""),
       cell(ours, (r) => r.rps),
-      cell(ours, (r) => r.pairedBaseline?.rps),
+      cell(ours, (r) => r.pairedBaseline && round(r.pairedBaseline.rps, 0)),
       cell(peer, (r) => r.rps),
-      cell(peer, (r) => r.pairedBaseline?.rps),
+      cell(peer, (r) => r.pairedBaseline && round(r.pairedBaseline.rps, 0)),
       ratio(measured(ours) ? exactRps(ours) : undefined, measured(peer) ? exactRps(peer) : undefined),
       cell(ours, (r) => r.cpu?.workerUsPerRequest),
       cell(ours, (r) => r.pairedBaseline?.cpuUsPerRequest),

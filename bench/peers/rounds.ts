@@ -408,7 +408,7 @@ function combine(job: Job, slices: Slice[], ceilingSlices: Slice[]): ScenarioRes
     ...(ceiling?.cpu
       ? {
           pairedBaseline: {
-            rps: ceiling.rps,
+            rps: ceiling.responses / Math.max(ceiling.durationSeconds, Number.EPSILON),
             cpuUsPerRequest: ceiling.cpu.workerUsPerRequest,
             workerdWorkerUsPerRequest: ceiling.cpu.byProcessUsPerRequest.workerd_worker,
           },
