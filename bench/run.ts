@@ -30,7 +30,6 @@ import autocannon, { type AutocannonRequest } from "autocannon";
 import { type BuildReport, buildWorker } from "../scripts/build-check.ts";
 import { type LocalWorker, startLocalWorker } from "../scripts/lib/local-worker.ts";
 import { clockTicksPerSecond } from "../scripts/lib/proc.ts";
-import { runWrangler } from "../scripts/lib/wrangler.ts";
 import { cpuPerRequest, settle, withCpuUsage, workerdWorkerPid } from "./cpu.ts";
 import {
   ceilingSummary,
@@ -69,6 +68,7 @@ import {
 import {
   BASELINE,
   type BenchRequest,
+  createScenarioContext,
   prepareRequests,
   type Scenario,
   type ScenarioContext,
@@ -222,7 +222,7 @@ try {
     bundle = buildWorker(worker.root);
     console.log(`bench: ${renderBundle(bundle)}`);
   }
-  const ctx = createContext(worker);
+  const ctx = createScenarioContext(worker);
   for (const scenario of selected) {
     if (scenario.vars) {
       results.push(await runOnOwnWorker(scenario, { ...vars, ...scenario.vars }));
@@ -286,7 +286,7 @@ async function runPeerComparison(): Promise<void> {
           lane.stack === "peer"
             ? await startPeerWorker()
             : await startLocalWorker({ vars: { ...vars, ...lane.vars }, snapshot: options.snapshot });
-        lane.ctx = createContext(lane.worker);
+        lane.ctx = createScenarioContext(lane.worker);
         const laneVars = Object.entries(lane.vars ?? {}).map(([key, value]) => `, ${key}=${value}`);
         console.log(
           `■ ${lane.name}: ${lane.worker.url} (wrangler dev in ${lane.worker.root}, state in ${lane.worker.persistTo}${laneVars.join("")})`,
@@ -405,7 +405,10 @@ async function runOnOwnWorker(
   let own: LocalWorker | undefined;
   try {
     own = await startLocalWorker({ vars: ownVars, snapshot: options.snapshot });
-    const result = await runScenario(own, createContext(own), scenario, { ...how, pairWithBaseline: true });
+    const result = await runScenario(own, createScenarioContext(own), scenario, {
+      ...how,
+      pairWithBaseline: true,
+    });
     result.ownWorker = { vars: scenario.vars ?? {} };
     return result;
   } catch (error) {
@@ -628,48 +631,6 @@ async function profileScenario(
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number;
-}
-
-function createContext(worker: LocalWorker): ScenarioContext {
-  const cache = new Map<string, Promise<unknown>>();
-  return {
-    url: worker.url,
-    persistTo: worker.persistTo,
-    async api(method, path, body, expect, headers = {}) {
-      const init: RequestInit = { method, headers: { ...headers } };
-      if (body !== undefined) {
-        init.body = typeof body === "string" ? body : JSON.stringify(body);
-        init.headers = { "content-type": "application/json", ...headers };
-      }
-      const response = await fetch(`${worker.url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
-      const text = await response.text();
-      const isJson = /json/.test(response.headers.get("content-type") ?? "");
-      const parsed: unknown = isJson && text ? JSON.parse(text) : text;
-      if (expect !== undefined && response.status !== expect) {
-        throw new Error(
-          `${method} ${path} answered ${response.status}, expected ${expect}: ${text.slice(0, 300)}`,
-        );
-      }
-      return { status: response.status, headers: response.headers, body: parsed };
-    },
-    once<T>(key: string, create: () => Promise<T>): Promise<T> {
-      let value = cache.get(key);
-      if (!value) {
-        value = create();
-        cache.set(key, value);
-      }
-      return value as Promise<T>;
-    },
-    d1(sql) {
-      const out = runWrangler(
-        worker.root,
-        ["d1", "execute", "DB", "--local", "--persist-to", worker.persistTo, "--json", "--command", sql],
-        { quiet: true },
-      );
-      const statements = JSON.parse(out) as Array<{ results?: Array<Record<string, unknown>> }>;
-      return statements.flatMap((statement) => statement.results ?? []);
-    },
-  };
 }
 
 // ---------------------------------------------------------------------------- output

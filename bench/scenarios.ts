@@ -14,6 +14,7 @@
  * same run and printed PASS / MISS (bench/README.md explains each one).
  */
 
+import { runWrangler } from "../scripts/lib/wrangler.ts";
 import { notifyFanoutScenarios } from "./notify-fanout.ts";
 import { bearer, benchApiKey, benchUser, registerUser, seedCatalog } from "./seed.ts";
 
@@ -123,6 +124,58 @@ export interface Scenario {
    * baseline measured on that worker.
    */
   vars?: Record<string, string>;
+}
+
+/** Where a scenario's worker answers and keeps its local state. */
+export interface ScenarioWorker {
+  /** http://127.0.0.1:<port>, no trailing slash. */
+  url: string;
+  persistTo: string;
+  /** The tree whose wrangler (node_modules/.bin) and wrangler.toml serve ctx.d1: ours, its snapshot, or the peer's. */
+  root: string;
+}
+
+/** The ScenarioContext of one worker, for every harness (run.ts, peers/rounds.ts, worker-only.ts). */
+export function createScenarioContext(worker: ScenarioWorker): ScenarioContext {
+  const cache = new Map<string, Promise<unknown>>();
+  return {
+    url: worker.url,
+    persistTo: worker.persistTo,
+    async api(method, path, body, expect, headers = {}) {
+      const init: RequestInit = { method, headers: { ...headers } };
+      if (body !== undefined) {
+        init.body = typeof body === "string" ? body : JSON.stringify(body);
+        init.headers = { "content-type": "application/json", ...headers };
+      }
+      const response = await fetch(`${worker.url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
+      const text = await response.text();
+      const isJson = /json/.test(response.headers.get("content-type") ?? "");
+      const parsed: unknown = isJson && text ? JSON.parse(text) : text;
+      if (expect !== undefined && response.status !== expect) {
+        throw new Error(
+          `${method} ${path} answered ${response.status}, expected ${expect}: ${text.slice(0, 300)}`,
+        );
+      }
+      return { status: response.status, headers: response.headers, body: parsed };
+    },
+    once<T>(key: string, create: () => Promise<T>): Promise<T> {
+      let value = cache.get(key);
+      if (!value) {
+        value = create();
+        cache.set(key, value);
+      }
+      return value as Promise<T>;
+    },
+    d1(sql) {
+      const out = runWrangler(
+        worker.root,
+        ["d1", "execute", "DB", "--local", "--persist-to", worker.persistTo, "--json", "--command", sql],
+        { quiet: true },
+      );
+      const statements = JSON.parse(out) as Array<{ results?: Array<Record<string, unknown>> }>;
+      return statements.flatMap((statement) => statement.results ?? []);
+    },
+  };
 }
 
 /**

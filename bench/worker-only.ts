@@ -48,13 +48,12 @@ import autocannon, { type AutocannonRequest } from "autocannon";
 import { convertV4MiniflareOptions, Miniflare } from "miniflare";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { type BuildReport, buildWorker } from "../scripts/build-check.ts";
-import { freePort, sleep } from "../scripts/lib/local-worker.ts";
+import { applyLocalMigrations, freePort, sleep } from "../scripts/lib/local-worker.ts";
 import { clockTicksPerSecond, cpuTicks, processTree, readStat } from "../scripts/lib/proc.ts";
-import { runWrangler } from "../scripts/lib/wrangler.ts";
 import { OWNERS, type Owner, splitByOwner, V8_PERF_FLAGS } from "./js-owners.ts";
 import { notifyFanoutScenarios } from "./notify-fanout.ts";
 import { type Comparison, comparisons } from "./peers/comparison.ts";
-import { preparePeerBundle } from "./peers/peer-worker.ts";
+import { PEER_ROOT, preparePeerBundle } from "./peers/peer-worker.ts";
 import {
   measurePairInRounds,
   type PairFigures,
@@ -67,6 +66,7 @@ import { renderBundle, round } from "./report.ts";
 import {
   BASELINE,
   type BenchRequest,
+  createScenarioContext,
   prepareRequests,
   type Scenario,
   type ScenarioContext,
@@ -352,48 +352,6 @@ function cpuMicros(pids: number[]): number {
 }
 
 // ---------------------------------------------------------------------------- scenarios
-
-function createContext(url: string, persistTo: string): ScenarioContext {
-  const cache = new Map<string, Promise<unknown>>();
-  return {
-    url,
-    persistTo,
-    async api(method, path, body, expect, headers = {}) {
-      const init: RequestInit = { method, headers: { ...headers } };
-      if (body !== undefined) {
-        init.body = typeof body === "string" ? body : JSON.stringify(body);
-        init.headers = { "content-type": "application/json", ...headers };
-      }
-      const response = await fetch(`${url}${path}`, { ...init, signal: AbortSignal.timeout(30_000) });
-      const text = await response.text();
-      const parsed: unknown =
-        /json/.test(response.headers.get("content-type") ?? "") && text ? JSON.parse(text) : text;
-      if (expect !== undefined && response.status !== expect)
-        throw new Error(
-          `${method} ${path} answered ${response.status}, expected ${expect}: ${text.slice(0, 300)}`,
-        );
-      return { status: response.status, headers: response.headers, body: parsed };
-    },
-    once<T>(key: string, create: () => Promise<T>): Promise<T> {
-      let value = cache.get(key);
-      if (!value) {
-        value = create();
-        cache.set(key, value);
-      }
-      return value as Promise<T>;
-    },
-    d1(sql) {
-      const out = runWrangler(
-        root,
-        ["d1", "execute", "DB", "--local", "--persist-to", persistTo, "--json", "--command", sql],
-        { quiet: true },
-      );
-      return (JSON.parse(out) as Array<{ results?: Array<Record<string, unknown>> }>).flatMap(
-        (s) => s.results ?? [],
-      );
-    },
-  };
-}
 
 function load(url: string, scenario: Scenario, requests: BenchRequest[], duration: number) {
   return autocannon({
@@ -724,19 +682,17 @@ async function measurePeerPairs(tempDir: string): Promise<PairFigures[]> {
     peer.persistTo,
     [],
     async (peerUrl, peerPids) => {
-      const peerCtx = createContext(peerUrl, peer.persistTo);
+      const peerCtx = createScenarioContext({ url: peerUrl, persistTo: peer.persistTo, root: PEER_ROOT });
       const peerRequests = new Map<string, Promise<BenchRequest[]>>();
       const groups = groupByVars(selectedPairs.map((comparison) => comparison.ours));
       for (const [index, group] of groups.entries()) {
         const persistTo = join(tempDir, `pairs-state-${index}`);
-        runWrangler(root, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
-          quiet: true,
-        });
+        applyLocalMigrations(root, persistTo);
         await withMiniflare(
           persistTo,
           [],
           async (oursUrl, oursPids) => {
-            const oursCtx = createContext(oursUrl, persistTo);
+            const oursCtx = createScenarioContext({ url: oursUrl, persistTo, root });
             for (const scenario of group.scenarios) {
               const comparison = selectedPairs.find((each) => each.ours === scenario) as Comparison;
               try {
@@ -807,9 +763,7 @@ async function main(): Promise<void> {
     bundle = buildWorker(root);
     console.log(`bench:worker-only: ${renderBundle(bundle)}`);
     const persistTo = join(tempDir, "state");
-    runWrangler(root, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo], {
-      quiet: true,
-    });
+    applyLocalMigrations(root, persistTo);
 
     const plans = new Map<string, BenchRequest[]>();
     // A scenario that declares `vars` (signin-peer-params: the peer's scrypt parameters) runs on
@@ -820,7 +774,7 @@ async function main(): Promise<void> {
         persistTo,
         [],
         async (url) => {
-          const ctx = createContext(url, persistTo);
+          const ctx = createScenarioContext({ url, persistTo, root });
           for (const scenario of group.scenarios) {
             const result = await measureScenario(url, ctx, scenario, plans);
             results.push(result);
@@ -840,7 +794,7 @@ async function main(): Promise<void> {
         persistTo,
         [],
         async (url) => {
-          const ctx = createContext(url, persistTo);
+          const ctx = createScenarioContext({ url, persistTo, root });
           const pids = workerdPids();
           for (const scenario of selectedFanout) {
             await quiet();

@@ -76,36 +76,38 @@ const running = new Set<LocalWorker>();
 let exitHooksInstalled = false;
 
 export async function startLocalWorker(options: LocalWorkerOptions = {}): Promise<LocalWorker> {
-  installExitHooks();
   // Same preparation as `npm run dev`: docs assets (the [assets] directory must exist) and .dev.vars.
   await import("../copy-docs-assets.ts");
   ensureDevVars(root);
-
   const tempDir = mkdtempSync(join(tmpdir(), "edge-api-worker-"));
   const workerRoot = options.snapshot ? snapshotTree(join(tempDir, "tree")) : root;
+  return startWranglerDev(workerRoot, tempDir, options);
+}
+
+/**
+ * `wrangler dev` of the project in `workerRoot` (its wrangler.toml, its node_modules/.bin/wrangler)
+ * the way startLocalWorker runs ours: state in `persistTo` or `tempDir`, migrations applied there,
+ * output to `tempDir`/wrangler.log, answered once GET /health/live is 200. `tempDir` is removed on
+ * stop() (unless keepTemp) and when the start fails. The benchmark starts its peer with it too
+ * (bench/peers/peer-worker.ts), so both stacks run, are stopped and are cleaned up alike.
+ */
+export async function startWranglerDev(
+  workerRoot: string,
+  tempDir: string,
+  options: Omit<LocalWorkerOptions, "snapshot"> = {},
+): Promise<LocalWorker> {
+  installExitHooks();
   const persistTo = options.persistTo ?? join(tempDir, "state");
   const logPath = join(tempDir, "wrangler.log");
-  const env = wranglerEnv();
   const removeTemp = () => {
     if (!options.keepTemp) rmSync(tempDir, { recursive: true, force: true });
   };
 
-  const migrate = spawnSync(
-    wranglerBin(workerRoot),
-    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],
-    {
-      cwd: workerRoot,
-      env,
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-      timeout: 120_000,
-    },
-  );
-  if (migrate.status !== 0) {
+  try {
+    applyLocalMigrations(workerRoot, persistTo);
+  } catch (error) {
     removeTemp();
-    throw new Error(
-      `wrangler d1 migrations apply failed (exit ${migrate.status ?? migrate.signal}):\n${migrate.stdout}\n${migrate.stderr}`,
-    );
+    throw error;
   }
 
   const port = options.port ?? (await freePort());
@@ -128,7 +130,7 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
   const logFd = openSync(logPath, "a");
   const child = spawn(wranglerBin(workerRoot), args, {
     cwd: workerRoot,
-    env,
+    env: wranglerEnv(),
     detached: true,
     stdio: ["ignore", logFd, logFd],
   });
@@ -173,13 +175,13 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
     if (exited) {
       const tail = logTail();
       await worker.stop();
-      throw new Error(`wrangler dev exited before answering /health/live:\n${tail}`);
+      throw new Error(`wrangler dev in ${workerRoot} exited before answering /health/live:\n${tail}`);
     }
     if (Date.now() > deadline) {
       const tail = logTail();
       await worker.stop();
       throw new Error(
-        `wrangler dev did not answer GET /health/live with 200 in time (${lastProblem}):\n${tail}`,
+        `wrangler dev in ${workerRoot} did not answer GET /health/live with 200 in time (${lastProblem}):\n${tail}`,
       );
     }
     try {
@@ -191,6 +193,26 @@ export async function startLocalWorker(options: LocalWorkerOptions = {}): Promis
       lastProblem = error instanceof Error ? error.message : String(error);
     }
     await sleep(250);
+  }
+}
+
+/** `wrangler d1 migrations apply DB --local` of the project in `workerRoot`, into the state directory `persistTo`. */
+export function applyLocalMigrations(workerRoot: string, persistTo: string): void {
+  const migrate = spawnSync(
+    wranglerBin(workerRoot),
+    ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persistTo],
+    {
+      cwd: workerRoot,
+      env: wranglerEnv(),
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: 120_000,
+    },
+  );
+  if (migrate.status !== 0) {
+    throw new Error(
+      `wrangler d1 migrations apply in ${workerRoot} failed (exit ${migrate.status ?? migrate.signal}):\n${migrate.stdout}\n${migrate.stderr}`,
+    );
   }
 }
 
@@ -214,8 +236,11 @@ function snapshotTree(dir: string): string {
   return dir;
 }
 
-/** Node 24 from node_modules/.bin first on PATH: the wrangler shim runs `#!/usr/bin/env node`. */
-function wranglerEnv(): NodeJS.ProcessEnv {
+/**
+ * Node 24 from this project's node_modules/.bin first on PATH (the wrangler shim runs
+ * `#!/usr/bin/env node`), for any wrangler this harness runs, the peer's included.
+ */
+export function wranglerEnv(): NodeJS.ProcessEnv {
   return {
     ...process.env,
     PATH: `${join(root, "node_modules", ".bin")}${delimiter}${process.env.PATH ?? ""}`,
