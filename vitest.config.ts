@@ -88,6 +88,8 @@ export default defineConfig(async () => {
         },
         // The benchmark's own logic (its verdicts), in Node like the benchmark: no Worker, nothing timed.
         { test: { name: "bench", include: ["bench/**/*.test.ts"], environment: "node" } },
+        // Build scripts' checks, in Node: the committed WebAssembly against its generator.
+        { test: { name: "scripts", include: ["scripts/**/*.test.ts"], environment: "node" } },
       ],
     },
   };

@@ -41,7 +41,7 @@
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { dirname, extname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import autocannon, { type AutocannonRequest } from "autocannon";
@@ -285,17 +285,20 @@ async function withMiniflare(
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // The bundle is already built: wrangler's module rules (for bundling) do not apply, and this
-  // Miniflare refuses to convert them. Every .js file of the build is an ES module, named from
-  // .generated/ (so "build/index.js": miniflare's own outbound worker is "index.js").
+  // Miniflare refuses to convert them. Every .js file of the build is an ES module and every .wasm
+  // file a compiled WebAssembly module (scrypt's romix), named from .generated/ (so
+  // "build/index.js": miniflare's own outbound worker is "index.js").
   const { modulesRules: _bundlingRules, ...bindingOptions } = workerOptions as Record<string, unknown>;
+  const moduleTypes: Record<string, string> = { ".js": "ESModule", ".wasm": "CompiledWasm" };
+  const moduleType = (file: string) => moduleTypes[extname(file)];
   const worker = {
     ...bindingOptions,
     name: target.name,
     modulesRoot: target.modulesRoot,
     modules: readdirSync(target.modulesDir)
-      .filter((file) => file.endsWith(".js"))
+      .filter((file) => moduleType(file) !== undefined)
       .sort((a, b) => (a === "index.js" ? -1 : b === "index.js" ? 1 : a.localeCompare(b)))
-      .map((file) => ({ type: "ESModule", path: join(target.modulesDir, file) })),
+      .map((file) => ({ type: moduleType(file), path: join(target.modulesDir, file) })),
     bindings: {
       ...((workerOptions as { bindings?: Record<string, unknown> }).bindings ?? {}),
       ...target.vars(url),

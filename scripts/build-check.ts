@@ -80,7 +80,8 @@ export function buildWorker(root: string = projectRoot): BuildReport {
   if (result.status !== 0)
     throw new Error(`wrangler deploy --dry-run failed:\n${result.stdout}\n${result.stderr}`);
 
-  const bundles = readdirSync(outdir).filter((file) => file.endsWith(".js"));
+  // Every module Cloudflare uploads counts: the JavaScript and the WebAssembly (scrypt's romix.wasm).
+  const bundles = readdirSync(outdir).filter((file) => file.endsWith(".js") || file.endsWith(".wasm"));
   let rawBytes = 0;
   let gzipBytes = 0;
   for (const file of bundles) {

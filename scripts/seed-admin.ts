@@ -8,7 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { hashPassword } from "../src/lib/password.ts";
+import { hashPassword } from "./lib/hash-password.ts";
 import { sqlValue } from "./lib/sql.ts";
 import { uuidv7At } from "./lib/uuidv7.ts";
 import { d1Local } from "./lib/wrangler.ts";

@@ -16,7 +16,6 @@
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { hashPassword } from "../src/lib/password.ts";
 import { displayPrefix, generateApiKey } from "../src/modules/api-keys/key-format.ts";
 import { parsePrice } from "../src/modules/catalog/money.ts";
 import {
@@ -35,6 +34,7 @@ import {
   personalOrg,
   TASKS,
 } from "./lib/demo-data.ts";
+import { hashPassword } from "./lib/hash-password.ts";
 import { insertRow, type SqlValue, sqlList, sqlValue } from "./lib/sql.ts";
 import { uuidv7At } from "./lib/uuidv7.ts";
 import { d1Local, d1LocalFile, runWrangler } from "./lib/wrangler.ts";

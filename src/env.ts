@@ -8,7 +8,7 @@ import { z } from "zod";
 import { d1BindingNames, routingProblems, tenantRoutingSchema } from "./db/tenant-routing";
 import { parseMailbox } from "./email/mailbox";
 import { EMAIL_PROVIDERS } from "./email/provider";
-import { DEFAULT_PARAMS, parseScryptParams, type ScryptParams } from "./lib/password";
+import { DEFAULT_PARAMS, parseScryptParams, type ScryptParams } from "./lib/password-hashing";
 import { policyOverridesSchema } from "./lib/rate-limit/policies";
 import {
   environmentProblems,
@@ -36,7 +36,7 @@ const csv = z.string().transform((value) =>
     .filter((item) => item.length > 0),
 );
 
-/** `N=16384,r=8,p=5` (src/lib/password.ts says what is accepted and why). */
+/** `N=16384,r=8,p=5` (src/lib/password-hashing.ts says what is accepted and why). */
 const scryptParams = z.string().transform((value, ctx): ScryptParams => {
   const parsed = parseScryptParams(value);
   if (typeof parsed === "string") {
@@ -82,7 +82,7 @@ export const configSchema = z.object({
    * scrypt parameters of new password hashes, `N=16384,r=8,p=5` (OWASP's, the default); optionally
    * `,keyLength=64`. Stored hashes carry their own parameters and keep verifying when this changes; one
    * weaker than this (in N*r*p or N*r) is rehashed at its next sign-in, a stronger one is kept.
-   * N*r*p between 2^18 and 2^20 (deployed Workers refuse more); docs/auth.md → Flows.
+   * N*r*p between 2^18 and 2^20 (more is over a quarter of a second of CPU a hash); docs/auth.md → Flows.
    */
   PASSWORD_HASH_PARAMS: scryptParams.default(DEFAULT_PARAMS),
   /** Seconds a session may live from its sign-in, however often it is refreshed. */

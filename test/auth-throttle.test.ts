@@ -15,7 +15,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
-import { passwordCheckCount } from "../src/lib/password";
+import { passwordCheckCount } from "../src/lib/password-hashing";
 import { SIGN_IN_THROTTLE } from "../src/modules/auth/sign-in-throttle.do";
 import { createUser, DEFAULT_PASSWORD, signIn } from "./support/factories";
 import { api, as, problemOf } from "./support/http";

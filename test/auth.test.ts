@@ -8,7 +8,8 @@ import { eq, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { getDb } from "../src/db/client";
 import { sessions, spentRefreshTokens, users } from "../src/db/schema";
-import { hashPassword, parsePasswordHash } from "../src/lib/password";
+import { hashPassword } from "../src/lib/password";
+import { parsePasswordHash } from "../src/lib/password-hashing";
 import { purgeSessions } from "../src/modules/auth/sessions.cron";
 import {
   forgetLocalRevocations,

@@ -4,16 +4,15 @@ import { describe, expect, it } from "vitest";
 import { getDb } from "../src/db/client";
 import { users } from "../src/db/schema";
 import { ConfigError, getConfig } from "../src/env";
+import { hashPassword, verifyPassword } from "../src/lib/password";
 import {
   DEFAULT_PARAMS,
-  hashPassword,
   MIN_SCRYPT_WORK,
   PRODUCTION_SCRYPT_COST_CAP,
   parsePasswordHash,
   parseScryptParams,
   type ScryptParams,
-  verifyPassword,
-} from "../src/lib/password";
+} from "../src/lib/password-hashing";
 import { createUser, DEFAULT_PASSWORD } from "./support/factories";
 import { apiWith, jsonOf, problemOf } from "./support/http";
 
@@ -95,7 +94,7 @@ describe("password hashing", () => {
       ["N=16384,r=8,p=1", new RegExp(`at least ${MIN_SCRYPT_WORK}`)],
       ["N=4096,r=64,p=1", /at least 8192/],
       ["N=20000,r=16,p=1", /power of two/],
-      ["N=131072,r=8,p=2", /refuse more than 1048576/],
+      ["N=131072,r=8,p=2", /at most 1048576/],
       ["N=65536,r=16,p=1", /64 MiB/],
       ["N=16384,r=16,p=1,keyLength=8", /keyLength/],
       ["N=16384,r=0,p=1", /at least 1/],
