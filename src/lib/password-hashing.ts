@@ -22,7 +22,7 @@ export type ScryptParams = {
   keyLength: number;
 };
 
-/** OWASP's scrypt setting (N=2^14, r=8, p=5): 16 MiB and ~50 ms a hash, 32-byte keys. */
+/** OWASP's scrypt setting (N=2^14, r=8, p=5): 16 MiB a hash, 32-byte keys. */
 export const DEFAULT_PARAMS: ScryptParams = { N: 2 ** 14, r: 8, p: 5, keyLength: 32 };
 
 /**

@@ -107,7 +107,7 @@ export function createScrypt(source: WebAssembly.Module | WebAssembly.Instance):
           }
         }
       }
-      return new Uint8Array(pbkdf2Sha256Once(password, b, keyLength));
+      return pbkdf2Sha256Once(password, b, keyLength);
     } finally {
       new Uint8Array(memory.buffer, 0, needed).fill(0);
       b.fill(0);
