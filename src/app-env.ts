@@ -32,8 +32,11 @@ export type AppVariables = {
   timing?: RequestTimingState;
   /** The organization requireOrgAccess()/requireOrgRole() resolved; read through orgContext(c). */
   orgContext?: OrgContext;
-  /** Policies the rate limiters already applied, so a route limiter's headers include the global one's. */
-  rateLimitStates?: PolicyState[];
+  /**
+   * Policies the rate limiters already applied (so a route limiter's headers include the global
+   * one's), and the headers they make, set again on the response on the way out.
+   */
+  rateLimit?: { states: PolicyState[]; headers: Record<string, string> };
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: AppVariables };

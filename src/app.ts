@@ -11,6 +11,7 @@ import type { Hono } from "hono";
 import { methodNotAllowed } from "hono/method-not-allowed";
 import type { AppEnv } from "./app-env";
 import { createRouter } from "./lib/create-router";
+import { RememberingRouter } from "./lib/remembering-router";
 import { authenticate } from "./middleware/authenticate";
 import { corsFromConfig } from "./middleware/cors";
 import { handleError, handleNotFound, methodNotAllowedProblem } from "./middleware/error-handler";
@@ -25,7 +26,8 @@ import { wireModules } from "./modules/wiring";
 export function createApp() {
   // Hooks, resolvers and steps between modules: the one list in src/modules/wiring.ts.
   wireModules();
-  const app = createRouter();
+  // Hono's TrieRouter, with the answers for hot paths kept (src/lib/remembering-router.ts says why).
+  const app = createRouter({ router: new RememberingRouter() });
 
   app.use(requestContext());
   // Counts every answered request (route pattern, status class, latency) for GET /metrics.

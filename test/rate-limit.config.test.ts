@@ -1,5 +1,6 @@
 /** Rate-limit configuration (RATE_LIMIT_STORE, RATE_LIMIT_POLICIES), the default policies and address buckets. */
 import { env } from "cloudflare:workers";
+import { convertIPv4BinaryToString, convertIPv4ToBinary, distinctRemoteAddr } from "hono/utils/ipaddr";
 import { describe, expect, it } from "vitest";
 import { type Bindings, ConfigError, configSchema, getConfig } from "../src/env";
 import { addressBucket, clientIp, UNKNOWN_ADDRESS } from "../src/lib/rate-limit/client-address";
@@ -106,6 +107,46 @@ describe("addressBucket", () => {
 });
 
 describe("clientIp (the request's client.ip: sessions, audit rows, API keys' last use)", () => {
+  it("reads every dotted IPv4 text as Hono's parser does (the canonical ones take a shortcut)", () => {
+    const octets = [
+      "0",
+      "1",
+      "9",
+      "10",
+      "99",
+      "100",
+      "199",
+      "200",
+      "249",
+      "250",
+      "255",
+      "256",
+      "00",
+      "01",
+      "010",
+      "300",
+    ];
+    const parsed = (text: string) => {
+      try {
+        return distinctRemoteAddr(text) === "IPv4"
+          ? convertIPv4BinaryToString(convertIPv4ToBinary(text))
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    let checked = 0;
+    for (const a of octets)
+      for (const b of ["0", "255", "01"])
+        for (const c of octets)
+          for (const d of ["7", "256", "00"]) {
+            const text = `${a}.${b}.${c}.${d}`;
+            expect(clientIp(text), text).toBe(parsed(text));
+            checked += 1;
+          }
+    expect(checked).toBe(16 * 3 * 16 * 3);
+  });
+
   it.each([
     ["203.0.113.9", "203.0.113.9"],
     [" 203.0.113.9 ", "203.0.113.9"],

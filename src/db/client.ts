@@ -87,13 +87,29 @@ export function openDatabaseSession(binding: D1Database, start: D1SessionStart):
     kind === "bookmark" ? withPrimaryFallback(binding, start) : binding.withSession(start),
   );
   const { dialect, relations } = sharedDrizzleParts();
-  const db = new DrizzleD1Database<typeof schema>(
-    "async",
+  // drizzle's D1 session drives the client through prepare() and batch(), which a
+  // D1DatabaseSession has as the binding does.
+  const drizzleSession = new SQLiteD1Session<typeof schema, Relations>(
+    session as unknown as D1Database,
     dialect,
-    // drizzle's D1 session drives the client through prepare() and batch(), which a
-    // D1DatabaseSession has as the binding does.
-    new SQLiteD1Session(session as unknown as D1Database, dialect, relations, {}),
     relations,
+    {},
   );
+  // Built without the schema, then given it: with it, drizzle's constructor makes a relational
+  // query builder for each of our 40-odd tables (`db.query.users`, …), per request, and the
+  // request path uses none of them (~15 µs of a GET /users/me). `db.query` builds them on first use.
+  const db = new DrizzleD1Database<typeof schema>("async", dialect, drizzleSession, undefined);
+  (db as { -readonly [K in "_"]: Database["_"] })._ = {
+    schema: relations.schema,
+    fullSchema: schema,
+    tableNamesMap: relations.tableNamesMap,
+  };
+  let query: Database["query"] | undefined;
+  Object.defineProperty(db, "query", {
+    get: () => {
+      query ??= new DrizzleD1Database<typeof schema>("async", dialect, drizzleSession, relations).query;
+      return query;
+    },
+  });
   return { db, kind, bookmark: () => session.getBookmark() };
 }

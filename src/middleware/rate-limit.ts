@@ -216,13 +216,12 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
   for (const { policy, key } of counters) {
     let result: RateLimitCount;
     try {
-      result = await withTimeout(
-        store.hit(
-          { key: `${policy.name}:${key}`, limit: policy.limit, windowSeconds: policy.windowSeconds, now },
-          { defer: deferWrite, onDegraded },
-        ),
-        limiter.timeoutMs,
+      const answer = store.hit(
+        { key: `${policy.name}:${key}`, limit: policy.limit, windowSeconds: policy.windowSeconds, now },
+        { defer: deferWrite, onDegraded },
       );
+      // Counted in this isolate's memory (the usual case with KV): nothing to wait for.
+      result = answer instanceof Promise ? await withTimeout(answer, limiter.timeoutMs) : answer;
     } catch (error) {
       // Fail open: a limiter outage must not become an API outage.
       logger.error("rate limit store failed; request allowed", {
@@ -248,10 +247,10 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
   if (states.size === 0) return;
 
   // Policies already applied to this request, so a route limiter's headers include the global one's.
-  const applied = (c.get("rateLimitStates") ?? []).filter((state) => !states.has(state.name));
+  const applied = (c.get("rateLimit")?.states ?? []).filter((state) => !states.has(state.name));
   applied.push(...states.values());
-  c.set("rateLimitStates", applied);
   const headers = rateLimitHeaders(applied);
+  c.set("rateLimit", { states: applied, headers });
   for (const [name, value] of Object.entries(headers)) c.header(name, value);
 
   const violated = [...states.values()].filter((state) => !state.allowed);
@@ -292,9 +291,9 @@ function rateLimitHeaders(states: PolicyState[]): Record<string, string> {
  * upgrade (101) is left untouched: it cannot be copied.
  */
 function reapplyHeaders(c: Context<AppEnv>): void {
-  const states = c.get("rateLimitStates");
-  if (!states || states.length === 0 || c.res.status === 101) return;
-  for (const [name, value] of Object.entries(rateLimitHeaders(states))) {
+  const applied = c.get("rateLimit");
+  if (!applied || c.res.status === 101) return;
+  for (const [name, value] of Object.entries(applied.headers)) {
     if (c.res.headers.get(name) !== value) c.header(name, value);
   }
 }

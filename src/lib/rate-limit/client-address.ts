@@ -25,6 +25,9 @@ import {
 
 export const UNKNOWN_ADDRESS = "unknown";
 
+/** Four decimal octets 0–255 without leading zeros: the only IPv4 text the parser gives back unchanged. */
+const CANONICAL_IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** The longest textual IPv6 address (eight groups, the last two as dotted IPv4) has 45 characters. */
 const MAX_ADDRESS_LENGTH = 45;
 
@@ -36,6 +39,9 @@ export function clientIp(header: string | null | undefined): string | undefined 
   const value = header?.trim();
   // A zone id (`fe80::1%eth0`) names an interface of the sender's machine: never a client's address.
   if (!value || value.length > MAX_ADDRESS_LENGTH || value.includes("%")) return undefined;
+  // Already canonical IPv4, as Cloudflare sends it: what the parser below would return, without
+  // its BigInt round trip on every request.
+  if (CANONICAL_IPV4.test(value)) return value;
   try {
     switch (distinctRemoteAddr(value)) {
       case "IPv4":

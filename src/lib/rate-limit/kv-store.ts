@@ -95,18 +95,49 @@ export class KvRateLimitStore implements RateLimitStore {
     this.maxWindows = options.maxWindows ?? MAX_LOCAL_WINDOWS;
   }
 
-  async hit(input: RateLimitHit, options: HitOptions = {}): Promise<RateLimitCount> {
-    assertValidHit(input);
-    const storageKey = await this.storageKeyOf(input.key);
-    const windowMs = input.windowSeconds * 1000;
+  /**
+   * Answers at once (not a promise) when this isolate can count the hit on its own: its window
+   * for the key was read from KV less than a second ago and no write has to be awaited. That is
+   * most hits, and the middleware then skips its timeout race (src/middleware/rate-limit.ts).
+   */
+  hit(input: RateLimitHit, options: HitOptions = {}): RateLimitCount | Promise<RateLimitCount> {
+    try {
+      assertValidHit(input);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const storageKey = this.plainStorageKey(input.key);
+    if (storageKey !== undefined) return this.hitKey(storageKey, input, options);
+    return this.hashedStorageKey(input.key).then((hashed) => this.hitKey(hashed, input, options));
+  }
 
-    let window = this.current(storageKey, input.now, windowMs);
-    if (!window) {
+  private hitKey(
+    storageKey: string,
+    input: RateLimitHit,
+    options: HitOptions,
+  ): RateLimitCount | Promise<RateLimitCount> {
+    const windowMs = input.windowSeconds * 1000;
+    const window = this.current(storageKey, input.now, windowMs);
+    if (window && input.now - window.readAt < REFRESH_MS)
+      return this.count(storageKey, window, input, options);
+    return this.readThenCount(storageKey, window, input, options);
+  }
+
+  /** The key's first hit in this isolate, or its first after REFRESH_MS: KV is read before counting. */
+  private async readThenCount(
+    storageKey: string,
+    known: LocalWindow | undefined,
+    input: RateLimitHit,
+    options: HitOptions,
+  ): Promise<RateLimitCount> {
+    const windowMs = input.windowSeconds * 1000;
+    let window: LocalWindow;
+    if (!known) {
       // Nothing to count with but KV: a failed read rejects (the middleware allows and logs).
       const stored = parseStoredWindow(await this.kv.get(storageKey));
       // Read again after the await: hits of this isolate may have counted meanwhile.
       window = this.merge(storageKey, this.current(storageKey, input.now, windowMs), stored, input, windowMs);
-    } else if (input.now - window.readAt >= REFRESH_MS) {
+    } else {
       try {
         const stored = parseStoredWindow(await this.kv.get(storageKey));
         window = this.merge(
@@ -118,12 +149,22 @@ export class KvRateLimitStore implements RateLimitStore {
         );
       } catch (error) {
         // KV is down or refusing: go on with this isolate's own count, and look again in a second.
-        window.readAt = input.now;
+        known.readAt = input.now;
         options.onDegraded?.(error);
+        window = known;
       }
     }
+    return this.count(storageKey, window, input, options);
+  }
 
-    const resetAt = window.start + windowMs;
+  /** Counts the hit in `window` (unless it is over the limit) and writes it back at most once a second. */
+  private count(
+    storageKey: string,
+    window: LocalWindow,
+    input: RateLimitHit,
+    options: HitOptions,
+  ): RateLimitCount | Promise<RateLimitCount> {
+    const resetAt = window.start + input.windowSeconds * 1000;
     if (window.count >= input.limit) return { allowed: false, count: window.count, resetAt };
     window.count += 1;
     const counted = { allowed: true, count: window.count, resetAt };
@@ -133,8 +174,8 @@ export class KvRateLimitStore implements RateLimitStore {
       const write = this.kv.put(storageKey, JSON.stringify({ count: window.count, start: window.start }), {
         expirationTtl: kvTtlSeconds(resetAt - input.now),
       });
-      if (options.defer) options.defer(write);
-      else await write;
+      if (!options.defer) return write.then(() => counted);
+      options.defer(write);
     }
     return counted;
   }
@@ -143,10 +184,17 @@ export class KvRateLimitStore implements RateLimitStore {
    * The KV key of a counter. A key too long for KV (512 bytes) is stored under its SHA-256
    * instead: keys can carry what a client sent, and a refused key would make the middleware
    * allow the request (fail open). Short keys stay readable, for an operator browsing KV.
+   * `plainStorageKey` is that readable key, or undefined when it is too long.
    */
-  private async storageKeyOf(key: string): Promise<string> {
+  private plainStorageKey(key: string): string | undefined {
     const plain = `${this.prefix}${key}`;
-    if (utf8.encode(plain).byteLength <= KV_MAX_KEY_BYTES) return plain;
+    // At most 3 UTF-8 bytes per UTF-16 unit: short keys need no encoding to know they fit.
+    if (plain.length * 3 <= KV_MAX_KEY_BYTES || utf8.encode(plain).byteLength <= KV_MAX_KEY_BYTES)
+      return plain;
+    return undefined;
+  }
+
+  private async hashedStorageKey(key: string): Promise<string> {
     return `${this.prefix}sha256:${await sha256Hex(key)}`;
   }
 

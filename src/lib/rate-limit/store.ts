@@ -52,8 +52,12 @@ export type HitOptions = {
 
 export interface RateLimitStore {
   readonly kind: RateLimitStoreKind;
-  /** Counts one hit against `key` unless it is over the limit. Rejects when the backing store fails and nothing can stand in for it. */
-  hit(input: RateLimitHit, options?: HitOptions): Promise<RateLimitCount>;
+  /**
+   * Counts one hit against `key` unless it is over the limit. Rejects when the backing store fails
+   * and nothing can stand in for it. A store that can decide without I/O may answer at once, not
+   * with a promise: the middleware then spends nothing on waiting (no timer, no race).
+   */
+  hit(input: RateLimitHit, options?: HitOptions): RateLimitCount | Promise<RateLimitCount>;
 }
 
 /** Refuses input that would make a counter meaningless (NaN times, fractional limits). */
