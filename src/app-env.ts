@@ -1,6 +1,7 @@
 /**
  * The Hono environment of every router, middleware and handler: the Worker's bindings
- * and the per-request variables (`c.var`). Types only. It lives apart from env.ts
+ * and the per-request variables. Read them with `c.get("ctx")`, not `c.var.ctx`: Hono's `c.var`
+ * copies every variable of the request into a new object on each read. Types only. It lives apart from env.ts
  * (the configuration) so that the configuration, read by services, queue jobs and
  * cron jobs, depends on nothing request-shaped.
  */

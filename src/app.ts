@@ -34,7 +34,7 @@ export function createApp() {
   app.use(requestMetrics());
   app.use(securityHeaders());
   app.use(corsFromConfig());
-  // Bearer JWT or API key → c.var.principal; bad credentials are kept for requireUser() to answer.
+  // Bearer JWT or API key → c.get("principal"); bad credentials are kept for requireUser() to answer.
   app.use(authenticate());
   app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedProblem }));
   // Rate limit by principal (api_key / user / anonymous per IP). Must come after authentication, so a

@@ -75,7 +75,7 @@ export function readCredential(c: Context<AppEnv>): Credential | null | "malform
 }
 
 /**
- * Resolves the request's credentials into `c.var.principal` and a principal-
+ * Resolves the request's credentials into `c.get("principal")` and a principal-
  * bearing ServiceContext. Lenient by design: a request with bad credentials
  * goes on as anonymous (public routes, and POST /auth/refresh sent with a stale
  * access token, keep working), and the failure is kept for requireUser() /
@@ -100,9 +100,9 @@ export function authenticate(
         );
       } else {
         try {
-          const principal = await resolver.resolve(c.var.ctx, credential);
+          const principal = await resolver.resolve(c.get("ctx"), credential);
           c.set("principal", principal);
-          c.set("ctx", { ...c.var.ctx, principal });
+          c.set("ctx", { ...c.get("ctx"), principal });
         } catch (error) {
           if (!(error instanceof ProblemError) || error.status !== 401) throw error;
           c.set("authFailure", error);

@@ -158,10 +158,10 @@ export function idempotency(options: IdempotencyOptions = {}): MiddlewareHandler
           : "Must be printable ASCII characters only.",
       );
     }
-    const scope = idempotencyScope(c.var.principal, c.req.header("cf-connecting-ip"));
+    const scope = idempotencyScope(c.get("principal"), c.req.header("cf-connecting-ip"));
     if (scope === null) return next();
 
-    const ctx = c.var.ctx;
+    const ctx = c.get("ctx");
     const key: RecordKey = { scope, method: c.req.method, route: routePath(c), key: header };
     const fingerprint = await requestFingerprint(
       c.req.method,

@@ -20,7 +20,7 @@ export function requestMetrics(): MiddlewareHandler<AppEnv> {
     if (UNCOUNTED_PATHS.has(c.req.path)) return;
     const { route, durationMs } = requestTiming(c);
     recordRequest({ method: c.req.method, route, status: c.res.status, durationMs });
-    const flush = flushMetricsIfDue(c.env, c.var.logger);
-    if (flush) c.var.ctx.waitUntil(flush);
+    const flush = flushMetricsIfDue(c.env, c.get("logger"));
+    if (flush) c.get("ctx").waitUntil(flush);
   };
 }

@@ -23,14 +23,14 @@ import { authenticationFailure } from "./authenticate";
 
 /**
  * Route guards, used as `middleware: [requireUser()]` in defineRoute(). They
- * decide on `c.var.principal` only; a request whose credentials were refused
+ * decide on `c.get("principal")` only; a request whose credentials were refused
  * gets the reason authenticate() recorded (expired, revoked, unknown key ...).
  */
 
 /** A signed-in person (an access JWT). 401 otherwise; 403 for an API key. */
 export function requireUser(): MiddlewareHandler<AppEnv> {
   return async function requireUser(c, next) {
-    const principal = c.var.principal;
+    const principal = c.get("principal");
     if (principal.kind === "user") return next();
     if (principal.kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();
     throw problems.forbidden("This route is for signed-in users; API keys cannot use it.");
@@ -47,10 +47,10 @@ export function requireStaff(): MiddlewareHandler<AppEnv> {
   const user = requireUser();
   return async function requireStaff(c, next) {
     await user(c, async () => {
-      const principal = c.var.principal;
+      const principal = c.get("principal");
       if (principal.kind !== "user" || !principal.isStaff)
         throw problems.forbidden("Only staff can do this.");
-      const account = await findUserById(c.var.ctx, principal.userId);
+      const account = await findUserById(c.get("ctx"), principal.userId);
       if (!account?.isActive)
         throw problems.unauthorized("The account is disabled or no longer exists.", "invalid_token");
       if (!account.isStaff) throw problems.forbidden("Only staff can do this.");
@@ -67,8 +67,9 @@ export function requireVerifiedEmail(): MiddlewareHandler<AppEnv> {
   const user = requireUser();
   return async function requireVerifiedEmail(c, next) {
     await user(c, async () => {
-      const principal = c.var.principal;
-      const account = principal.kind === "user" ? await findUserById(c.var.ctx, principal.userId) : undefined;
+      const principal = c.get("principal");
+      const account =
+        principal.kind === "user" ? await findUserById(c.get("ctx"), principal.userId) : undefined;
       if (!account) throw problems.unauthorized("The account no longer exists.", "invalid_token");
       if (account.emailVerifiedAt === null) {
         throw problems.forbidden(
@@ -93,7 +94,7 @@ export function requireScopes(...scopes: ApiKeyScope[]): MiddlewareHandler<AppEn
     throw new TypeError(`requireScopes: give one or more known scopes (unknown: ${unknown.join(", ")})`);
   }
   return async function requireScopes(c, next) {
-    const principal = c.var.principal;
+    const principal = c.get("principal");
     if (principal.kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();
     if (principal.kind === "api_key") {
       const missing = scopes.filter((scope) => !holdsScope(principal.scopes, scope));
@@ -118,7 +119,7 @@ const orgIdSchema = z.uuid();
 
 /** Resolves `{org_id}` for the caller: 401 without credentials, 400 for a malformed id, 404 outside their organizations. */
 async function enterOrganization(c: Context<AppEnv>): Promise<OrgContext> {
-  if (c.var.principal.kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();
+  if (c.get("principal").kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();
   const raw = c.req.param("org_id");
   if (!orgIdSchema.safeParse(raw).success) {
     throw problems.validation(
@@ -126,7 +127,7 @@ async function enterOrganization(c: Context<AppEnv>): Promise<OrgContext> {
       "Invalid org_id.",
     );
   }
-  const octx = await resolveOrgContext(c.var.ctx, raw as string);
+  const octx = await resolveOrgContext(c.get("ctx"), raw as string);
   c.set("orgContext", octx);
   return octx;
 }

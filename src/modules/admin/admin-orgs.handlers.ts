@@ -7,7 +7,7 @@ import * as admin from "./admin-orgs.service";
 
 export const listOrganizations: RouteHandler<typeof routes.listOrganizations, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await listAllOrganizations(c.var.ctx, {
+  const page = await listAllOrganizations(c.get("ctx"), {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,
@@ -19,5 +19,5 @@ export const listOrganizations: RouteHandler<typeof routes.listOrganizations, Ap
 };
 
 export const getOrganization: RouteHandler<typeof routes.getOrganization, AppEnv> = async (c) => {
-  return c.json(await admin.getOrganizationDetails(c.var.ctx, c.req.valid("param").id), 200);
+  return c.json(await admin.getOrganizationDetails(c.get("ctx"), c.req.valid("param").id), 200);
 };

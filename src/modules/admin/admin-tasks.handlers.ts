@@ -7,7 +7,7 @@ import type * as routes from "./admin-tasks.routes";
 
 export const listTasks: RouteHandler<typeof routes.listTasks, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await staffTasks.listAllTasks(c.var.ctx, {
+  const page = await staffTasks.listAllTasks(c.get("ctx"), {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,
@@ -21,20 +21,20 @@ export const listTasks: RouteHandler<typeof routes.listTasks, AppEnv> = async (c
 };
 
 export const taskStats: RouteHandler<typeof routes.taskStats, AppEnv> = async (c) => {
-  return c.json(await staffTasks.taskStats(c.var.ctx), 200);
+  return c.json(await staffTasks.taskStats(c.get("ctx")), 200);
 };
 
 export const getTask: RouteHandler<typeof routes.getTask, AppEnv> = async (c) => {
-  return c.json(toAdminTaskDto(await staffTasks.getAnyTask(c.var.ctx, c.req.valid("param").id)), 200);
+  return c.json(toAdminTaskDto(await staffTasks.getAnyTask(c.get("ctx"), c.req.valid("param").id)), 200);
 };
 
 export const retryTask: RouteHandler<typeof routes.retryTask, AppEnv> = async (c) => {
-  const task = await staffTasks.retryTask(c.var.ctx, c.req.valid("param").id);
+  const task = await staffTasks.retryTask(c.get("ctx"), c.req.valid("param").id);
   return c.json(toAdminTaskDto(task), 202);
 };
 
 export const cancelTask: RouteHandler<typeof routes.cancelTask, AppEnv> = async (c) => {
-  const task = await staffTasks.cancelAnyTask(c.var.ctx, c.req.valid("param").id);
+  const task = await staffTasks.cancelAnyTask(c.get("ctx"), c.req.valid("param").id);
   // Still running: the cancellation is accepted, and completes at the run's next checkpoint.
   if (task.status === "STARTED") return c.json(toAdminTaskDto(task), 202);
   return c.json(toAdminTaskDto(task), 200);

@@ -7,7 +7,7 @@ import { exportAuditLogs as exportRows } from "./audit-export";
 
 export const listAuditLogs: RouteHandler<typeof routes.listAuditLogs, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await list(c.var.ctx, {
+  const page = await list(c.get("ctx"), {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,
@@ -26,7 +26,7 @@ export const listAuditLogs: RouteHandler<typeof routes.listAuditLogs, AppEnv> = 
 export const exportAuditLogs: RouteHandler<typeof routes.exportAuditLogs, AppEnv> = async (c) => {
   const query = c.req.valid("query");
   const range = { from: query.from, to: query.to ?? new Date() };
-  const body = await exportRows(c.var.ctx, range);
+  const body = await exportRows(c.get("ctx"), range);
   const name = `audit-logs-${range.from.toISOString().slice(0, 10)}-to-${range.to.toISOString().slice(0, 10)}.ndjson`;
   const response = c.body(body, 200, {
     "Content-Type": "application/x-ndjson; charset=utf-8",

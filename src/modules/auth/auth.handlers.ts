@@ -33,7 +33,7 @@ export function signInBody(outcome: SignInOutcome) {
 export const NO_STORE = { "Cache-Control": "no-store" };
 
 export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) => {
-  const registration = await auth.register(c.var.ctx, c.req.valid("json"));
+  const registration = await auth.register(c.get("ctx"), c.req.valid("json"));
   if (registration.kind === "verification_sent") {
     return c.json({ status: "verification_sent" as const }, 202, NO_STORE);
   }
@@ -43,21 +43,21 @@ export const register: RouteHandler<typeof routes.register, AppEnv> = async (c) 
 };
 
 export const login: RouteHandler<typeof routes.login, AppEnv> = async (c) => {
-  const outcome = await auth.login(c.var.ctx, c.req.valid("json"));
+  const outcome = await auth.login(c.get("ctx"), c.req.valid("json"));
   return c.json(signInBody(outcome), 200, NO_STORE);
 };
 
 export const refresh: RouteHandler<typeof routes.refresh, AppEnv> = async (c) => {
   const token = c.req.valid("json").refresh_token ?? c.req.valid("header")["x-refresh-token"];
-  const signedIn = await auth.refresh(c.var.ctx, token);
+  const signedIn = await auth.refresh(c.get("ctx"), token);
   return c.json(tokensBody(signedIn), 200, NO_STORE);
 };
 
 export const logout: RouteHandler<typeof routes.logout, AppEnv> = async (c) => {
-  if (c.var.principal.kind === "api_key")
+  if (c.get("principal").kind === "api_key")
     throw problems.forbidden("API keys have no session to sign out of.");
   const token = c.req.valid("json").refresh_token ?? c.req.valid("header")["x-refresh-token"];
-  const signedOut = await auth.logout(c.var.ctx, token);
+  const signedOut = await auth.logout(c.get("ctx"), token);
   if (!signedOut) {
     throw (
       authenticationFailure(c) ??
@@ -68,21 +68,21 @@ export const logout: RouteHandler<typeof routes.logout, AppEnv> = async (c) => {
 };
 
 export const logoutAll: RouteHandler<typeof routes.logoutAll, AppEnv> = async (c) => {
-  await auth.logoutAll(c.var.ctx);
+  await auth.logoutAll(c.get("ctx"));
   return c.body(null, 204);
 };
 
 export const verifyToken: RouteHandler<typeof routes.verifyToken, AppEnv> = async (c) => {
-  const claims = await auth.verifyToken(c.var.ctx, c.req.valid("json").token);
+  const claims = await auth.verifyToken(c.get("ctx"), c.req.valid("json").token);
   return c.json({ valid: true as const, claims }, 200, NO_STORE);
 };
 
 export const changePassword: RouteHandler<typeof routes.changePassword, AppEnv> = async (c) => {
-  await auth.changePassword(c.var.ctx, c.req.valid("json"));
+  await auth.changePassword(c.get("ctx"), c.req.valid("json"));
   return c.body(null, 204);
 };
 
 export const jwks: RouteHandler<typeof routes.jwks, AppEnv> = async (c) => {
-  const keys = await auth.signingKeys(c.var.ctx);
+  const keys = await auth.signingKeys(c.get("ctx"));
   return c.json(keys, 200, { "Cache-Control": "public, max-age=300" });
 };

@@ -6,7 +6,7 @@ import type * as routes from "./email-verification.routes";
 import * as verification from "./email-verification.service";
 
 export const verifyEmail: RouteHandler<typeof routes.verifyEmail, AppEnv> = async (c) => {
-  const user = await verification.verifyEmail(c.var.ctx, c.req.valid("json").token);
+  const user = await verification.verifyEmail(c.get("ctx"), c.req.valid("json").token);
   return c.json(
     {
       user_id: user.id,
@@ -19,16 +19,16 @@ export const verifyEmail: RouteHandler<typeof routes.verifyEmail, AppEnv> = asyn
 };
 
 export const resendVerification: RouteHandler<typeof routes.resendVerification, AppEnv> = async (c) => {
-  const { expiresInSeconds } = await verification.resendVerificationEmail(c.var.ctx);
+  const { expiresInSeconds } = await verification.resendVerificationEmail(c.get("ctx"));
   return c.json({ message: "A new verification email is on its way.", expires_in: expiresInSeconds }, 202);
 };
 
 export const disownAccount: RouteHandler<typeof routes.disownAccount, AppEnv> = async (c) => {
-  await verification.disownAccount(c.var.ctx, c.req.valid("json").token);
+  await verification.disownAccount(c.get("ctx"), c.req.valid("json").token);
   return c.body(null, 204);
 };
 
 export const confirmEmailChange: RouteHandler<typeof routes.confirmEmailChange, AppEnv> = async (c) => {
-  const user = await confirmChange(c.var.ctx, c.req.valid("json").token);
+  const user = await confirmChange(c.get("ctx"), c.req.valid("json").token);
   return c.json(toUserDto(user), 200);
 };

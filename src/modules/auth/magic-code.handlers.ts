@@ -6,7 +6,7 @@ import * as magic from "./magic-code.service";
 
 export const requestMagicCode: RouteHandler<typeof routes.requestMagicCode, AppEnv> = async (c) => {
   const { email } = c.req.valid("json");
-  const result = await magic.requestMagicCode(c.var.ctx, email);
+  const result = await magic.requestMagicCode(c.get("ctx"), email);
   return c.json(
     {
       message: `A sign-in code and link are on their way to ${email}.`,
@@ -19,6 +19,6 @@ export const requestMagicCode: RouteHandler<typeof routes.requestMagicCode, AppE
 };
 
 export const verifyMagicCode: RouteHandler<typeof routes.verifyMagicCode, AppEnv> = async (c) => {
-  const outcome = await magic.verifyMagicCode(c.var.ctx, c.req.valid("json"));
+  const outcome = await magic.verifyMagicCode(c.get("ctx"), c.req.valid("json"));
   return c.json(signInBody(outcome), 200, NO_STORE);
 };

@@ -8,7 +8,7 @@ import * as billing from "./billing.service";
 import { receiveStripeWebhook } from "./webhooks.service";
 
 export const listPlans: RouteHandler<typeof routes.listPlans, AppEnv> = (c) =>
-  c.json(billing.listPlans(c.var.ctx), 200);
+  c.json(billing.listPlans(c.get("ctx")), 200);
 
 export const startCheckout: RouteHandler<typeof routes.startCheckout, AppEnv> = async (c) => {
   const session = await billing.startCheckout(orgContext(c), c.req.valid("json"), {
@@ -42,6 +42,6 @@ export const getCredits: RouteHandler<typeof routes.getCredits, AppEnv> = async 
 /** The raw bytes go to the verifier untouched (see billing.routes.ts). */
 export const stripeWebhook: RouteHandler<typeof routes.stripeWebhook, AppEnv> = async (c) => {
   const body = new Uint8Array(await c.req.arrayBuffer());
-  const receipt = await receiveStripeWebhook(c.var.ctx, body, c.req.header("stripe-signature"));
+  const receipt = await receiveStripeWebhook(c.get("ctx"), body, c.req.header("stripe-signature"));
   return c.json({ received: true as const, ...receipt }, 200);
 };

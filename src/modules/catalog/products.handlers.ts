@@ -6,7 +6,7 @@ import * as products from "./products.service";
 
 export const listProducts: RouteHandler<typeof routes.listProducts, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await products.listProducts(c.var.ctx, {
+  const page = await products.listProducts(c.get("ctx"), {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,
@@ -20,22 +20,22 @@ export const listProducts: RouteHandler<typeof routes.listProducts, AppEnv> = as
 };
 
 export const getProduct: RouteHandler<typeof routes.getProduct, AppEnv> = async (c) => {
-  const product = await products.getProduct(c.var.ctx, c.req.valid("param").id);
+  const product = await products.getProduct(c.get("ctx"), c.req.valid("param").id);
   return c.json(products.toProductDto(product), 200);
 };
 
 export const createProduct: RouteHandler<typeof routes.createProduct, AppEnv> = async (c) => {
-  const product = await products.createProduct(c.var.ctx, c.req.valid("json"));
+  const product = await products.createProduct(c.get("ctx"), c.req.valid("json"));
   c.header("Location", `/api/v1/products/${product.id}`);
   return c.json(products.toProductDto(product), 201);
 };
 
 export const updateProduct: RouteHandler<typeof routes.updateProduct, AppEnv> = async (c) => {
-  const product = await products.updateProduct(c.var.ctx, c.req.valid("param").id, c.req.valid("json"));
+  const product = await products.updateProduct(c.get("ctx"), c.req.valid("param").id, c.req.valid("json"));
   return c.json(products.toProductDto(product), 200);
 };
 
 export const deleteProduct: RouteHandler<typeof routes.deleteProduct, AppEnv> = async (c) => {
-  await products.deleteProduct(c.var.ctx, c.req.valid("param").id);
+  await products.deleteProduct(c.get("ctx"), c.req.valid("param").id);
   return c.body(null, 204);
 };

@@ -14,7 +14,7 @@ import { getMailboxEmail, listMailbox, listMailboxWithBodies } from "./dev-mailb
 const NO_STORE = { "Cache-Control": "no-store" };
 
 export const listJson: RouteHandler<typeof routes.listJson, AppEnv> = async (c) => {
-  const emails = await listMailboxWithBodies(c.var.ctx, c.req.valid("query"));
+  const emails = await listMailboxWithBodies(c.get("ctx"), c.req.valid("query"));
   return c.json({ data: emails }, 200, NO_STORE);
 };
 
@@ -27,7 +27,7 @@ function htmlPage(c: Context<AppEnv>, render: (nonce: string) => string): Respon
 export async function listPageHandler(c: Context<AppEnv>): Promise<Response> {
   const parsed = MailboxQuery.safeParse(c.req.query());
   if (!parsed.success) throw validationProblem(parsed.error, "query");
-  const emails = await listMailbox(c.var.ctx, parsed.data);
+  const emails = await listMailbox(c.get("ctx"), parsed.data);
   const now = Date.now();
   const appName = getConfig(c.env).APP_NAME;
   return htmlPage(c, (nonce) => listPage({ appName, emails, ...parsed.data, nonce, now }));
@@ -35,7 +35,7 @@ export async function listPageHandler(c: Context<AppEnv>): Promise<Response> {
 
 /** GET /dev/mailbox/{id}: one email, rendered. */
 export async function emailPageHandler(c: Context<AppEnv>): Promise<Response> {
-  const email = await getMailboxEmail(c.var.ctx, c.req.param("id") ?? "");
+  const email = await getMailboxEmail(c.get("ctx"), c.req.param("id") ?? "");
   if (!email) throw problems.notFound("email");
   const now = Date.now();
   const appName = getConfig(c.env).APP_NAME;

@@ -6,7 +6,7 @@ import * as flags from "./feature-flags.service";
 
 export const listFlags: RouteHandler<typeof routes.listFlags, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await flags.listFeatureFlags(c.var.ctx, {
+  const page = await flags.listFeatureFlags(c.get("ctx"), {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,
@@ -17,23 +17,23 @@ export const listFlags: RouteHandler<typeof routes.listFlags, AppEnv> = async (c
 };
 
 export const getFlag: RouteHandler<typeof routes.getFlag, AppEnv> = async (c) => {
-  const flag = await flags.getFeatureFlag(c.var.ctx, c.req.valid("param").key);
+  const flag = await flags.getFeatureFlag(c.get("ctx"), c.req.valid("param").key);
   return c.json(flags.toFeatureFlagDto(flag), 200);
 };
 
 export const putFlag: RouteHandler<typeof routes.putFlag, AppEnv> = async (c) => {
   const { key } = c.req.valid("param");
-  const { flag, created } = await flags.putFeatureFlag(c.var.ctx, key, c.req.valid("json"));
+  const { flag, created } = await flags.putFeatureFlag(c.get("ctx"), key, c.req.valid("json"));
   if (!created) return c.json(flags.toFeatureFlagDto(flag), 200);
   c.header("Location", `/admin/v1/feature-flags/${key}`);
   return c.json(flags.toFeatureFlagDto(flag), 201);
 };
 
 export const deleteFlag: RouteHandler<typeof routes.deleteFlag, AppEnv> = async (c) => {
-  await flags.deleteFeatureFlag(c.var.ctx, c.req.valid("param").key);
+  await flags.deleteFeatureFlag(c.get("ctx"), c.req.valid("param").key);
   return c.body(null, 204);
 };
 
 export const myFlags: RouteHandler<typeof routes.myFlags, AppEnv> = async (c) => {
-  return c.json({ flags: await flags.evaluateFlagsForCaller(c.var.ctx) }, 200);
+  return c.json({ flags: await flags.evaluateFlagsForCaller(c.get("ctx")) }, 200);
 };

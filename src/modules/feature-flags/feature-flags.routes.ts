@@ -89,7 +89,7 @@ export const deleteFlag = defineRoute({
 
 /** Any verified principal (a person or an API key); anonymous callers get the 401 authentication recorded. */
 const requirePrincipal: MiddlewareHandler<AppEnv> = async function requirePrincipal(c, next) {
-  if (c.var.principal.kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();
+  if (c.get("principal").kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();
   await next();
 };
 

@@ -9,5 +9,5 @@ import { isFlagEnabled } from "./feature-flags.service";
  * isolate. Services use `isFlagEnabled(ctx, key)` directly.
  */
 export function flag(c: Context<AppEnv>, key: string): Promise<boolean> {
-  return isFlagEnabled(c.var.ctx, key);
+  return isFlagEnabled(c.get("ctx"), key);
 }

@@ -25,7 +25,7 @@ const refused = (reason: "invalid" | "expired") =>
       });
 
 async function grantFor<Op extends TransferGrant["op"]>(c: Context<AppEnv>, token: string, op: Op) {
-  const check = await verifyTransferToken(c.var.ctx.config.JWT_PRIVATE_KEYS, token, op);
+  const check = await verifyTransferToken(c.get("ctx").config.JWT_PRIVATE_KEYS, token, op);
   if (!check.ok) throw refused(check.reason);
   return check.grant;
 }

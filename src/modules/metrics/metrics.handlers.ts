@@ -5,7 +5,7 @@ import type * as routes from "./metrics.routes";
 import { assertMetricsAccess, scrapeMetrics } from "./metrics.service";
 
 export const scrape: RouteHandler<typeof routes.scrape, AppEnv> = async (c) => {
-  await assertMetricsAccess(c.var.ctx, c.req.header("authorization"));
-  const text = await scrapeMetrics(c.var.ctx);
+  await assertMetricsAccess(c.get("ctx"), c.req.header("authorization"));
+  const text = await scrapeMetrics(c.get("ctx"));
   return c.text(text, 200, { "Content-Type": EXPOSITION_CONTENT_TYPE, "Cache-Control": "no-store" });
 };

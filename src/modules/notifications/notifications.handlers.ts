@@ -12,7 +12,7 @@ import { issueWsTicket, WS_TICKET_TTL_SECONDS } from "./ws-ticket";
 
 export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await notifications.listNotifications(c.var.ctx, {
+  const page = await notifications.listNotifications(c.get("ctx"), {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,
@@ -24,38 +24,38 @@ export const list: RouteHandler<typeof routes.list, AppEnv> = async (c) => {
 };
 
 export const unreadCount: RouteHandler<typeof routes.unreadCount, AppEnv> = async (c) => {
-  return c.json({ count: await notifications.getUnreadCount(c.var.ctx) }, 200);
+  return c.json({ count: await notifications.getUnreadCount(c.get("ctx")) }, 200);
 };
 
 export const getOne: RouteHandler<typeof routes.getOne, AppEnv> = async (c) => {
-  return c.json(await notifications.getNotification(c.var.ctx, c.req.valid("param").id), 200);
+  return c.json(await notifications.getNotification(c.get("ctx"), c.req.valid("param").id), 200);
 };
 
 export const sendTest: RouteHandler<typeof routes.sendTest, AppEnv> = async (c) => {
-  const notification = await notifications.sendTestNotification(c.var.ctx);
+  const notification = await notifications.sendTestNotification(c.get("ctx"));
   c.header("Location", `/api/v1/notifications/${notification.id}`);
   return c.json(notification, 201);
 };
 
 export const markRead: RouteHandler<typeof routes.markRead, AppEnv> = async (c) => {
-  return c.json(await notifications.markRead(c.var.ctx, c.req.valid("param").id), 200);
+  return c.json(await notifications.markRead(c.get("ctx"), c.req.valid("param").id), 200);
 };
 
 export const markUnread: RouteHandler<typeof routes.markUnread, AppEnv> = async (c) => {
-  return c.json(await notifications.markUnread(c.var.ctx, c.req.valid("param").id), 200);
+  return c.json(await notifications.markUnread(c.get("ctx"), c.req.valid("param").id), 200);
 };
 
 export const markAllRead: RouteHandler<typeof routes.markAllRead, AppEnv> = async (c) => {
-  return c.json({ updated: await notifications.markAllRead(c.var.ctx) }, 200);
+  return c.json({ updated: await notifications.markAllRead(c.get("ctx")) }, 200);
 };
 
 export const remove: RouteHandler<typeof routes.remove, AppEnv> = async (c) => {
-  await notifications.deleteNotification(c.var.ctx, c.req.valid("param").id);
+  await notifications.deleteNotification(c.get("ctx"), c.req.valid("param").id);
   return c.body(null, 204);
 };
 
 export const wsTicket: RouteHandler<typeof routes.wsTicket, AppEnv> = async (c) => {
-  const { ticket, expiresAt } = await issueWsTicket(c.var.ctx);
+  const { ticket, expiresAt } = await issueWsTicket(c.get("ctx"));
   c.header("Cache-Control", "no-store");
   return c.json({ ticket, expires_at: expiresAt.toISOString(), expires_in: WS_TICKET_TTL_SECONDS }, 201);
 };
@@ -70,15 +70,15 @@ export const ws: RouteHandler<typeof routes.ws, AppEnv> = async (c) => {
     });
   }
   const query = c.req.valid("query");
-  const owner = await authorizeSocket(c.var.ctx, {
+  const owner = await authorizeSocket(c.get("ctx"), {
     authFailure: authenticationFailure(c),
     ticket: query.ticket,
   });
   const upgraded = await notificationHub(c.env, owner.userId).connect({
     ...owner,
     since: query.since,
-    d1Bookmark: c.var.ctx.dbSession.bookmark(),
-    maxSockets: c.var.ctx.config.NOTIFICATIONS_MAX_SOCKETS_PER_USER,
+    d1Bookmark: c.get("ctx").dbSession.bookmark(),
+    maxSockets: c.get("ctx").config.NOTIFICATIONS_MAX_SOCKETS_PER_USER,
   });
   // A fresh Response: the hub's has immutable headers, which the secure-headers middleware must set.
   const headers = new Headers(upgraded.headers);

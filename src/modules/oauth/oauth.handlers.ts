@@ -28,7 +28,7 @@ export const token: RouteHandler<typeof routes.token, AppEnv> = async (c) => {
   try {
     const params = parseTokenParameters(await readParameters(c));
     const result = await issueClientCredentialsToken(
-      c.var.ctx,
+      c.get("ctx"),
       params,
       basicCredentials(c.req.header("authorization")),
     );

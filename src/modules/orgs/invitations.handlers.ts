@@ -34,5 +34,5 @@ export const revokeInvitation: RouteHandler<typeof routes.revokeInvitation, AppE
 };
 
 export const acceptInvitation: RouteHandler<typeof routes.acceptInvitation, AppEnv> = async (c) => {
-  return c.json(await invitations.acceptInvitation(c.var.ctx, c.req.valid("json").token), 200);
+  return c.json(await invitations.acceptInvitation(c.get("ctx"), c.req.valid("json").token), 200);
 };

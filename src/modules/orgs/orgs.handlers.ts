@@ -7,13 +7,13 @@ import type * as routes from "./orgs.routes";
 import * as orgs from "./orgs.service";
 
 export const createOrg: RouteHandler<typeof routes.createOrg, AppEnv> = async (c) => {
-  const org = await orgs.createOrganization(c.var.ctx, c.req.valid("json"));
+  const org = await orgs.createOrganization(c.get("ctx"), c.req.valid("json"));
   c.header("Location", `/api/v1/orgs/${org.id}`);
   return c.json(org, 201);
 };
 
 export const listOrgs: RouteHandler<typeof routes.listOrgs, AppEnv> = async (c) => {
-  const page = await orgs.listMyOrganizations(c.var.ctx, c.req.valid("query"));
+  const page = await orgs.listMyOrganizations(c.get("ctx"), c.req.valid("query"));
   setLinkHeader(c, page.meta);
   return c.json(page, 200);
 };

@@ -10,14 +10,14 @@ export const listTaskTypes: RouteHandler<typeof routes.listTaskTypes, AppEnv> = 
   c.json({ data: service.describeTaskTypes() }, 200);
 
 export const createTask: RouteHandler<typeof routes.createTask, AppEnv> = async (c) => {
-  const task = await service.createTask(c.var.ctx, c.req.valid("json"));
+  const task = await service.createTask(c.get("ctx"), c.req.valid("json"));
   c.header("Location", taskPath(task.id));
   return c.json(toTaskDto(task), 202);
 };
 
 export const listTasks: RouteHandler<typeof routes.listTasks, AppEnv> = async (c) => {
   const query = c.req.valid("query");
-  const page = await service.listTasks(c.var.ctx, {
+  const page = await service.listTasks(c.get("ctx"), {
     limit: query.limit,
     cursor: query.cursor,
     sort: query.sort,
@@ -29,24 +29,24 @@ export const listTasks: RouteHandler<typeof routes.listTasks, AppEnv> = async (c
 };
 
 export const getTask: RouteHandler<typeof routes.getTask, AppEnv> = async (c) => {
-  const task = await service.getTask(c.var.ctx, c.req.valid("param").id);
+  const task = await service.getTask(c.get("ctx"), c.req.valid("param").id);
   return c.json(toTaskDto(task), 200);
 };
 
 export const editTask: RouteHandler<typeof routes.editTask, AppEnv> = async (c) => {
-  const task = await service.editTask(c.var.ctx, c.req.valid("param").id, c.req.valid("json"));
+  const task = await service.editTask(c.get("ctx"), c.req.valid("param").id, c.req.valid("json"));
   return c.json(toTaskDto(task), 200);
 };
 
 export const cancelTask: RouteHandler<typeof routes.cancelTask, AppEnv> = async (c) => {
-  const task = await service.cancelTask(c.var.ctx, c.req.valid("param").id);
+  const task = await service.cancelTask(c.get("ctx"), c.req.valid("param").id);
   // Still running: the cancellation is accepted, and completes at the run's next checkpoint.
   if (task.status === "STARTED") return c.json(toTaskDto(task), 202);
   return c.json(toTaskDto(task), 200);
 };
 
 export const deleteTask: RouteHandler<typeof routes.deleteTask, AppEnv> = async (c) => {
-  await service.deleteTask(c.var.ctx, c.req.valid("param").id);
+  await service.deleteTask(c.get("ctx"), c.req.valid("param").id);
   return c.body(null, 204);
 };
 
@@ -58,7 +58,7 @@ export const downloadTaskFile: RouteHandler<typeof routes.downloadTaskFile, AppE
     if (value) conditions.set(name, value);
   }
   const { task, artifact, object } = await service.openTaskArtifact(
-    c.var.ctx,
+    c.get("ctx"),
     c.req.valid("param").id,
     conditions,
   );

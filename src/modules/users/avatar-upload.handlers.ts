@@ -6,7 +6,7 @@ import type * as routes from "./avatar-upload.routes";
 import * as service from "./avatar-upload.service";
 
 export const startAvatarUpload: RouteHandler<typeof routes.startAvatarUpload, AppEnv> = async (c) => {
-  const { upload, instructions } = await service.startAvatarUpload(c.var.ctx, c.req.valid("json"));
+  const { upload, instructions } = await service.startAvatarUpload(c.get("ctx"), c.req.valid("json"));
   return c.json(
     {
       id: upload.id,
@@ -19,6 +19,6 @@ export const startAvatarUpload: RouteHandler<typeof routes.startAvatarUpload, Ap
 };
 
 export const completeAvatarUpload: RouteHandler<typeof routes.completeAvatarUpload, AppEnv> = async (c) => {
-  const stored = await service.completeAvatarUpload(c.var.ctx, c.req.valid("param").id);
+  const stored = await service.completeAvatarUpload(c.get("ctx"), c.req.valid("param").id);
   return c.json(toAvatarDto(stored), 200);
 };

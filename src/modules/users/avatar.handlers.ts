@@ -46,7 +46,7 @@ export const uploadAvatar: RouteHandler<typeof routes.uploadAvatar, AppEnv> = as
   else if (isImageMediaType(declared))
     upload = { bytes: new Uint8Array(await c.req.arrayBuffer()), declaredType: declared };
   else throw problems.unsupportedMediaType(ACCEPTED_UPLOAD_TYPES);
-  const stored = await avatars.setAvatar(c.var.ctx, upload);
+  const stored = await avatars.setAvatar(c.get("ctx"), upload);
   return c.json(toAvatarDto(stored), 200);
 };
 
@@ -64,13 +64,13 @@ export function toAvatarDto(stored: avatars.StoredAvatar): z.infer<typeof Avatar
 }
 
 export const deleteAvatar: RouteHandler<typeof routes.deleteAvatar, AppEnv> = async (c) => {
-  await avatars.removeAvatar(c.var.ctx);
+  await avatars.removeAvatar(c.get("ctx"));
   return c.body(null, 204);
 };
 
 export const getAvatar: RouteHandler<typeof routes.getAvatar, AppEnv> = async (c) => {
   const { object, body } = await avatars.readAvatar(
-    c.var.ctx,
+    c.get("ctx"),
     c.req.valid("param").id,
     c.req.header("if-none-match"),
   );

@@ -16,7 +16,7 @@ import { browserBindingCookieName, isFlowSecret, SIGN_IN_FLOW_TTL_MS } from "./s
 import { SIGN_IN_ERROR_CODES } from "./sign-in-refusal";
 
 export const listProviders: RouteHandler<typeof routes.listProviders, AppEnv> = async (c) => {
-  const data = [...configuredProviders(c.var.ctx.config).values()].map(({ id, name, type }) => ({
+  const data = [...configuredProviders(c.get("ctx").config).values()].map(({ id, name, type }) => ({
     id,
     name,
     type,
@@ -26,7 +26,7 @@ export const listProviders: RouteHandler<typeof routes.listProviders, AppEnv> = 
 
 /** The browser's binding: the cookie it has (two tabs signing in at once share it), or a new one. */
 function browserBinding(c: Context<AppEnv>): string {
-  const name = browserBindingCookieName(c.var.ctx.config);
+  const name = browserBindingCookieName(c.get("ctx").config);
   const existing = getCookie(c, name);
   const binding = isFlowSecret(existing) ? existing : randomToken(32);
   setCookie(c, name, binding, {
@@ -34,7 +34,7 @@ function browserBinding(c: Context<AppEnv>): string {
     httpOnly: true,
     // Lax: sent on the provider's top-level GET redirect back to the callback, never on cross-site subrequests.
     sameSite: "Lax",
-    secure: c.var.ctx.config.APP_URL.startsWith("https:"),
+    secure: c.get("ctx").config.APP_URL.startsWith("https:"),
     maxAge: SIGN_IN_FLOW_TTL_MS / 1000,
   });
   return binding;
@@ -53,13 +53,13 @@ function redirect(c: Context<AppEnv>, location: URL) {
 export const authorize: RouteHandler<typeof routes.authorize, AppEnv> = async (c) => {
   const { provider } = c.req.valid("param");
   const query = c.req.valid("query");
-  if (query.mode === "link" && c.var.principal.kind !== "user") {
+  if (query.mode === "link" && c.get("principal").kind !== "user") {
     // The reason a token was refused (expired, revoked …) is worth more than "authentication is required".
-    throw c.var.principal.kind === "anonymous"
+    throw c.get("principal").kind === "anonymous"
       ? (authenticationFailure(c) ?? problems.unauthorized("mode=link needs your access token (Bearer)."))
       : problems.forbidden("mode=link links a provider to a person's account; API keys cannot use it.");
   }
-  const started = await beginProviderSignIn(c.var.ctx, {
+  const started = await beginProviderSignIn(c.get("ctx"), {
     provider,
     redirect_uri: query.redirect_uri,
     mode: query.mode,
@@ -81,28 +81,28 @@ export const authorize: RouteHandler<typeof routes.authorize, AppEnv> = async (c
 export const callback: RouteHandler<typeof routes.callback, AppEnv> = async (c) => {
   const { provider } = c.req.valid("param");
   const query = c.req.valid("query");
-  const location = await completeProviderSignIn(c.var.ctx, {
+  const location = await completeProviderSignIn(c.get("ctx"), {
     provider,
     code: query.code,
     state: query.state,
     error: query.error,
-    browserBinding: getCookie(c, browserBindingCookieName(c.var.ctx.config)),
+    browserBinding: getCookie(c, browserBindingCookieName(c.get("ctx").config)),
   });
   return redirect(c, location);
 };
 
 export const exchange: RouteHandler<typeof routes.exchange, AppEnv> = async (c) => {
-  const outcome = await exchangeSignInCode(c.var.ctx, c.req.valid("json"));
+  const outcome = await exchangeSignInCode(c.get("ctx"), c.req.valid("json"));
   if (needsSecondFactor(outcome)) return c.json(signInBody(outcome), 200, NO_STORE);
   return c.json({ ...tokensBody(outcome), is_new_user: outcome.isNewUser }, 200, NO_STORE);
 };
 
 export const listMyIdentities: RouteHandler<typeof routes.listMyIdentities, AppEnv> = async (c) => {
-  const identities = await listIdentities(c.var.ctx, currentUser(c.var.ctx).userId);
+  const identities = await listIdentities(c.get("ctx"), currentUser(c.get("ctx")).userId);
   return c.json({ data: identities.map(toIdentityDto) }, 200);
 };
 
 export const unlinkMyIdentity: RouteHandler<typeof routes.unlinkMyIdentity, AppEnv> = async (c) => {
-  await unlinkIdentity(c.var.ctx, { identityId: c.req.valid("param").id, proof: c.req.valid("json") });
+  await unlinkIdentity(c.get("ctx"), { identityId: c.req.valid("param").id, proof: c.req.valid("json") });
   return c.body(null, 204);
 };
