@@ -19,7 +19,7 @@ import { ANONYMOUS, type Principal } from "../src/lib/principal";
 import { problems } from "../src/lib/problem";
 import { KV_MAX_KEY_BYTES, KvRateLimitStore } from "../src/lib/rate-limit/kv-store";
 import type { PolicyOverrides, RoutePolicyName } from "../src/lib/rate-limit/policies";
-import type { RateLimitStore } from "../src/lib/rate-limit/store";
+import type { RateLimitCount, RateLimitStore } from "../src/lib/rate-limit/store";
 import { handleError, handleNotFound } from "../src/middleware/error-handler";
 import { type Clock, globalRateLimit, type RateLimitOptions, rateLimit } from "../src/middleware/rate-limit";
 import type { Problem } from "./support/http";
@@ -571,5 +571,44 @@ describe("the KV store's writes, after the response", () => {
     expect(
       logs.filter((line) => line.msg === "rate limit store unreachable; counting in this isolate only"),
     ).toEqual([expect.objectContaining({ level: "warn", store: "kv" })]);
+  });
+});
+
+describe("waiting for the store", () => {
+  const counting = (answer: (n: number) => RateLimitCount | Promise<RateLimitCount>): RateLimitStore => {
+    let n = 0;
+    return { kind: "kv", hit: () => answer(++n) };
+  };
+
+  it("takes a store's plain (not promised) answers: headers, then the 429", async () => {
+    const store = counting((n) => ({ allowed: n <= 2, count: Math.min(n, 2), resetAt: T0 + 30_000 }));
+    const app = buildApp({ clock: () => T0, policies: SMALL, store });
+    const ip = freshIp();
+    const send = () => app.request("/things", requestInit({ ip }), env);
+    expect(rateHeaders(await send())).toMatchObject({ limit: "3", remaining: "2", reset: "30" });
+    expect(rateHeaders(await send())).toMatchObject({ remaining: "1" });
+    const refused = await send();
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("30");
+  });
+
+  it("allows the request and logs when a store's promise does not settle within storeTimeoutMs", async () => {
+    const logs: LogLine[] = [];
+    const app = buildApp(
+      { clock: () => T0, policies: SMALL, store: counting(() => new Promise(() => {})), storeTimeoutMs: 50 },
+      logs,
+    );
+    const started = Date.now();
+    const res = await app.request("/things", requestInit({ ip: freshIp() }), env);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-ratelimit-limit")).toBeNull();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        level: "error",
+        msg: "rate limit store failed; request allowed",
+        error: expect.objectContaining({ message: "rate-limit store did not answer within 50 ms" }),
+      }),
+    );
   });
 });

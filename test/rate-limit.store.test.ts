@@ -297,6 +297,45 @@ describe("KvRateLimitStore in one isolate", () => {
     expect(await stored(key)).toEqual({ count: 11, start: T0 });
   });
 
+  it("answers at once, without a promise, when it counts from memory; with one when it must read or wait", async () => {
+    const { kv, calls } = countedKv();
+    const store = new KvRateLimitStore(kv);
+    const key = freshKey("at-once");
+    const defer = (write: Promise<void>) => void write.catch(() => undefined);
+    const hit = (now: number, options = { defer }) =>
+      store.hit({ key, limit: 3, windowSeconds: 60, now }, options);
+
+    const first = hit(T0);
+    expect(first).toBeInstanceOf(Promise); // the first hit reads KV
+    expect(await first).toEqual({ allowed: true, count: 1, resetAt: T0 + MINUTE });
+    // Within the second: counted and refused from memory, as plain answers.
+    expect(hit(T0 + 1)).toEqual({ allowed: true, count: 2, resetAt: T0 + MINUTE });
+    const counted = hit(T0 + 2);
+    expect(counted).not.toBeInstanceOf(Promise);
+    expect(counted).toEqual({ allowed: true, count: 3, resetAt: T0 + MINUTE });
+    expect(hit(T0 + 3)).toEqual({ allowed: false, count: 3, resetAt: T0 + MINUTE });
+    expect(calls.get).toBe(1);
+    // After it: KV is read again, so a promise.
+    const refreshed = hit(T0 + 1_500);
+    expect(refreshed).toBeInstanceOf(Promise);
+    expect(await refreshed).toMatchObject({ allowed: false });
+
+    // Without `defer`, a hit that writes waits for its write.
+    const other = freshKey("at-once-awaited");
+    await store.hit({ key: other, limit: 5, windowSeconds: 60, now: T0 });
+    expect(store.hit({ key: other, limit: 5, windowSeconds: 60, now: T0 + 1 })).not.toBeInstanceOf(Promise);
+    expect(store.hit({ key: other, limit: 5, windowSeconds: 60, now: T0 + 900 })).not.toBeInstanceOf(Promise);
+    const stored = await kv.get(`rl:${other}`);
+    expect(JSON.parse(stored ?? "null")).toEqual({ count: 1, start: T0 });
+
+    // A key too long for KV is hashed first: always a promise.
+    expect(store.hit({ key: "k".repeat(600), limit: 5, windowSeconds: 60, now: T0 })).toBeInstanceOf(Promise);
+    // Invalid input rejects rather than throws, as before.
+    await expect(
+      store.hit({ key, limit: 0, windowSeconds: 60, now: T0 }) as Promise<unknown>,
+    ).rejects.toThrow(/positive integer/);
+  });
+
   it("refuses a client over its limit without any KV call until the next refresh", async () => {
     const { kv, calls } = countedKv();
     const store = new KvRateLimitStore(kv);
