@@ -100,17 +100,24 @@ const { values: flags } = parseArgs({
     scenarios: { type: "string" },
     "no-fanout": { type: "boolean", default: false },
     "no-peer": { type: "boolean", default: false },
+    label: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
 if (flags.help) {
-  console.log(`npm run bench:worker-only -- [--duration S] [--connections N] [--warmup S] [--profile-seconds S] [--no-profile] [--no-write] [--no-fanout] [--no-peer] [--scenarios a,b]
+  console.log(`npm run bench:worker-only -- [--duration S] [--connections N] [--warmup S] [--profile-seconds S] [--no-profile] [--no-write] [--no-fanout] [--no-peer] [--scenarios a,b] [--label NAME]
   Runs the production bundle in workerd through Miniflare's Node API (no dev proxy, no inspector),
   measures CPU µs per request of the workerd process, then (unless --no-profile) profiles a second
   workerd with Linux perf and V8's perf map, splitting the Worker's own JavaScript and crypto from
   the simulators'. Then (unless --no-peer) the pairs of \`--peers\` against the peer's bundle in a
-  workerd of its own, in rounds. --scenarios runs only those (a partial run writes nothing). See bench/README.md.`);
+  workerd of its own, in rounds. --scenarios runs only those (a partial run writes nothing). --label NAME
+  writes bench/results/<date>-worker-only-NAME.json and leaves the README's table alone (a repeat, a variant,
+  an earlier run of the day kept). See bench/README.md.`);
   process.exit(0);
+}
+if (flags.label !== undefined && !/^[a-z0-9][a-z0-9-]{0,40}$/.test(flags.label)) {
+  console.error(`bench:worker-only: --label takes lower-case letters, digits and dashes, got "${flags.label}"`);
+  process.exit(2);
 }
 const seconds = (name: string, value: string, max: number) => {
   const number = Number(value);
@@ -624,7 +631,7 @@ function write(
   measured: { results: WorkerOnlyResult[]; pairs: PairFigures[]; fanout: FanoutResult[] },
 ): void {
   const date = startedAt.toISOString().slice(0, 10);
-  const file = join(benchDir, "results", `${date}-worker-only.json`);
+  const file = join(benchDir, "results", `${date}-worker-only${flags.label ? `-${flags.label}` : ""}.json`);
   const document = {
     date,
     startedAt: startedAt.toISOString(),
@@ -643,6 +650,8 @@ function write(
   };
   writeFileSync(file, `${JSON.stringify(document, null, 2)}\n`);
   console.log(`bench:worker-only: wrote ${relative(root, file)}`);
+  // A labelled run is kept beside the day's default one: the README shows the default.
+  if (flags.label) return;
   const readmePath = join(benchDir, "README.md");
   if (!existsSync(readmePath)) return;
   const readme = readFileSync(readmePath, "utf8");
