@@ -116,7 +116,9 @@ if (flags.help) {
   process.exit(0);
 }
 if (flags.label !== undefined && !/^[a-z0-9][a-z0-9-]{0,40}$/.test(flags.label)) {
-  console.error(`bench:worker-only: --label takes lower-case letters, digits and dashes, got "${flags.label}"`);
+  console.error(
+    `bench:worker-only: --label takes lower-case letters, digits and dashes, got "${flags.label}"`,
+  );
   process.exit(2);
 }
 const seconds = (name: string, value: string, max: number) => {
