@@ -592,6 +592,23 @@ describe("waiting for the store", () => {
     expect(refused.headers.get("retry-after")).toBe("30");
   });
 
+  it("waits for a store's answer that is a thenable but not a native Promise (an RPC stub's call)", async () => {
+    const store = counting(
+      (n) =>
+        ({
+          // biome-ignore lint/suspicious/noThenProperty: the point is a thenable that is not a Promise.
+          then: (resolve: (count: RateLimitCount) => void) =>
+            resolve({ allowed: n <= 1, count: 1, resetAt: T0 + 30_000 }),
+        }) as unknown as Promise<RateLimitCount>,
+    );
+    const app = buildApp({ clock: () => T0, policies: SMALL, store });
+    const ip = freshIp();
+    expect(rateHeaders(await app.request("/things", requestInit({ ip }), env))).toMatchObject({
+      remaining: "2",
+    });
+    expect((await app.request("/things", requestInit({ ip }), env)).status).toBe(429);
+  });
+
   it("allows the request and logs when a store's promise does not settle within storeTimeoutMs", async () => {
     const logs: LogLine[] = [];
     const app = buildApp(

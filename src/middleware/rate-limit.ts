@@ -155,6 +155,10 @@ function buildLimiter(options: RateLimitOptions, who: string): Limiter {
   };
 }
 
+function isThenable<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as PromiseLike<T> | null)?.then === "function";
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -220,8 +224,9 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
         { key: `${policy.name}:${key}`, limit: policy.limit, windowSeconds: policy.windowSeconds, now },
         { defer: deferWrite, onDegraded },
       );
-      // Counted in this isolate's memory (the usual case with KV): nothing to wait for.
-      result = answer instanceof Promise ? await withTimeout(answer, limiter.timeoutMs) : answer;
+      // Counted in this isolate's memory (the usual case with KV): nothing to wait for. Any thenable
+      // is waited for, not only a native Promise: a Durable Object stub's call returns its own kind.
+      result = isThenable(answer) ? await withTimeout(Promise.resolve(answer), limiter.timeoutMs) : answer;
     } catch (error) {
       // Fail open: a limiter outage must not become an API outage.
       logger.error("rate limit store failed; request allowed", {
