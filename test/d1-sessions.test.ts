@@ -275,35 +275,63 @@ describe("queue messages carry the producer's bookmark", () => {
     expect((await taskRow(task.id))?.status).toBe("SUCCESS");
   });
 
+  /** The task.run message POST /tasks sends for a new task (held, not yet consumed), and the task's id. */
+  async function heldTaskMessage(owner: Awaited<ReturnType<typeof person>>) {
+    const queue = holdJobsQueue();
+    const res = await owner.api.post("/api/v1/tasks", { body: { type: "add", payload: { x: 1, y: 2 } } });
+    const task = await jsonOf<{ id: string }>(res, 202);
+    const body = queue.forTask(task.id)[0]?.body as Record<string, unknown>;
+    return { taskId: task.id, body };
+  }
+
+  // A session opens at its first statement: these messages are tasks, whose run reads D1.
   it("a message without a bookmark, or with a malformed one, starts on the primary and is still handled", async () => {
+    const owner = await person();
+    const none = await heldTaskMessage(owner);
+    const junk = await heldTaskMessage(owner);
+    const number = await heldTaskMessage(owner);
+    const { d1_bookmark: _, ...withoutBookmark } = none.body;
     const d1 = recordingD1();
-    const ping = { type: "health.ping", sent_at: new Date().toISOString(), request_id: "r-1" };
     const { result } = await runQueueBatch(
       JOBS_QUEUE,
       [
-        { id: "none", body: ping },
-        { id: "junk", body: { ...ping, d1_bookmark: "junk\r\n" } },
-        { id: "number", body: { ...ping, d1_bookmark: 42 } },
+        { id: "none", body: withoutBookmark },
+        { id: "junk", body: { ...junk.body, d1_bookmark: "junk\r\n" } },
+        { id: "number", body: { ...number.body, d1_bookmark: 42 } },
       ],
       { ...env, DB: d1.DB } as Bindings,
     );
     expect(result.explicitAcks.sort()).toEqual(["junk", "none", "number"]);
     expect(d1.starts).toEqual(["first-primary", "first-primary", "first-primary"]);
+    for (const { taskId } of [none, junk, number]) expect((await taskRow(taskId))?.status).toBe("SUCCESS");
   });
 
   it("a redelivered message starts on the primary: its earlier attempt wrote past the bookmark", async () => {
+    const owner = await person();
+    const first = await heldTaskMessage(owner);
+    const again = await heldTaskMessage(owner);
     const d1 = recordingD1();
-    const ping = { type: "health.ping", sent_at: new Date().toISOString(), request_id: "r-2" };
     const { result } = await runQueueBatch(
       JOBS_QUEUE,
       [
-        { id: "first", body: { ...ping, d1_bookmark: SOME_BOOKMARK } },
-        { id: "again", body: { ...ping, d1_bookmark: SOME_BOOKMARK }, attempts: 2 },
+        { id: "first", body: { ...first.body, d1_bookmark: SOME_BOOKMARK } },
+        { id: "again", body: { ...again.body, d1_bookmark: SOME_BOOKMARK }, attempts: 2 },
       ],
       { ...env, DB: d1.DB } as Bindings,
     );
     expect(result.explicitAcks.sort()).toEqual(["again", "first"]);
     expect(d1.starts.sort()).toEqual([SOME_BOOKMARK, "first-primary"]);
+  });
+
+  it("a message whose work never reaches D1 opens no session at all", async () => {
+    const d1 = recordingD1();
+    const ping = { type: "health.ping", sent_at: new Date().toISOString(), request_id: "r-1" };
+    const { result } = await runQueueBatch(JOBS_QUEUE, [{ id: "ping", body: ping }], {
+      ...env,
+      DB: d1.DB,
+    } as Bindings);
+    expect(result.explicitAcks).toEqual(["ping"]);
+    expect(d1.starts).toEqual([]);
   });
 
   it("the envelope reads only a well-formed bookmark off a raw body", () => {
@@ -369,6 +397,26 @@ describe("the NotificationHub reads D1 from its caller's bookmark", () => {
 });
 
 describe("openDatabaseSession (the seam other bindings reuse)", () => {
+  it("opens the D1 session at the first statement, not before: a request that runs none opens none", async () => {
+    const d1 = recordingD1();
+    const session = openDatabaseSession(d1.DB, "first-unconstrained");
+    expect(session.bookmark()).toBeNull();
+    expect(d1.starts).toEqual([]);
+    await session.db.run(sql`select 1`);
+    await session.db.run(sql`select 2`);
+    expect(d1.starts).toEqual(["first-unconstrained"]);
+    expect(session.bookmark()).toMatch(BOOKMARK_SHAPE);
+
+    // Until its first statement, a session started from a bookmark reports that bookmark.
+    const fromBookmark = openDatabaseSession(d1.DB, SOME_BOOKMARK);
+    expect(fromBookmark.bookmark()).toBe(SOME_BOOKMARK);
+    expect(d1.starts).toEqual(["first-unconstrained"]);
+
+    const health = await apiWith({ DB: d1.DB }, "GET", "/health/live");
+    expect(health.status).toBe(200);
+    expect(d1.starts).toEqual(["first-unconstrained"]);
+  });
+
   it("gives a drizzle Database over one session: selects, batches, relational queries, a bookmark after", async () => {
     const session = openDatabaseSession(env.DB, "first-primary");
     expect(session.kind).toBe("first-primary");

@@ -7,7 +7,7 @@ import {
 import { DrizzleD1Database, drizzle, SQLiteD1Session } from "drizzle-orm/d1";
 import { SQLiteAsyncDialect } from "drizzle-orm/sqlite-core";
 import type { Bindings } from "../env";
-import { withPrimaryFallback } from "./bookmark-fallback";
+import { type D1SessionClient, withPrimaryFallback } from "./bookmark-fallback";
 import * as schema from "./schema";
 import { watchTableWrites } from "./table-writes";
 
@@ -46,6 +46,11 @@ export type DatabaseSession = {
    * run a query yet.
    */
   bookmark(): string | null;
+  /**
+   * The D1 session itself, as drizzle drives it (prepare, batch, bookmark), with every statement
+   * noted by src/db/table-writes.ts: for statements built ahead of time (src/db/compiled-query.ts).
+   */
+  client: D1SessionClient;
 };
 
 export function sessionKind(start: D1SessionStart): D1SessionKind {
@@ -75,8 +80,8 @@ function sharedDrizzleParts() {
 }
 
 /**
- * Opens a D1 session on `binding` and a drizzle Database over it: the same thing
- * `drizzle(binding.withSession(start), { schema })` builds, without re-walking the schema.
+ * A D1 session on `binding` (opened by its first statement) and a drizzle Database over it: the
+ * same thing `drizzle(binding.withSession(start), { schema })` builds, without re-walking the schema.
  * One per unit of work (request, queue message, cron run, Durable Object call); any D1
  * binding with this schema (a tenant's own database too) can be opened this way.
  */
@@ -84,7 +89,10 @@ export function openDatabaseSession(binding: D1Database, start: D1SessionStart):
   const kind = sessionKind(start);
   // A bookmark came from outside this unit of work: if D1 will not serve it, the primary does.
   const session = watchTableWrites(
-    kind === "bookmark" ? withPrimaryFallback(binding, start) : binding.withSession(start),
+    openOnFirstStatement(
+      () => (kind === "bookmark" ? withPrimaryFallback(binding, start) : binding.withSession(start)),
+      kind === "bookmark" ? start : null,
+    ),
   );
   const { dialect, relations } = sharedDrizzleParts();
   // drizzle's D1 session drives the client through prepare() and batch(), which a
@@ -111,5 +119,24 @@ export function openDatabaseSession(binding: D1Database, start: D1SessionStart):
       return query;
     },
   });
-  return { db, kind, bookmark: () => session.getBookmark() };
+  return { db, kind, bookmark: () => session.getBookmark(), client: session };
+}
+
+/**
+ * A D1 session opened by its first statement rather than when the unit of work starts. Why:
+ * many requests run none (a `GET /users/me` answered from memory, a 401, a 429, the health
+ * check), and opening one is a call into the runtime. Until then its bookmark is the one it is
+ * to start from, if any: what an opened session that has run nothing would say.
+ */
+function openOnFirstStatement(open: () => D1SessionClient, startBookmark: string | null): D1SessionClient {
+  let session: D1SessionClient | undefined;
+  const opened = () => {
+    session ??= open();
+    return session;
+  };
+  return {
+    prepare: (query: string) => opened().prepare(query),
+    batch: <T>(statements: D1PreparedStatement[]) => opened().batch<T>(statements),
+    getBookmark: () => (session ? session.getBookmark() : startBookmark),
+  };
 }
