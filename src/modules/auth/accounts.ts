@@ -17,6 +17,7 @@
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import { compiledRowQuery } from "../../db/compiled-query";
 import { constraintFailure } from "../../db/constraint-errors";
 import { emailChangeTokens, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
@@ -52,16 +53,21 @@ export function uniqueViolation(error: unknown): "email" | "username" | null {
 
 export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
+// The two reads of an account nearly every flow starts from, built into SQL once per isolate
+// (src/db/compiled-query.ts says why).
+const userById = compiledRowQuery<typeof users, { id: string }>(users, (t) =>
+  eq(t.id, sql.placeholder("id")),
+);
+const userByEmail = compiledRowQuery<typeof users, { email: string }>(users, (t) =>
+  eq(t.email, sql.placeholder("email")),
+);
+
 export function findUserById(ctx: ServiceContext, id: string): Promise<User | undefined> {
-  return ctx.db.select().from(users).where(eq(users.id, id)).get();
+  return userById.get(ctx.dbSession, { id });
 }
 
 export function findUserByEmail(ctx: ServiceContext, email: string): Promise<User | undefined> {
-  return ctx.db
-    .select()
-    .from(users)
-    .where(eq(users.email, normalizeEmail(email)))
-    .get();
+  return userByEmail.get(ctx.dbSession, { email: normalizeEmail(email) });
 }
 
 /** Case-insensitive, through the index on lower(username). */
