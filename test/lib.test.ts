@@ -27,6 +27,17 @@ describe("uuidv7", () => {
     expect([...ids].sort()).toEqual(ids);
     expect(new Set(ids).size).toBe(500);
   });
+
+  it("draws fresh random bits for every id, across refills of its pool of random bytes", () => {
+    // 4 KiB of pooled bytes serve 256 ids: 1,000 ids go through the pool about four times.
+    const ids = Array.from({ length: 1000 }, (_, i) => uuidv7(1_900_000_000_000 + i));
+    const randomTails = ids.map((id) => id.slice(19)); // variant + 62 random bits
+    expect(new Set(randomTails).size).toBe(1000);
+    for (const id of ids) {
+      expect(isUuid(id)).toBe(true);
+      expect("89ab").toContain(id[19]);
+    }
+  });
 });
 
 describe("crypto helpers", () => {
