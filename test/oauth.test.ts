@@ -10,6 +10,7 @@ import { createApp } from "../src/app";
 import type { Organization } from "../src/db/schema";
 import { getKeyRing, InvalidTokenError, verifyAccessToken, verifyClientAccessToken } from "../src/lib/jwt";
 import { generateApiKey } from "../src/modules/api-keys/key-format";
+import { looksLikeClientToken } from "../src/modules/oauth/client-token-resolver";
 import type { OAuthErrorSchema, TokenResponse } from "../src/modules/oauth/oauth.schemas";
 import type { OrgDto } from "../src/modules/orgs/orgs.schemas";
 import { createUser, signIn, type TestUser } from "./support/factories";
@@ -220,6 +221,37 @@ describe("the token's life follows the key", () => {
       InvalidTokenError,
     );
     expect((await api("GET", `/api/v1/orgs/${org.id}`, { token: hybrid })).status).toBe(401);
+  });
+});
+
+describe("which resolver a bearer token goes to (looksLikeClientToken)", () => {
+  const segment = (value: unknown) =>
+    btoa(String.fromCharCode(...new TextEncoder().encode(JSON.stringify(value))))
+      .replace(/\+/g, "-")
+      .replace(/\//g, "_")
+      .replace(/=+$/, "");
+  const withPayload = (payload: unknown) => `${segment({ alg: "ES256" })}.${segment(payload)}.c2ln`;
+
+  it("tells the tokens we issue apart: a client token yes, a person's token no", async () => {
+    const issued = await jsonOf<TokenResponse>(await form(credentials()), 200);
+    expect(looksLikeClientToken(issued.access_token)).toBe(true);
+    expect(looksLikeClientToken((await signIn(owner.user)).accessToken)).toBe(false);
+  });
+
+  it("finds the member whatever the payload's length (each of base64's three alignments)", () => {
+    for (const pad of ["", "x", "xx", "xxx"])
+      expect(looksLikeClientToken(withPayload({ p: pad, client_id: "k" })), pad).toBe(true);
+  });
+
+  it("is not fooled by the name inside a string value, nor by garbage, nor by a huge token", () => {
+    expect(looksLikeClientToken(withPayload({ sub: "u", note: '"client_id"' }))).toBe(false);
+    expect(looksLikeClientToken(withPayload({ sub: "client_id" }))).toBe(false);
+    expect(looksLikeClientToken(withPayload({ sub: "client_id", note: 'x"client_id":1' }))).toBe(false);
+    expect(looksLikeClientToken(withPayload(["client_id", "client_id"]))).toBe(false);
+    expect(looksLikeClientToken(withPayload({ sub: "ü€😀", name: "Zoë" }))).toBe(false);
+    for (const garbage of ["", ".", "..", "a.b", "a.!!!.c", "a.%%%.c", "no dots at all"])
+      expect(looksLikeClientToken(garbage), garbage).toBe(false);
+    expect(looksLikeClientToken(withPayload({ client_id: "k", pad: "x".repeat(5000) }))).toBe(false);
   });
 });
 
