@@ -3,18 +3,17 @@
  * modules, the docs routes and the one error handler.
  *
  * request context (id, logger) → request metrics → secure headers → CORS → authentication →
- * 405 detection → rate limit →
+ * rate limit →
  * [route: body limit → content type → route guards → Idempotency-Key (POST/PATCH) → validation → handler]
- * → problem+json on any error
+ * → problem+json on any error; 404, or 405 with Allow, when no route took the request
  */
 import type { Hono } from "hono";
-import { methodNotAllowed } from "hono/method-not-allowed";
 import type { AppEnv } from "./app-env";
 import { createRouter } from "./lib/create-router";
 import { RememberingRouter } from "./lib/remembering-router";
 import { authenticate } from "./middleware/authenticate";
 import { corsFromConfig } from "./middleware/cors";
-import { handleError, handleNotFound, methodNotAllowedProblem } from "./middleware/error-handler";
+import { handleError, handleUnmatched } from "./middleware/error-handler";
 import { globalRateLimit } from "./middleware/rate-limit";
 import { requestContext } from "./middleware/request-context";
 import { requestMetrics } from "./middleware/request-metrics";
@@ -36,7 +35,6 @@ export function createApp() {
   app.use(corsFromConfig());
   // Bearer JWT or API key → c.get("principal"); bad credentials are kept for requireUser() to answer.
   app.use(authenticate());
-  app.use(methodNotAllowed({ app, onMethodNotAllowed: methodNotAllowedProblem }));
   // Rate limit by principal (api_key / user / anonymous per IP). Must come after authentication, so a
   // rejected token is never counted as the user it names; /admin, /health/live and preflights are exempt.
   // An API key with its own limit (api_keys.rate_limit) is held to that instead of the `api_key` policy.
@@ -46,7 +44,8 @@ export function createApp() {
   mountDocs(app);
 
   app.onError(handleError);
-  app.notFound(handleNotFound);
+  // 404, or 405 with Allow when the path exists under other methods.
+  app.notFound(handleUnmatched(app));
   return app;
 }
 

@@ -1,5 +1,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { TrieRouter } from "hono/router/trie-router";
+import type { RouterRoute } from "hono/types";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { AppEnv } from "../app-env";
@@ -101,7 +103,44 @@ export const handleError: ErrorHandler<AppEnv> = (error, c) => {
 
 export const handleNotFound: NotFoundHandler<AppEnv> = (c) => problemResponse(c, noSuchRoute(c));
 
-export function methodNotAllowedProblem(c: Context<AppEnv>, allowed: string[]): Response {
+/**
+ * The answer to a request no route took: 405 with `Allow` when its path has routes for other
+ * methods, otherwise the 404 of handleNotFound. `app` is read on the first such request, when
+ * every route is registered.
+ *
+ * Why here and not hono's methodNotAllowed middleware, which answers the same: a middleware
+ * wraps every request to look at the few that end in a 404, and the not-found handler runs for
+ * those few only.
+ */
+export function handleUnmatched(app: { routes: readonly RouterRoute[] }): NotFoundHandler<AppEnv> {
+  let methodsByPath: TrieRouter<string[]> | undefined;
+  return (c) => {
+    methodsByPath ??= routeMethods(app.routes);
+    const allowed = new Set<string>();
+    for (const [methods] of methodsByPath.match("ALL", c.req.path)[0])
+      for (const method of methods) allowed.add(method);
+    if (allowed.size === 0 || allowed.has(c.req.method)) return handleNotFound(c);
+    return methodNotAllowedProblem(c, [...allowed]);
+  };
+}
+
+/** Each path pattern with the methods its routes answer (HEAD wherever GET is), as a router. */
+function routeMethods(routes: readonly RouterRoute[]): TrieRouter<string[]> {
+  const byPath = new Map<string, Set<string>>();
+  for (const route of routes) {
+    // app.use() middleware is registered as ALL; HEAD is implied by GET.
+    if (route.method === "ALL" || route.method === "HEAD") continue;
+    const methods = byPath.get(route.path) ?? new Set<string>();
+    methods.add(route.method);
+    if (route.method === "GET") methods.add("HEAD");
+    byPath.set(route.path, methods);
+  }
+  const router = new TrieRouter<string[]>();
+  for (const [path, methods] of byPath) router.add("ALL", path, [...methods]);
+  return router;
+}
+
+function methodNotAllowedProblem(c: Context<AppEnv>, allowed: string[]): Response {
   return problemResponse(
     c,
     new ProblemError({
