@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import { defineRoute, jsonContent } from "../src/lib/openapi";
 import { ProblemError } from "../src/lib/problem";
+import { person } from "./support/factories";
 
 const EchoBody = z.strictObject({
   email: z.email(),
@@ -195,6 +196,31 @@ describe("routing failures", () => {
     const res = await request("/test/echo", { method: "GET" });
     await expectProblem(res, 405, "method_not_allowed");
     expect(res.headers.get("allow")).toBe("POST");
+  });
+
+  it("lists every method of a path with parameters, and answers HEAD where only POST exists with 405", async () => {
+    const res = await request(`/api/v1/orgs/${crypto.randomUUID()}`, { method: "PUT" });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("allow")?.split(", ").sort()).toEqual(["DELETE", "GET", "HEAD", "PATCH"]);
+    const head = await request("/test/echo", { method: "HEAD" });
+    expect(head.status).toBe(405);
+    expect(head.headers.get("allow")).toBe("POST");
+  });
+
+  it("keeps a route's own 404 a 404, and the 405 still passes through the chain (request id, CORS, security headers)", async () => {
+    const { token } = await person();
+    const missing = await request(`/api/v1/orgs/${crypto.randomUUID()}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    await expectProblem(missing, 404, "not_found");
+    const res = await request("/health/live", {
+      method: "POST",
+      headers: { origin: "https://app.example.com" },
+    });
+    await expectProblem(res, 405, "method_not_allowed");
+    expect(res.headers.get("x-request-id")).toBeTruthy();
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(res.headers.get("content-security-policy")).toBeTruthy();
   });
 });
 
