@@ -10,13 +10,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
 import type { Bindings } from "../src/env";
 import { ExpiringSet } from "../src/lib/expiring-set";
+import { acceptedAccessTokenInMemory, authenticateAccessToken } from "../src/modules/auth/auth.service";
 import {
   forgetLocalRevocations,
   notRevokedAnswerCount,
   REVOCATION_RECHECK_MS,
   revokedSessionKey,
 } from "../src/modules/auth/sessions.service";
-import { createUser, signIn, type Tokens } from "./support/factories";
+import { createUser, serviceContext, signIn, type Tokens } from "./support/factories";
 import { kvWithOutage } from "./support/kv-outage";
 
 /** AUTH_KV as it is, counting the reads of revocation entries. */
@@ -123,6 +124,44 @@ describe("a session's revocation check", () => {
     }
     expect(counting.reads).toEqual([]);
     expect(notRevokedAnswerCount()).toBe(before);
+  });
+});
+
+describe("a token accepted from memory (no await on the hot path)", () => {
+  it("only once this isolate has verified the exact token and heard 'not revoked' for its session", async () => {
+    const tokens = await signIn((await createUser()).user);
+    const ctx = serviceContext();
+    expect(acceptedAccessTokenInMemory(ctx, tokens.accessToken)).toBeUndefined();
+    const claims = await authenticateAccessToken(ctx, tokens.accessToken);
+    expect(acceptedAccessTokenInMemory(ctx, tokens.accessToken)).toBe(claims);
+    // Another text, even one character off, was never verified.
+    const tampered = `${tokens.accessToken.slice(0, -1)}${tokens.accessToken.endsWith("A") ? "B" : "A"}`;
+    expect(acceptedAccessTokenInMemory(ctx, tampered)).toBeUndefined();
+  });
+
+  it("never past what the slow path would accept: not once revoked here, nor after the recheck window, nor for other settings", async () => {
+    const tokens = await signIn((await createUser()).user);
+    const ctx = serviceContext();
+    await authenticateAccessToken(ctx, tokens.accessToken);
+    const now = Date.now();
+    expect(acceptedAccessTokenInMemory(ctx, tokens.accessToken, now)).toBeDefined();
+    expect(
+      acceptedAccessTokenInMemory(ctx, tokens.accessToken, now + REVOCATION_RECHECK_MS + 1),
+    ).toBeUndefined();
+    const otherAudience = { ...ctx, config: { ...ctx.config, JWT_AUDIENCE: "someone-else" } };
+    expect(acceptedAccessTokenInMemory(otherAudience, tokens.accessToken, now)).toBeUndefined();
+
+    expect((await logout(tokens, env as Bindings)).status).toBe(204);
+    expect(acceptedAccessTokenInMemory(ctx, tokens.accessToken)).toBeUndefined();
+    expect((await me(tokens, env as Bindings)).status).toBe(401);
+  });
+
+  it("knows nothing under a key ring this isolate has not imported", async () => {
+    const tokens = await signIn((await createUser()).user);
+    const ctx = serviceContext();
+    await authenticateAccessToken(ctx, tokens.accessToken);
+    const otherKeys = { ...ctx, config: { ...ctx.config, JWT_PRIVATE_KEYS: '[{"kid":"never-imported"}]' } };
+    expect(acceptedAccessTokenInMemory(otherKeys, tokens.accessToken)).toBeUndefined();
   });
 });
 

@@ -124,10 +124,22 @@ export function getKeyRing(raw: string | undefined): Promise<KeyRing> {
   if (!ring) {
     ring = buildKeyRing(text);
     // A bad secret is not cached: fixing it must not need a new isolate.
-    ring.catch(() => rings.delete(text));
+    ring.then(
+      (built) => loadedRings.set(text, built),
+      () => rings.delete(text),
+    );
     rings.set(text, ring);
   }
   return ring;
+}
+
+/** The key rings getKeyRing() has finished importing, by secret: what a caller may use without waiting. */
+const loadedRings = new Map<string, KeyRing>();
+
+/** The key ring for this secret if this isolate has already imported it; otherwise undefined (use getKeyRing). */
+export function loadedKeyRing(raw: string | undefined): KeyRing | undefined {
+  const text = raw?.trim();
+  return text ? loadedRings.get(text) : undefined;
 }
 
 export type TokenSettings = { issuer: string; audience: string; ttlSeconds: number };
@@ -297,6 +309,22 @@ type VerifiedToken = { claims: AccessTokenClaims; issuer: string; audience: stri
 const verifiedTokens = new WeakMap<KeyRing, ExpiringMap<VerifiedToken>>();
 
 /**
+ * The claims of `token` if this exact text passed verifyAccessToken() with this ring and these
+ * settings and is still within the time it is remembered for; otherwise undefined. Never verifies.
+ */
+export function rememberedAccessToken(
+  ring: KeyRing,
+  settings: Pick<TokenSettings, "issuer" | "audience">,
+  token: string,
+  now: number = Date.now(),
+): AccessTokenClaims | undefined {
+  const known = verifiedTokens.get(ring)?.get(token, now);
+  return known && known.issuer === settings.issuer && known.audience === settings.audience
+    ? known.claims
+    : undefined;
+}
+
+/**
  * Verifies signature, algorithm, `typ`, issuer, audience, time claims and the
  * presence of every claim. Revocation is the caller's concern (sessions service).
  */
@@ -306,13 +334,13 @@ export async function verifyAccessToken(
   token: string,
   now: number = Date.now(),
 ): Promise<AccessTokenClaims> {
+  const known = rememberedAccessToken(ring, settings, token, now);
+  if (known) return known;
   let verified = verifiedTokens.get(ring);
   if (!verified) {
     verified = new ExpiringMap<VerifiedToken>(VERIFIED_TOKEN_LIMIT);
     verifiedTokens.set(ring, verified);
   }
-  const known = verified.get(token, now);
-  if (known && known.issuer === settings.issuer && known.audience === settings.audience) return known.claims;
 
   const payload = await verifySignedToken(ring, settings, token, REQUIRED_CLAIMS, now);
   const claims = claimsSchema.safeParse(payload);

@@ -1,10 +1,10 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AppEnv } from "../app-env";
 import type { ServiceContext } from "../lib/context";
-import { InvalidTokenError } from "../lib/jwt";
+import { type AccessTokenClaims, InvalidTokenError } from "../lib/jwt";
 import type { Principal } from "../lib/principal";
 import { ProblemError, problems } from "../lib/problem";
-import { authenticateAccessToken } from "../modules/auth/auth.service";
+import { acceptedAccessTokenInMemory, authenticateAccessToken } from "../modules/auth/auth.service";
 
 /** Where a credential came from: `Authorization: Bearer …` or `X-API-Key: …`. */
 export type Credential = { source: "bearer" | "x-api-key"; value: string };
@@ -12,12 +12,15 @@ export type Credential = { source: "bearer" | "x-api-key"; value: string };
 /**
  * Turns one kind of credential into a principal. `accepts` looks only at the
  * shape (a prefix, the header it came in); `resolve` verifies it and returns the
- * principal or throws a 401 ProblemError.
+ * principal or throws a 401 ProblemError. `resolveInMemory`, when a resolver has
+ * it, answers without waiting when everything `resolve` would check is already
+ * known to be good in this isolate, and undefined otherwise (never a refusal).
  */
 export type CredentialResolver = {
   name: string;
   accepts: (credential: Credential) => boolean;
   resolve: (ctx: ServiceContext, credential: Credential) => Promise<Principal>;
+  resolveInMemory?: (ctx: ServiceContext, credential: Credential) => Principal | undefined;
 };
 
 export const API_KEY_PATTERN = /^sk_(live|test)_/;
@@ -28,23 +31,30 @@ export const accessTokenResolver: CredentialResolver = {
   accepts: (credential) => credential.source === "bearer" && !API_KEY_PATTERN.test(credential.value),
   async resolve(ctx, credential) {
     try {
-      const claims = await authenticateAccessToken(ctx, credential.value);
-      return {
-        kind: "user",
-        userId: claims.sub,
-        sessionId: claims.sid,
-        isStaff: claims.is_staff,
-        tokenId: claims.jti,
-        tokenExpiresAt: claims.exp * 1000,
-        authTime: claims.auth_time * 1000,
-        amr: claims.amr,
-      };
+      return userPrincipal(await authenticateAccessToken(ctx, credential.value));
     } catch (error) {
       if (error instanceof InvalidTokenError) throw problems.unauthorized(error.detail, "invalid_token");
       throw error;
     }
   },
+  resolveInMemory(ctx, credential) {
+    const claims = acceptedAccessTokenInMemory(ctx, credential.value);
+    return claims ? userPrincipal(claims) : undefined;
+  },
 };
+
+function userPrincipal(claims: AccessTokenClaims): Principal {
+  return {
+    kind: "user",
+    userId: claims.sub,
+    sessionId: claims.sid,
+    isStaff: claims.is_staff,
+    tokenId: claims.jti,
+    tokenExpiresAt: claims.exp * 1000,
+    authTime: claims.auth_time * 1000,
+    amr: claims.amr,
+  };
+}
 
 /**
  * The resolvers tried in order; the first whose `accepts` is true decides. The
@@ -100,9 +110,11 @@ export function authenticate(
         );
       } else {
         try {
-          const principal = await resolver.resolve(c.get("ctx"), credential);
+          const ctx = c.get("ctx");
+          const principal =
+            resolver.resolveInMemory?.(ctx, credential) ?? (await resolver.resolve(ctx, credential));
           c.set("principal", principal);
-          c.set("ctx", { ...c.get("ctx"), principal });
+          c.set("ctx", { ...ctx, principal });
         } catch (error) {
           if (!(error instanceof ProblemError) || error.status !== 401) throw error;
           c.set("authFailure", error);

@@ -130,6 +130,17 @@ async function publishRevocations(
 }
 
 /**
+ * Whether `sessionId` is revoked, when this isolate knows without asking KV: true when it
+ * revoked the session itself, false when KV said "not revoked" less than REVOCATION_RECHECK_MS
+ * ago; undefined otherwise (isSessionRevoked asks KV).
+ */
+export function sessionRevocationInMemory(sessionId: string, now = Date.now()): boolean | undefined {
+  if (localRevocations.has(sessionId, now)) return true;
+  if (notRevokedAnswers.has(sessionId, now)) return false;
+  return undefined;
+}
+
+/**
  * True when the session was revoked while some of its access tokens may still be
  * alive. A KV outage fails open (logged): refusing every token would log every
  * user out for the outage, and refresh still checks D1.
@@ -139,8 +150,8 @@ export async function isSessionRevoked(
   sessionId: string,
   now = Date.now(),
 ): Promise<boolean> {
-  if (localRevocations.has(sessionId, now)) return true;
-  if (notRevokedAnswers.has(sessionId, now)) return false;
+  const known = sessionRevocationInMemory(sessionId, now);
+  if (known !== undefined) return known;
   try {
     const revoked = (await ctx.env.AUTH_KV.get(revokedSessionKey(sessionId))) !== null;
     if (!revoked) notRevokedAnswers.add(sessionId, now + REVOCATION_RECHECK_MS, now);
