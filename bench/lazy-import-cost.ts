@@ -20,20 +20,15 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { bundleAsProduction } from "./production-bundle.ts";
 
 const { values: flags } = parseArgs({ options: { runs: { type: "string", default: "15" } } });
 const runs = Number(flags.runs);
 if (!Number.isInteger(runs) || runs < 3 || runs > 200)
   throw new Error("--runs must be a whole number, 3..200");
-
-type Esbuild = typeof import("esbuild");
-const root = resolve(import.meta.dirname, "..");
-// Wrangler's own esbuild: the bundler that builds the Worker, not a copy of our choosing.
-const esbuild = createRequire(createRequire(import.meta.url).resolve("wrangler"))("esbuild") as Esbuild;
 
 const variants = {
   empty: "globalThis.loaded = null;",
@@ -52,18 +47,7 @@ try {
   const outfiles = new Map<string, string>();
   for (const [variant, contents] of Object.entries(variants)) {
     const outfile = join(dir, `${variant}.mjs`);
-    await esbuild.build({
-      stdin: { contents, resolveDir: root, loader: "js" },
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      minify: true,
-      outfile,
-      logLevel: "error",
-      external: ["node:*"],
-    });
+    await bundleAsProduction(contents, outfile);
     outfiles.set(variant, outfile);
   }
 

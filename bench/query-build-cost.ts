@@ -18,20 +18,15 @@
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { bundleAsProduction } from "./production-bundle.ts";
 
 const { values: flags } = parseArgs({ options: { runs: { type: "string", default: "5" } } });
 const runs = Number(flags.runs);
 if (!Number.isInteger(runs) || runs < 1 || runs > 100)
   throw new Error("--runs must be a whole number, 1..100");
-
-type Esbuild = typeof import("esbuild");
-const root = resolve(import.meta.dirname, "..");
-// Wrangler's own esbuild: the bundler that builds the Worker, not a copy of our choosing.
-const esbuild = createRequire(createRequire(import.meta.url).resolve("wrangler"))("esbuild") as Esbuild;
 
 const COLD_CALLS = 200;
 const WARM_CALLS = 20_000;
@@ -73,18 +68,7 @@ try {
   const outfiles = new Map<string, string>();
   for (const [variant, contents] of Object.entries(variants)) {
     const outfile = join(dir, `${variant}.mjs`);
-    await esbuild.build({
-      stdin: { contents, resolveDir: root, loader: "ts" },
-      bundle: true,
-      format: "esm",
-      platform: "neutral",
-      conditions: ["workerd", "worker", "browser"],
-      mainFields: ["module", "main"],
-      minify: true,
-      outfile,
-      logLevel: "error",
-      external: ["node:*", "cloudflare:*"],
-    });
+    await bundleAsProduction(contents, outfile, { loader: "ts", external: ["node:*", "cloudflare:*"] });
     outfiles.set(variant, outfile);
   }
 
