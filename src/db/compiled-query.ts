@@ -4,9 +4,10 @@
  *
  * Why: drizzle turns a query into SQL again on every call, and for a wide table that is slow:
  * every column passes through several `is()` class checks that walk the prototype chain.
- * `select().from(users).where(eq(users.id, id))` measures ~115 µs per call in V8 once warm and
- * ~300 µs in the first few hundred calls, which is where a rarely-taken path of an isolate stays
- * (`findUserById` runs on a profile-cache miss, behind `requireStaff`, in most auth flows). The
+ * `select().from(users).where(eq(users.id, id))` measures ~120 µs per call in V8 once warm and
+ * ~280 µs over the first 200 calls (`npm run bench:query-build`), which is where a rarely-taken
+ * path of an isolate stays (`findUserById` runs on a profile-cache miss, behind `requireStaff`, in
+ * most auth flows). The
  * statement text never changes, so it is built once; what runs per call is D1's own
  * `prepare().bind().raw()` and one `mapFromDriverValue` per column, the same decoding drizzle does.
  *
@@ -36,7 +37,8 @@ export type CompiledRowQuery<T extends SQLiteTable, P extends Record<string, unk
  */
 export function compiledRowQuery<T extends SQLiteTable, P extends Record<string, unknown>>(
   table: T,
-  where: (table: T) => SQL | undefined,
+  // Never undefined: a read without its condition would answer the table's first row.
+  where: (table: T) => SQL,
 ): CompiledRowQuery<T, P> {
   let compiled: Compiled | undefined;
   // Built on first use, not at import: module scope stays free of work (and of drizzle's checks).
