@@ -351,6 +351,17 @@ describe("off", () => {
     }
   });
 
+  it("answers another method with 404 while off, not a 405 that would name the route's methods", async () => {
+    for (const path of paths) {
+      const off = await apiWith({ DEV_MAILBOX_ENABLED: "false" }, "POST", path, { ip: "198.51.100.77" });
+      expect((await problemOf(off, 404)).code, path).toBe("not_found");
+      expect(off.headers.get("allow"), path).toBeNull();
+      const on = await apiWith({}, "POST", path, { ip: "198.51.100.77" });
+      expect((await problemOf(on, 405)).code, path).toBe("method_not_allowed");
+      expect(on.headers.get("allow"), path).toBe("GET, HEAD");
+    }
+  });
+
   it("keeps nothing when DEV_MAILBOX_ENABLED=false", async () => {
     watchMailbox();
     const to = newAddress("off");

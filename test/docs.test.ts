@@ -104,6 +104,21 @@ describe("API_DOCS_ENABLED=false", () => {
     });
   }
 
+  it("answers another method with 404, not a 405 whose Allow would give the route away", async () => {
+    for (const path of [
+      "/api/openapi.json",
+      "/api/docs",
+      "/api/docs/assets/swagger-ui-dist/swagger-ui-bundle.js",
+    ]) {
+      const res = await app.request(path, { method: "POST" }, off);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get("allow"), path).toBeNull();
+      const on = await app.request(path, { method: "POST" }, env);
+      expect(on.status, path).toBe(405);
+      expect(on.headers.get("allow"), path).toBe("GET, HEAD");
+    }
+  });
+
   it("defaults to off in production", async () => {
     const res = await app.request(
       "/api/docs",

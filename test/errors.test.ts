@@ -6,11 +6,15 @@
 
 import { env } from "cloudflare:workers";
 import { z } from "@hono/zod-openapi";
+import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { createApp } from "../src/app";
+import type { AppEnv } from "../src/app-env";
 import { defineRoute, jsonContent } from "../src/lib/openapi";
 import { ProblemError } from "../src/lib/problem";
+import { handleError, handleUnmatched } from "../src/middleware/error-handler";
+import { switchedOn, switchOf } from "../src/middleware/switched-on";
 import { person } from "./support/factories";
 
 const EchoBody = z.strictObject({
@@ -221,6 +225,58 @@ describe("routing failures", () => {
     expect(res.headers.get("x-request-id")).toBeTruthy();
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(res.headers.get("content-security-policy")).toBeTruthy();
+  });
+});
+
+describe("405 and switched-off routes (handleUnmatched with switchedOn)", () => {
+  // A sub-app with an error handler of its own: app.route() wraps each of its handlers.
+  function appWith(sub: { onError: boolean }) {
+    const feature = new Hono<AppEnv>();
+    if (sub.onError) feature.onError(handleError);
+    const featureOn = switchedOn((config) => config.API_DOCS_ENABLED);
+    feature.get("/thing", featureOn, (c) => c.text("thing"));
+    feature.post("/thing", (c) => c.text("posted"));
+    feature.get("/only-switched", featureOn, (c) => c.text("switched"));
+    const app = new Hono<AppEnv>();
+    app.route("/feature", feature);
+    app.notFound(handleUnmatched(app));
+    app.onError(handleError);
+    return app;
+  }
+
+  it.each([{ onError: false }, { onError: true }])(
+    "offers only the methods still on, and 404 when none is (sub-app error handler: $onError)",
+    async (sub) => {
+      const app = appWith(sub);
+      const on = { ...env, API_DOCS_ENABLED: "true" };
+      const off = { ...env, API_DOCS_ENABLED: "false" };
+      const put = (path: string, vars: typeof env) => app.request(path, { method: "PUT" }, vars);
+
+      expect((await put("/feature/thing", on)).headers.get("allow")?.split(", ").sort()).toEqual([
+        "GET",
+        "HEAD",
+        "POST",
+      ]);
+      const thingOff = await put("/feature/thing", off);
+      expect(thingOff.status).toBe(405);
+      expect(thingOff.headers.get("allow")).toBe("POST");
+
+      expect((await put("/feature/only-switched", on)).status).toBe(405);
+      const onlyOff = await put("/feature/only-switched", off);
+      expect(onlyOff.status).toBe(404);
+      expect(onlyOff.headers.get("allow")).toBeNull();
+      expect(((await onlyOff.json()) as { code: string }).code).toBe("not_found");
+    },
+  );
+
+  it("knows a switchedOn() middleware through hono's wrapper, and nothing else", () => {
+    const isOn = () => true;
+    const gate = switchedOn(isOn);
+    const wrapped = Object.assign(async () => {}, { __COMPOSED_HANDLER: gate });
+    expect(switchOf(gate)).toBe(isOn);
+    expect(switchOf(wrapped)).toBe(isOn);
+    expect(switchOf(async () => {})).toBeUndefined();
+    expect(switchOf(undefined)).toBeUndefined();
   });
 });
 

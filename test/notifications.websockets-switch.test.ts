@@ -28,6 +28,19 @@ describe("WEBSOCKETS_ENABLED=false", () => {
     expect(await jsonOf<{ data: unknown[] }>(list, 200)).toHaveProperty("data");
   });
 
+  it("another method on /ws-ticket answers as on a path with no such route while off", async () => {
+    const ada = await person();
+    // /{id} answers GET and DELETE on any sibling path; only the ticket route adds POST.
+    const nothing = await apiWith({}, "PUT", "/api/v1/notifications/no-route-here", { token: ada.token });
+    const offRes = await apiWith(off, "PUT", "/api/v1/notifications/ws-ticket", { token: ada.token });
+    expect((await problemOf(offRes, 405)).code).toBe("method_not_allowed");
+    expect(offRes.headers.get("allow")).toBe(nothing.headers.get("allow"));
+    expect(offRes.headers.get("allow")).not.toContain("POST");
+    const onRes = await apiWith({}, "PUT", "/api/v1/notifications/ws-ticket", { token: ada.token });
+    expect((await problemOf(onRes, 405)).code).toBe("method_not_allowed");
+    expect(onRes.headers.get("allow")?.split(", ")).toContain("POST");
+  });
+
   it("on by default: a ticket is issued", async () => {
     const ada = await person();
     const res = await apiWith({}, "POST", "/api/v1/notifications/ws-ticket", { token: ada.token });

@@ -5,13 +5,13 @@ import type { RouterRoute } from "hono/types";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ZodError } from "zod";
 import type { AppEnv } from "../app-env";
-import { ConfigError } from "../env";
+import { type Config, ConfigError, getConfig } from "../env";
 import { reportError } from "../lib/error-tracking";
 import { createLogger, serializeError } from "../lib/logger";
 import { ProblemError, problems } from "../lib/problem";
 import { validationProblem } from "../lib/validation";
 import { matchedRoutePattern } from "./request-context";
-import { noSuchRoute } from "./switched-on";
+import { noSuchRoute, type Switch, switchOf } from "./switched-on";
 
 /** Hono's own HTTP errors (from its validators and middleware) in our vocabulary. */
 function fromHttpException(error: HTTPException): ProblemError {
@@ -113,30 +113,46 @@ export const handleNotFound: NotFoundHandler<AppEnv> = (c) => problemResponse(c,
  * those few only.
  */
 export function handleUnmatched(app: { routes: readonly RouterRoute[] }): NotFoundHandler<AppEnv> {
-  let methodsByPath: TrieRouter<string[]> | undefined;
+  let methodsByPath: TrieRouter<PathMethods> | undefined;
   return (c) => {
     methodsByPath ??= routeMethods(app.routes);
     const allowed = new Set<string>();
-    for (const [methods] of methodsByPath.match("ALL", c.req.path)[0])
-      for (const method of methods) allowed.add(method);
+    let config: Config | undefined;
+    for (const [methods] of methodsByPath.match("ALL", c.req.path)[0]) {
+      for (const [method, switches] of methods) {
+        // A route switched off does not exist, so its method is not offered (switched-on.ts).
+        if (switches.length > 0) {
+          config ??= getConfig(c.env);
+          if (!switches.every((isOn) => isOn(config as Config))) continue;
+        }
+        allowed.add(method);
+      }
+    }
     if (allowed.size === 0 || allowed.has(c.req.method)) return handleNotFound(c);
     return methodNotAllowedProblem(c, [...allowed]);
   };
 }
 
+/** The methods a path pattern's routes answer, each with the switches its route passes through. */
+type PathMethods = Map<string, Switch[]>;
+
 /** Each path pattern with the methods its routes answer (HEAD wherever GET is), as a router. */
-function routeMethods(routes: readonly RouterRoute[]): TrieRouter<string[]> {
-  const byPath = new Map<string, Set<string>>();
+function routeMethods(routes: readonly RouterRoute[]): TrieRouter<PathMethods> {
+  const byPath = new Map<string, PathMethods>();
   for (const route of routes) {
     // app.use() middleware is registered as ALL; HEAD is implied by GET.
     if (route.method === "ALL" || route.method === "HEAD") continue;
-    const methods = byPath.get(route.path) ?? new Set<string>();
-    methods.add(route.method);
-    if (route.method === "GET") methods.add("HEAD");
+    const methods = byPath.get(route.path) ?? new Map<string, Switch[]>();
+    // A route is one entry per handler, middleware included: a switchedOn() among them gates it.
+    const switches = methods.get(route.method) ?? [];
+    const isOn = switchOf(route.handler);
+    if (isOn && !switches.includes(isOn)) switches.push(isOn);
+    methods.set(route.method, switches);
+    if (route.method === "GET") methods.set("HEAD", switches);
     byPath.set(route.path, methods);
   }
-  const router = new TrieRouter<string[]>();
-  for (const [path, methods] of byPath) router.add("ALL", path, [...methods]);
+  const router = new TrieRouter<PathMethods>();
+  for (const [path, methods] of byPath) router.add("ALL", path, methods);
   return router;
 }
 
