@@ -283,13 +283,13 @@ const OUR_BUNDLE: BundleTarget = {
   vars: () => WORKER_VARS,
 };
 
-async function withMiniflare(
+async function withMiniflare<T>(
   persistTo: string,
   v8Flags: string[],
-  work: (url: string, pids: number[]) => Promise<void>,
+  work: (url: string, pids: number[]) => Promise<T>,
   vars: Record<string, string> = {},
   target: BundleTarget = OUR_BUNDLE,
-): Promise<void> {
+): Promise<T> {
   const { workerOptions } = unstable_getMiniflareWorkerOptions(target.configPath);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -333,7 +333,7 @@ async function withMiniflare(
     await mf.ready;
     const flagsNote = v8Flags.length > 0 ? `V8 flags ${v8Flags.join(" ")}` : "no dev proxy, no inspector";
     console.log(`bench:worker-only: ${target.name} in workerd at ${url} (${flagsNote})`);
-    await work(
+    return await work(
       url,
       workerdPids().filter((pid) => !workerdsBefore.has(pid)),
     );
@@ -828,27 +828,34 @@ async function main(): Promise<void> {
         FANOUT_VARS,
       );
     // The profiling pass, after every measured run so that none of them carries perf's sampling
-    // nor V8's perf map: a second workerd on the same state (the users, sessions and tokens the
-    // scenarios seeded), started with V8_PERF_FLAGS.
+    // nor V8's perf map: workerds on the same state (the users, sessions and tokens the scenarios
+    // seeded), started with V8_PERF_FLAGS, one per scenario. Why not one for all: V8 appends to its
+    // perf map as it compiles code and never takes an entry back when that code is freed, and perf
+    // cannot tell a stale entry from a live one at a reused address. In one workerd that had run
+    // signup and tasks_create first, whoami's samples were named after their freed code (drizzle's
+    // buildInsertQuery in a route that inserts nothing), and it profiled on the heap the scrypt
+    // scenarios left. A workerd per scenario profiles each on its own code, as a --scenarios run does.
     if (options.profile)
-      for (const group of groups)
-        await withMiniflare(
-          persistTo,
-          V8_PERF_FLAGS,
-          async (url) => {
-            currentUrl = url;
-            const pid = workerdPids()[0];
-            if (pid === undefined || !existsSync(perfMapOf(pid))) {
-              console.warn(
-                "bench:worker-only: no profiling pass: workerd wrote no V8 perf map (this Miniflare did not pass MINIFLARE_WORKERD_V8_FLAGS on)",
+      profiling: for (const group of groups)
+        for (const scenario of group.scenarios) {
+          const result = results.find((each) => each.name === scenario.name);
+          const requests = plans.get(scenario.name);
+          if (!requests || !result || result.error) continue;
+          const profiled = await withMiniflare(
+            persistTo,
+            V8_PERF_FLAGS,
+            async (url) => {
+              currentUrl = url;
+              const pid = workerdPids()[0];
+              if (pid === undefined || !existsSync(perfMapOf(pid))) {
+                console.warn(
+                  "bench:worker-only: no profiling pass: workerd wrote no V8 perf map (this Miniflare did not pass MINIFLARE_WORKERD_V8_FLAGS on)",
+                );
+                return false;
+              }
+              console.log(
+                `\n◆ profile ${result.name} (${options.profileSeconds} s, perf on a workerd of its own)`,
               );
-              return;
-            }
-            for (const scenario of group.scenarios) {
-              const result = results.find((each) => each.name === scenario.name);
-              const requests = plans.get(scenario.name);
-              if (!requests || !result || result.error) continue;
-              console.log(`\n◆ profile ${result.name} (${options.profileSeconds} s, perf on the workerd)`);
               try {
                 // A fresh isolate: compile and optimise before sampling, as the measured run did.
                 await load(url, scenario, requests, Math.max(2, options.warmup));
@@ -861,10 +868,13 @@ async function main(): Promise<void> {
               } catch (error) {
                 console.warn(`  profile failed: ${error instanceof Error ? error.message : String(error)}`);
               }
-            }
-          },
-          group.vars,
-        );
+              return true;
+            },
+            group.vars,
+          );
+          // No perf map: this Miniflare passes no V8 flags on, so no other workerd would either.
+          if (!profiled) break profiling;
+        }
     const base = results.find((result) => result.name === BASELINE)?.cpuUsPerRequest;
     for (const result of results)
       if (base !== undefined && result.cpuUsPerRequest !== undefined)
