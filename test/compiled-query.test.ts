@@ -5,14 +5,16 @@
  * the SQL, and that it stays inside the session (bookmark, table-write tracking, fallback).
  */
 import { env } from "cloudflare:workers";
-import { eq, getTableColumns, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, sql } from "drizzle-orm";
+import type { QueryBuilder } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { getDb, openDatabaseSession } from "../src/db/client";
-import { compiledRowQuery } from "../src/db/compiled-query";
-import { users } from "../src/db/schema";
+import { compiledRowQuery, compiledSelect } from "../src/db/compiled-query";
+import { memberships, organizations, users } from "../src/db/schema";
 import { tableWriteGeneration } from "../src/db/table-writes";
 import { findUserByEmail, findUserById } from "../src/modules/auth/accounts";
 import { createUser, serviceContext } from "./support/factories";
+import { createOrg } from "./support/orgs";
 
 const BOOKMARK_SHAPE = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 
@@ -132,5 +134,116 @@ describe("findUserById / findUserByEmail (compiled)", () => {
     expect(await findUserById(ctx, user.id)).toEqual(expected);
     expect(await findUserByEmail(ctx, `  ${user.email.toUpperCase()} `)).toEqual(expected);
     expect(await findUserByEmail(ctx, `${user.email}x`)).toBeUndefined();
+  });
+});
+
+/** The shape of resolveOrgContext()'s member read: a nested table, a column, an inner join. */
+const selectMembership = (qb: QueryBuilder) =>
+  qb
+    .select({ organization: organizations, role: memberships.role })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+    .where(
+      and(
+        eq(memberships.organizationId, sql.placeholder("organizationId")),
+        eq(memberships.userId, sql.placeholder("userId")),
+      ),
+    )
+    .limit(1);
+const membership = compiledSelect<
+  ReturnType<typeof selectMembership>,
+  { organizationId: string; userId: string }
+>(selectMembership);
+
+/** A left join: the organizations group is null for a user who created none, as drizzle answers it. */
+const selectCreator = (qb: QueryBuilder) =>
+  qb
+    .select({ user: { id: users.id, email: users.email }, organization: organizations })
+    .from(users)
+    .leftJoin(organizations, eq(organizations.createdBy, users.id))
+    .where(eq(users.id, sql.placeholder("id")))
+    .limit(1);
+const creator = compiledSelect<ReturnType<typeof selectCreator>, { id: string }>(selectCreator);
+
+describe("compiledSelect", () => {
+  it("answers a join with a nested table what drizzle's .get() answers, booleans and dates decoded", async () => {
+    const { user } = await createUser();
+    const org = await createOrg(user);
+    await getDb(env).update(organizations).set({ requireMfa: true }).where(eq(organizations.id, org.id));
+    const session = openDatabaseSession(env.DB, "first-primary");
+    const compiled = await membership.get(session, { organizationId: org.id, userId: user.id });
+    const viaDrizzle = await session.db
+      .select({ organization: organizations, role: memberships.role })
+      .from(memberships)
+      .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+      .where(and(eq(memberships.organizationId, org.id), eq(memberships.userId, user.id)))
+      .get();
+    expect(compiled).toEqual(viaDrizzle);
+    expect(compiled?.role).toBe("owner");
+    expect(compiled?.organization.requireMfa).toBe(true);
+    expect(compiled?.organization.isPersonal).toBe(false);
+    expect(compiled?.organization.createdAt).toBeInstanceOf(Date);
+    expect(Object.keys(compiled?.organization ?? {}).sort()).toEqual(
+      Object.keys(getTableColumns(organizations)).sort(),
+    );
+  });
+
+  it("answers undefined for someone else's organization, a made-up id and SQL in a value", async () => {
+    const { user: owner } = await createUser();
+    const { user: stranger } = await createUser();
+    const org = await createOrg(owner);
+    const session = openDatabaseSession(env.DB, "first-primary");
+    expect(await membership.get(session, { organizationId: org.id, userId: stranger.id })).toBeUndefined();
+    expect(
+      await membership.get(session, { organizationId: crypto.randomUUID(), userId: owner.id }),
+    ).toBeUndefined();
+    for (const hostile of [`' or '1'='1`, `${org.id}' --`, "%", ""]) {
+      expect(await membership.get(session, { organizationId: hostile, userId: owner.id })).toBeUndefined();
+      expect(await membership.get(session, { organizationId: org.id, userId: hostile })).toBeUndefined();
+    }
+  });
+
+  it("answers null for a left-joined table with no row, as drizzle does, and the row when there is one", async () => {
+    const { user: lone } = await createUser();
+    const { user: founder } = await createUser();
+    const org = await createOrg(founder);
+    const session = openDatabaseSession(env.DB, "first-primary");
+    const viaDrizzle = (id: string) =>
+      session.db
+        .select({ user: { id: users.id, email: users.email }, organization: organizations })
+        .from(users)
+        .leftJoin(organizations, eq(organizations.createdBy, users.id))
+        .where(eq(users.id, id))
+        .get();
+    const none = await creator.get(session, { id: lone.id });
+    expect(none).toEqual(await viaDrizzle(lone.id));
+    expect(none?.organization).toBeNull();
+    const some = await creator.get(session, { id: founder.id });
+    expect(some).toEqual(await viaDrizzle(founder.id));
+    expect(some?.organization?.id).toBe(org.id);
+  });
+
+  it("builds its statement once, binds only values, and runs in the unit of work's session", async () => {
+    const first = membership.toSQL({ organizationId: "a", userId: "b" });
+    const second = membership.toSQL({ organizationId: "c", userId: "d" });
+    expect(first.sql).toBe(second.sql);
+    expect(first.sql).toMatch(/inner join "organizations"/);
+    expect(first.params).toEqual(["a", "b", 1]);
+    expect(second.params).toEqual(["c", "d", 1]);
+    await expect(
+      membership.get(openDatabaseSession(env.DB, "first-primary"), { organizationId: "a" } as {
+        organizationId: string;
+        userId: string;
+      }),
+    ).rejects.toThrow(/placeholder "userId"/);
+
+    const { user } = await createUser();
+    const org = await createOrg(user);
+    const session = openDatabaseSession(env.DB, "first-primary");
+    expect(session.bookmark()).toBeNull();
+    expect(await membership.get(session, { organizationId: org.id, userId: user.id })).toMatchObject({
+      role: "owner",
+    });
+    expect(session.bookmark()).toMatch(BOOKMARK_SHAPE);
   });
 });

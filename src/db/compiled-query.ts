@@ -15,11 +15,15 @@
  * work uses: the bookmark advances, src/db/table-writes.ts sees the statement, and a bookmark the
  * primary must serve still falls back as src/db/bookmark-fallback.ts says.
  *
- * Only for whole rows of one table, filtered by `sql.placeholder()` values: anything with joins,
- * a partial selection or a dynamic condition stays an ordinary drizzle query.
+ * compiledRowQuery() is for whole rows of one table, filtered by `sql.placeholder()` values.
+ * compiledSelect() takes any select with a fixed shape (joins, a nested or partial selection) and
+ * decodes its rows with drizzle's own mapResultRow(), as drizzle's D1 driver does. A condition that
+ * changes shape from call to call stays an ordinary drizzle query.
  */
 import { type Column, fillPlaceholders, getTableColumns, type SQL } from "drizzle-orm";
 import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
+// @ts-expect-error: exported by drizzle-orm at runtime, left out of its typings (@internal); typed below.
+import { mapResultRow, orderSelectedFields } from "drizzle-orm/utils";
 import type { DatabaseSession } from "./client";
 
 type Compiled = { sql: string; params: unknown[]; columns: Array<[string, Column]> };
@@ -67,6 +71,93 @@ export function compiledRowQuery<T extends SQLiteTable, P extends Record<string,
         decoded[key] = raw === null ? null : column.mapFromDriverValue(raw);
       }
       return decoded as T["$inferSelect"];
+    },
+    toSQL(values) {
+      const { sql, params } = compile();
+      return { sql, params: fillPlaceholders(params, values) };
+    },
+  };
+}
+
+/**
+ * drizzle's row decoding, as its D1 driver runs it: exported by drizzle-orm at runtime, left out of
+ * its type declarations (@internal). test/compiled-query.test.ts compares every answer with the
+ * drizzle query's own, so a drizzle release that changes them fails there, not in production.
+ */
+type SelectedFieldsOrdered = Array<{ path: string[]; field: unknown }>;
+const drizzleInternals = {
+  orderSelectedFields: orderSelectedFields as (fields: Record<string, unknown>) => SelectedFieldsOrdered,
+  mapResultRow: mapResultRow as (
+    columns: SelectedFieldsOrdered,
+    row: unknown[],
+    joinsNotNullableMap: Record<string, boolean> | undefined,
+  ) => unknown,
+};
+
+/** What compiledSelect() needs of a drizzle select built on a QueryBuilder. */
+type BuiltSelect = {
+  toSQL(): { sql: string; params: unknown[] };
+  _: { result: unknown };
+};
+
+type CompiledSelectState = {
+  sql: string;
+  params: unknown[];
+  fields: SelectedFieldsOrdered;
+  /** drizzle's record of which joined tables may come back all null (left joins): mapResultRow's input. */
+  joinsNotNullableMap: Record<string, boolean> | undefined;
+};
+
+export type CompiledSelect<Q extends BuiltSelect, P extends Record<string, unknown>> = {
+  /** The first row, decoded as drizzle's `.get()` would; undefined when there is none. */
+  get(
+    session: Pick<DatabaseSession, "client">,
+    values: P,
+  ): Promise<(Q["_"]["result"] extends Array<infer Row> ? Row : never) | undefined>;
+  /** The statement and its parameters with `values` in place: what D1 is sent. */
+  toSQL(values: P): { sql: string; params: unknown[] };
+};
+
+/**
+ * Any select of a fixed shape, built once per isolate: `build` writes it on the QueryBuilder it is
+ * given, with `sql.placeholder("name")` where a value goes; `get(session, { name })` binds it and
+ * answers the first row. Add `.limit(1)` when more than one row could match.
+ */
+export function compiledSelect<Q extends BuiltSelect, P extends Record<string, unknown>>(
+  build: (qb: QueryBuilder) => Q,
+): CompiledSelect<Q, P> {
+  let compiled: CompiledSelectState | undefined;
+  const compile = (): CompiledSelectState => {
+    if (!compiled) {
+      const query = build(new QueryBuilder());
+      const { sql, params } = query.toSQL();
+      // The same two inputs drizzle's select hands its driver (SQLiteSelect._prepare()).
+      const internals = query as unknown as {
+        _: { config: { fields: Record<string, unknown> } };
+        joinsNotNullableMap?: Record<string, boolean>;
+      };
+      compiled = {
+        sql,
+        params,
+        fields: drizzleInternals.orderSelectedFields(internals._.config.fields),
+        joinsNotNullableMap: internals.joinsNotNullableMap,
+      };
+    }
+    return compiled;
+  };
+
+  return {
+    async get(session, values) {
+      const { sql, params, fields, joinsNotNullableMap } = compile();
+      const rows = await session.client
+        .prepare(sql)
+        .bind(...fillPlaceholders(params, values))
+        .raw();
+      const row = rows[0];
+      if (!row) return undefined;
+      return drizzleInternals.mapResultRow(fields, row, joinsNotNullableMap) as Awaited<
+        ReturnType<CompiledSelect<Q, P>["get"]>
+      >;
     },
     toSQL(values) {
       const { sql, params } = compile();

@@ -12,8 +12,9 @@
  * Anything outside the caller's organizations is a 404, never a 403: whether an
  * organization exists is itself something only its members may learn.
  */
-import { and, eq, type SQL } from "drizzle-orm";
-import type { AnySQLiteColumn } from "drizzle-orm/sqlite-core";
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { AnySQLiteColumn, QueryBuilder } from "drizzle-orm/sqlite-core";
+import { compiledRowQuery, compiledSelect } from "../../db/compiled-query";
 import { memberships, type Organization, organizations } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { ProblemError, problems } from "../../lib/problem";
@@ -68,12 +69,10 @@ export async function resolveOrgContext(ctx: ServiceContext, organizationId: str
     case "anonymous":
       throw problems.unauthorized();
     case "user": {
-      const row = await ctx.db
-        .select({ organization: organizations, role: memberships.role })
-        .from(memberships)
-        .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
-        .where(and(eq(memberships.organizationId, organizationId), eq(memberships.userId, principal.userId)))
-        .get();
+      const row = await membershipWithOrganization.get(ctx.dbSession, {
+        organizationId,
+        userId: principal.userId,
+      });
       if (!row) throw organizationNotFound();
       if (row.organization.requireMfa && !signedInWithSecondFactor(principal.amr)) throw mfaRequired();
       return scoped(ctx, row.organization, { kind: "member", userId: principal.userId, role: row.role });
@@ -117,8 +116,33 @@ export async function systemOrgContext(
   return scoped(ctx, organization, { kind: "system", reason });
 }
 
+// The two reads every org-scoped request starts from, built into SQL once per isolate
+// (src/db/compiled-query.ts says why: drizzle rebuilds a statement on every call).
+const membershipWithOrganization = compiledSelect<
+  ReturnType<typeof selectMembershipWithOrganization>,
+  { organizationId: string; userId: string }
+>(selectMembershipWithOrganization);
+
+function selectMembershipWithOrganization(qb: QueryBuilder) {
+  return qb
+    .select({ organization: organizations, role: memberships.role })
+    .from(memberships)
+    .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+    .where(
+      and(
+        eq(memberships.organizationId, sql.placeholder("organizationId")),
+        eq(memberships.userId, sql.placeholder("userId")),
+      ),
+    )
+    .limit(1);
+}
+
+const organizationById = compiledRowQuery<typeof organizations, { id: string }>(organizations, (t) =>
+  eq(t.id, sql.placeholder("id")),
+);
+
 function findOrganization(ctx: ServiceContext, id: string): Promise<Organization | undefined> {
-  return ctx.db.select().from(organizations).where(eq(organizations.id, id)).get();
+  return organizationById.get(ctx.dbSession, { id });
 }
 
 /** `WHERE <column> = <this organization>`: the filter every org-owned query carries. */
