@@ -16,6 +16,7 @@
  *    the response (waitUntil), by a conditional UPDATE.
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
+import { compiledRowQuery } from "../../db/compiled-query";
 import { apiKeySecrets, apiKeys } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { sha256Hex, timingSafeEqual } from "../../lib/crypto";
@@ -100,6 +101,12 @@ async function secretState(
   return fresh;
 }
 
+// A key's row by id, on a cache miss and at the token endpoint: built into SQL once per isolate
+// (src/db/compiled-query.ts).
+const apiKeyById = compiledRowQuery<typeof apiKeys, { id: string }>(apiKeys, (t) =>
+  eq(t.id, sql.placeholder("id")),
+);
+
 /** A key by id (for client-credentials access tokens), cached like secrets. */
 export async function loadKeyState(
   ctx: ServiceContext,
@@ -108,7 +115,7 @@ export async function loadKeyState(
 ): Promise<KeyState | null> {
   const cached = await cachedKey(ctx, keyId);
   if (cached && !isLocallyInvalidated(keyId, now)) return cached;
-  const row = await ctx.db.select().from(apiKeys).where(eq(apiKeys.id, keyId)).get();
+  const row = await apiKeyById.get(ctx.dbSession, { id: keyId });
   if (!row) return null;
   const state = keyStateOf(row);
   await cacheKey(ctx, state);
@@ -216,7 +223,7 @@ export async function verifyClientSecret(
   if (!parsed) return null;
   const presentedHash = await sha256Hex(clientSecret);
   // The token endpoint reads D1, not the cache: it is called rarely and must see revocations at once.
-  const row = await ctx.db.select().from(apiKeys).where(eq(apiKeys.id, clientId)).get();
+  const row = await apiKeyById.get(ctx.dbSession, { id: clientId });
   const secrets = row ? await liveSecretHashes(ctx, row.id, now) : [];
   const candidates = secrets.length > 0 ? secrets.map((secret) => secret.secretHash) : [NO_SUCH_KEY_HASH];
   if (!matchSecretHash(presentedHash, candidates) || !row) return null;

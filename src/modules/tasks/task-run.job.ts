@@ -15,6 +15,7 @@
  * queue (a task with fewer retries than the queue bounces there, its row unchanged).
  */
 import { and, eq, sql } from "drizzle-orm";
+import { compiledRowQuery } from "../../db/compiled-query";
 import { type Task, type TaskErrorInfo, tasks } from "../../db/schema";
 import type { QueueHandlerDeps } from "../../jobs/queue-handler";
 import type { ServiceContext } from "../../lib/context";
@@ -69,11 +70,16 @@ type Outcome =
   | { status: "RETRY"; error: TaskErrorInfo }
   | { status: "FAILURE"; error: TaskErrorInfo; deadLettered: boolean };
 
+// Every delivery starts by reading its task: built into SQL once per isolate (src/db/compiled-query.ts).
+const taskById = compiledRowQuery<typeof tasks, { id: string }>(tasks, (t) =>
+  eq(t.id, sql.placeholder("id")),
+);
+
 export async function runTaskMessage(message: TaskRunMessage, deps: QueueHandlerDeps): Promise<void> {
   const logger = deps.logger.child({ task_id: message.task_id });
   const ctx: ServiceContext = { ...deps.ctx, logger };
   const now = taskRuntime.now();
-  const task = await ctx.db.select().from(tasks).where(eq(tasks.id, message.task_id)).get();
+  const task = await taskById.get(ctx.dbSession, { id: message.task_id });
   if (!task) {
     logger.info("task no longer exists; message dropped");
     return;
