@@ -35,6 +35,19 @@ export type CompiledRowQuery<T extends SQLiteTable, P extends Record<string, unk
   toSQL(values: P): { sql: string; params: unknown[] };
 };
 
+/** Runs a built statement in the unit of work's D1 session: the first row, as D1's column array. */
+async function firstRawRow(
+  session: Pick<DatabaseSession, "client">,
+  sql: string,
+  params: unknown[],
+): Promise<unknown[] | undefined> {
+  const rows = await session.client
+    .prepare(sql)
+    .bind(...params)
+    .raw();
+  return rows[0];
+}
+
 /**
  * `select <every column> from table where <where(table)> limit 1`. Write the condition with
  * `sql.placeholder("name")` where a value goes; `get(session, { name })` binds it.
@@ -58,11 +71,7 @@ export function compiledRowQuery<T extends SQLiteTable, P extends Record<string,
   return {
     async get(session, values) {
       const { sql, params, columns } = compile();
-      const rows = await session.client
-        .prepare(sql)
-        .bind(...fillPlaceholders(params, values))
-        .raw();
-      const row = rows[0];
+      const row = await firstRawRow(session, sql, fillPlaceholders(params, values));
       if (!row) return undefined;
       const decoded: Record<string, unknown> = {};
       for (let index = 0; index < columns.length; index++) {
@@ -149,11 +158,7 @@ export function compiledSelect<Q extends BuiltSelect, P extends Record<string, u
   return {
     async get(session, values) {
       const { sql, params, fields, joinsNotNullableMap } = compile();
-      const rows = await session.client
-        .prepare(sql)
-        .bind(...fillPlaceholders(params, values))
-        .raw();
-      const row = rows[0];
+      const row = await firstRawRow(session, sql, fillPlaceholders(params, values));
       if (!row) return undefined;
       return drizzleInternals.mapResultRow(fields, row, joinsNotNullableMap) as Awaited<
         ReturnType<CompiledSelect<Q, P>["get"]>
