@@ -277,6 +277,19 @@ describe("products: create and read", () => {
       "not_found",
     );
   });
+
+  it("answers the same for a category's id, and never lets SQL in an id through", async () => {
+    expect(fieldsOf(await problemOf(await api("GET", "/api/v1/categories/not-a-uuid"), 400))).toEqual(["id"]);
+    expect((await problemOf(await api("GET", `/api/v1/categories/${crypto.randomUUID()}`), 404)).code).toBe(
+      "not_found",
+    );
+    for (const kind of ["products", "categories"]) {
+      const injected = `/api/v1/${kind}/${encodeURIComponent("x' or '1'='1")}`;
+      expect(fieldsOf(await problemOf(await api("GET", injected), 400)), kind).toEqual(["id"]);
+      const long = `/api/v1/${kind}/${"9".repeat(5_000)}`;
+      expect(fieldsOf(await problemOf(await api("GET", long), 400)), kind).toEqual(["id"]);
+    }
+  });
 });
 
 describe("products: change and delete", () => {

@@ -9,7 +9,7 @@ import { and, eq, getTableColumns, sql } from "drizzle-orm";
 import type { QueryBuilder } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
 import { getDb, openDatabaseSession } from "../src/db/client";
-import { compiledRowQuery, compiledSelect } from "../src/db/compiled-query";
+import { compiledRowById, compiledRowQuery, compiledSelect } from "../src/db/compiled-query";
 import { memberships, organizations, users } from "../src/db/schema";
 import { tableWriteGeneration } from "../src/db/table-writes";
 import { findUserByEmail, findUserById } from "../src/modules/auth/accounts";
@@ -74,6 +74,15 @@ describe("compiledRowQuery", () => {
     expect(first.sql).toMatch(/^select .* from "users" where "users"\."id" = \? limit \?$/);
     expect(first.params).toEqual(["a", 1]);
     expect(second.params).toEqual(["b", 1]);
+  });
+
+  it("compiledRowById is that same read by id", async () => {
+    const user = await fullyFilledUser();
+    const session = openDatabaseSession(env.DB, "first-primary");
+    expect(compiledRowById(users).toSQL({ id: "a" })).toEqual(byId.toSQL({ id: "a" }));
+    expect(await compiledRowById(users).get(session, { id: user.id })).toEqual(
+      await byId.get(session, { id: user.id }),
+    );
   });
 
   it("refuses a call without a value for a placeholder rather than sending a null", async () => {

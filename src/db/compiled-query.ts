@@ -20,8 +20,8 @@
  * decodes its rows with drizzle's own mapResultRow(), as drizzle's D1 driver does. A condition that
  * changes shape from call to call stays an ordinary drizzle query.
  */
-import { type Column, fillPlaceholders, getTableColumns, type SQL } from "drizzle-orm";
-import { QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import { type Column, eq, fillPlaceholders, getTableColumns, type SQL, sql } from "drizzle-orm";
+import { type AnySQLiteColumn, QueryBuilder, type SQLiteTable } from "drizzle-orm/sqlite-core";
 // @ts-expect-error: exported by drizzle-orm at runtime, left out of its typings (@internal); typed below.
 import { mapResultRow, orderSelectedFields } from "drizzle-orm/utils";
 import type { DatabaseSession } from "./client";
@@ -86,6 +86,13 @@ export function compiledRowQuery<T extends SQLiteTable, P extends Record<string,
       return { sql, params: fillPlaceholders(params, values) };
     },
   };
+}
+
+/** A table's row by its `id`: `compiledRowQuery(table, (t) => eq(t.id, sql.placeholder("id")))`. */
+export function compiledRowById<T extends SQLiteTable & { id: AnySQLiteColumn }>(
+  table: T,
+): CompiledRowQuery<T, { id: string }> {
+  return compiledRowQuery<T, { id: string }>(table, (t) => eq(t.id, sql.placeholder("id")));
 }
 
 /**

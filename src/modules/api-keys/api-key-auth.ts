@@ -16,7 +16,7 @@
  *    the response (waitUntil), by a conditional UPDATE.
  */
 import { and, eq, isNull, lt, or, sql } from "drizzle-orm";
-import { compiledRowQuery } from "../../db/compiled-query";
+import { compiledRowById } from "../../db/compiled-query";
 import { apiKeySecrets, apiKeys } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { sha256Hex, timingSafeEqual } from "../../lib/crypto";
@@ -103,9 +103,7 @@ async function secretState(
 
 // A key's row by id, on a cache miss and at the token endpoint: built into SQL once per isolate
 // (src/db/compiled-query.ts).
-const apiKeyById = compiledRowQuery<typeof apiKeys, { id: string }>(apiKeys, (t) =>
-  eq(t.id, sql.placeholder("id")),
-);
+const apiKeyById = compiledRowById(apiKeys);
 
 /** A key by id (for client-credentials access tokens), cached like secrets. */
 export async function loadKeyState(

@@ -17,7 +17,7 @@
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { compiledRowQuery } from "../../db/compiled-query";
+import { compiledRowById, compiledRowQuery } from "../../db/compiled-query";
 import { constraintFailure } from "../../db/constraint-errors";
 import { emailChangeTokens, type User, users } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
@@ -55,9 +55,7 @@ export const normalizeEmail = (email: string) => email.trim().toLowerCase();
 
 // The two reads of an account nearly every flow starts from, built into SQL once per isolate
 // (src/db/compiled-query.ts says why).
-const userById = compiledRowQuery<typeof users, { id: string }>(users, (t) =>
-  eq(t.id, sql.placeholder("id")),
-);
+const userById = compiledRowById(users);
 const userByEmail = compiledRowQuery<typeof users, { email: string }>(users, (t) =>
   eq(t.email, sql.placeholder("email")),
 );

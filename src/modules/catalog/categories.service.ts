@@ -4,8 +4,8 @@
  * foreign key), so concurrent writes cannot slip past a check; the failures are
  * turned into 409s here.
  */
-import { count, eq, sql } from "drizzle-orm";
-import { compiledRowQuery } from "../../db/compiled-query";
+import { count, eq } from "drizzle-orm";
+import { compiledRowById } from "../../db/compiled-query";
 import { constraintFailure } from "../../db/constraint-errors";
 import { type Category, categories, products } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
@@ -90,9 +90,7 @@ export async function listCategories(
 }
 
 // The storefront's read of one category, built into SQL once per isolate (src/db/compiled-query.ts).
-const categoryById = compiledRowQuery<typeof categories, { id: string }>(categories, (t) =>
-  eq(t.id, sql.placeholder("id")),
-);
+const categoryById = compiledRowById(categories);
 
 export async function getCategory(ctx: ServiceContext, id: string): Promise<Category> {
   const category = await categoryById.get(ctx.dbSession, { id });

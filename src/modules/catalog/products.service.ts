@@ -4,7 +4,7 @@
  * else's product is a 403 (it exists, you may not change it), never a 404.
  */
 import { and, eq, gte, lte, type SQL, sql } from "drizzle-orm";
-import { compiledRowQuery } from "../../db/compiled-query";
+import { compiledRowById } from "../../db/compiled-query";
 import { constraintFailure } from "../../db/constraint-errors";
 import { type Product, products } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
@@ -108,9 +108,7 @@ export async function listProducts(ctx: ServiceContext, input: ListProductsInput
 }
 
 // The storefront's read of one product, built into SQL once per isolate (src/db/compiled-query.ts).
-const productById = compiledRowQuery<typeof products, { id: string }>(products, (t) =>
-  eq(t.id, sql.placeholder("id")),
-);
+const productById = compiledRowById(products);
 
 export async function getProduct(ctx: ServiceContext, id: string): Promise<Product> {
   const product = await productById.get(ctx.dbSession, { id });

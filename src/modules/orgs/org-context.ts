@@ -14,7 +14,7 @@
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { AnySQLiteColumn, QueryBuilder } from "drizzle-orm/sqlite-core";
-import { compiledRowQuery, compiledSelect } from "../../db/compiled-query";
+import { compiledRowById, compiledSelect } from "../../db/compiled-query";
 import { memberships, type Organization, organizations } from "../../db/schema";
 import type { ServiceContext } from "../../lib/context";
 import { ProblemError, problems } from "../../lib/problem";
@@ -137,9 +137,7 @@ function selectMembershipWithOrganization(qb: QueryBuilder) {
     .limit(1);
 }
 
-const organizationById = compiledRowQuery<typeof organizations, { id: string }>(organizations, (t) =>
-  eq(t.id, sql.placeholder("id")),
-);
+const organizationById = compiledRowById(organizations);
 
 function findOrganization(ctx: ServiceContext, id: string): Promise<Organization | undefined> {
   return organizationById.get(ctx.dbSession, { id });

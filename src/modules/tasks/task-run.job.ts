@@ -15,7 +15,7 @@
  * queue (a task with fewer retries than the queue bounces there, its row unchanged).
  */
 import { and, eq, sql } from "drizzle-orm";
-import { compiledRowQuery } from "../../db/compiled-query";
+import { compiledRowById } from "../../db/compiled-query";
 import { type Task, type TaskErrorInfo, tasks } from "../../db/schema";
 import type { QueueHandlerDeps } from "../../jobs/queue-handler";
 import type { ServiceContext } from "../../lib/context";
@@ -71,9 +71,7 @@ type Outcome =
   | { status: "FAILURE"; error: TaskErrorInfo; deadLettered: boolean };
 
 // Every delivery starts by reading its task: built into SQL once per isolate (src/db/compiled-query.ts).
-const taskById = compiledRowQuery<typeof tasks, { id: string }>(tasks, (t) =>
-  eq(t.id, sql.placeholder("id")),
-);
+const taskById = compiledRowById(tasks);
 
 export async function runTaskMessage(message: TaskRunMessage, deps: QueueHandlerDeps): Promise<void> {
   const logger = deps.logger.child({ task_id: message.task_id });
