@@ -609,6 +609,74 @@ describe("waiting for the store", () => {
     expect((await app.request("/things", requestInit({ ip }), env)).status).toBe(429);
   });
 
+  it("allows the request and logs when a store throws instead of answering", async () => {
+    const logs: LogLine[] = [];
+    const store: RateLimitStore = {
+      kind: "kv",
+      hit: () => {
+        throw new Error("store exploded");
+      },
+    };
+    const app = buildApp({ clock: () => T0, policies: SMALL, store }, logs);
+    const res = await app.request("/things", requestInit({ ip: freshIp() }), env);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-ratelimit-limit")).toBeNull();
+    expect(logs).toContainEqual(
+      expect.objectContaining({
+        msg: "rate limit store failed; request allowed",
+        error: expect.objectContaining({ message: "store exploded" }),
+      }),
+    );
+  });
+
+  // A route policy counts the address, then the key: answers from memory and from a promise mixed.
+  describe("two counters, one answered at once and one promised", () => {
+    const login = (app: ReturnType<typeof buildApp>, ip: string, email: string) =>
+      app.request("/login", requestInit({ ip, method: "POST", body: { email } }), env);
+    // The address's counter answers at once; the email's (k:<hash>) only through a promise.
+    const mixed = (refuse: { ip?: boolean; key?: boolean }, hits: string[]): RateLimitStore => ({
+      kind: "kv",
+      hit: ({ key }) => {
+        hits.push(key);
+        const byKey = key.startsWith("login:k:");
+        const count = { allowed: !(byKey ? refuse.key : refuse.ip), count: 1, resetAt: T0 + 30_000 };
+        return byKey ? Promise.resolve(count) : count;
+      },
+    });
+
+    it("waits for the promised one and answers its refusal with both policies' headers", async () => {
+      const hits: string[] = [];
+      const app = buildApp({ clock: () => T0, policies: SMALL, store: mixed({ key: true }, hits) });
+      const refused = await login(app, freshIp(), `${freshId("mixed")}@example.com`);
+      expect(refused.status).toBe(429);
+      expect(refused.headers.get("retry-after")).toBe("30");
+      expect(((await refused.json()) as Problem).violated_policies).toEqual(["login"]);
+      // The global limiter's counter, the address's, then the email's.
+      expect(hits.map((key) => key.split(":").slice(0, 2).join(":"))).toEqual([
+        "anonymous:ip",
+        "login:ip",
+        "login:k",
+      ]);
+    });
+
+    it("stops at a refusal answered at once, without spending the promised counter", async () => {
+      const hits: string[] = [];
+      const app = buildApp({ clock: () => T0, policies: SMALL, store: mixed({ ip: true }, hits) });
+      const refused = await login(app, freshIp(), `${freshId("mixed")}@example.com`);
+      expect(refused.status).toBe(429);
+      expect(hits.filter((key) => key.startsWith("login:k:"))).toEqual([]);
+    });
+
+    it("lets the request through when both allow it", async () => {
+      const hits: string[] = [];
+      const app = buildApp({ clock: () => T0, policies: SMALL, store: mixed({}, hits) });
+      const res = await login(app, freshIp(), `${freshId("mixed")}@example.com`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("ratelimit-policy")).toContain('"login";q=2;w=60');
+      expect(hits).toHaveLength(3);
+    });
+  });
+
   it("allows the request and logs when a store's promise does not settle within storeTimeoutMs", async () => {
     const logs: LogLine[] = [];
     const app = buildApp(

@@ -35,7 +35,8 @@ export const CORS_EXPOSE_HEADERS = [
  */
 export function corsFromConfig(): MiddlewareHandler<AppEnv> {
   const handlers = new WeakMap<object, MiddlewareHandler>();
-  return async function corsFromConfig(c, next) {
+  // Not async: it only picks the handler; hono's cors middleware does the waiting.
+  return function corsFromConfig(c, next) {
     const config = getConfig(c.env);
     let handler = handlers.get(config);
     if (!handler) {

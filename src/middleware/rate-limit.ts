@@ -25,7 +25,7 @@
  * expired token cannot spend the real user's quota; a request that reaches it
  * without a verified principal is counted as anonymous, by IP.
  */
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler, Next } from "hono";
 import type { AppEnv } from "../app-env";
 import { type Bindings, type Config, getConfig } from "../env";
 import { sha256Hex } from "../lib/crypto";
@@ -121,6 +121,8 @@ export function isExemptFromGlobalRateLimit(c: Context<AppEnv>): boolean {
 
 /** One counter to hit: a policy and what it counts by. */
 type Counter = { policy: RateLimitPolicy; key: string };
+/** A counter's count, or undefined when its store failed (logged, and the request allowed). */
+type Answer = RateLimitCount | undefined;
 
 type Limiter = {
   policiesFor(config: Config): RateLimitPolicies;
@@ -185,9 +187,12 @@ function principalSubject(c: Context<AppEnv>, principal: Principal): string {
 
 /**
  * Hits every counter, folds them into one state per policy, records and sets the
- * headers, and throws the 429 when any policy is over its limit.
+ * headers, and throws the 429 when any policy is over its limit. Synchronous when
+ * every store answer is (a KV window already counted in this isolate's memory, the
+ * usual case): then no promise is made for the request's limit at all; a Promise
+ * only when some store answer has to be waited for.
  */
-async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]): Promise<void> {
+function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]): void | Promise<void> {
   const config = getConfig(c.env);
   const store = limiter.storeFor(c.env, config);
   const now = limiter.clock();
@@ -214,11 +219,17 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
       error: serializeError(error),
     });
 
-  // One after another, stopping at the first refusal: a refused request must not
-  // spend the route key's budget (an exhausted IP cannot go on locking out an email).
-  const states = new Map<string, PolicyState>();
-  for (const { policy, key } of counters) {
-    let result: RateLimitCount;
+  // Fail open: a limiter outage must not become an API outage.
+  const allowOnFailure = (policy: RateLimitPolicy, error: unknown): undefined => {
+    logger.error("rate limit store failed; request allowed", {
+      policy: policy.name,
+      store: store.kind,
+      error: serializeError(error),
+    });
+    return undefined;
+  };
+
+  const hit = ({ policy, key }: Counter): Answer | Promise<Answer> => {
     try {
       const answer = store.hit(
         { key: `${policy.name}:${key}`, limit: policy.limit, windowSeconds: policy.windowSeconds, now },
@@ -226,29 +237,59 @@ async function enforce(c: Context<AppEnv>, limiter: Limiter, counters: Counter[]
       );
       // Counted in this isolate's memory (the usual case with KV): nothing to wait for. Any thenable
       // is waited for, not only a native Promise: a Durable Object stub's call returns its own kind.
-      result = isThenable(answer) ? await withTimeout(Promise.resolve(answer), limiter.timeoutMs) : answer;
+      if (!isThenable(answer)) return answer;
+      return withTimeout(Promise.resolve(answer), limiter.timeoutMs).catch((error: unknown) =>
+        allowOnFailure(policy, error),
+      );
     } catch (error) {
-      // Fail open: a limiter outage must not become an API outage.
-      logger.error("rate limit store failed; request allowed", {
-        policy: policy.name,
-        store: store.kind,
-        error: serializeError(error),
-      });
-      continue;
+      return allowOnFailure(policy, error);
     }
-    const state: PolicyState = {
-      name: policy.name,
-      limit: policy.limit,
-      windowSeconds: policy.windowSeconds,
-      remaining: result.allowed ? Math.max(0, policy.limit - result.count) : 0,
-      resetSeconds: Math.max(0, Math.ceil((result.resetAt - now) / 1000)),
-      allowed: result.allowed,
-    };
-    // A policy counted twice (per IP and per email) reports its tighter counter.
-    const previous = states.get(policy.name);
-    if (!previous || tighter(state, previous)) states.set(policy.name, state);
-    if (!result.allowed) break;
-  }
+  };
+
+  // One after another, stopping at the first refusal: a refused request must not
+  // spend the route key's budget (an exhausted IP cannot go on locking out an email).
+  const states = new Map<string, PolicyState>();
+  const countFrom = (first: number): void | Promise<void> => {
+    for (let index = first; index < counters.length; index++) {
+      const counter = counters[index] as Counter;
+      const answer = hit(counter);
+      if (isThenable(answer)) {
+        return answer.then((result) =>
+          result && !record(states, counter.policy, result, now)
+            ? concludeLimits(c, states)
+            : countFrom(index + 1),
+        );
+      }
+      if (answer && !record(states, counter.policy, answer, now)) break;
+    }
+    return concludeLimits(c, states);
+  };
+  return countFrom(0);
+}
+
+/** Folds one counter's answer into its policy's state; false when it refused the request. */
+function record(
+  states: Map<string, PolicyState>,
+  policy: RateLimitPolicy,
+  result: RateLimitCount,
+  now: number,
+): boolean {
+  const state: PolicyState = {
+    name: policy.name,
+    limit: policy.limit,
+    windowSeconds: policy.windowSeconds,
+    remaining: result.allowed ? Math.max(0, policy.limit - result.count) : 0,
+    resetSeconds: Math.max(0, Math.ceil((result.resetAt - now) / 1000)),
+    allowed: result.allowed,
+  };
+  // A policy counted twice (per IP and per email) reports its tighter counter.
+  const previous = states.get(policy.name);
+  if (!previous || tighter(state, previous)) states.set(policy.name, state);
+  return result.allowed;
+}
+
+/** Records and sets the headers for the policies counted, and throws the 429 when any refused. */
+function concludeLimits(c: Context<AppEnv>, states: Map<string, PolicyState>): void {
   if (states.size === 0) return;
 
   // Policies already applied to this request, so a route limiter's headers include the global one's.
@@ -303,13 +344,20 @@ function reapplyHeaders(c: Context<AppEnv>): void {
   }
 }
 
+async function nextThenReapplyHeaders(c: Context<AppEnv>, next: Next): Promise<void> {
+  await next();
+  reapplyHeaders(c);
+}
+
 /** The app-wide limiter: one policy per request, picked from the principal. Install after authentication. */
 export function globalRateLimit(options: GlobalRateLimitOptions = {}): MiddlewareHandler<AppEnv> {
   const limiter = buildLimiter(options, "globalRateLimit");
   const skip = options.skip ?? isExemptFromGlobalRateLimit;
   const { limitFor } = options;
 
-  return async function globalRateLimit(c, next) {
+  // Not an async function: when the count was answered from memory, the request goes on to the
+  // next middleware without waiting a turn of the microtask queue for a decision already made.
+  return function globalRateLimit(c, next) {
     const principal = c.get("principal") ?? ANONYMOUS;
     if (principal.kind === "system" || skip(c)) return next();
 
@@ -317,9 +365,8 @@ export function globalRateLimit(options: GlobalRateLimitOptions = {}): Middlewar
     const own = limitFor?.(principal);
     if (own) policy = { ...policy, ...checkedLimit(own, `limitFor(${principal.kind})`) };
 
-    await enforce(c, limiter, [{ policy, key: principalSubject(c, principal) }]);
-    await next();
-    reapplyHeaders(c);
+    const enforced = enforce(c, limiter, [{ policy, key: principalSubject(c, principal) }]);
+    return enforced ? enforced.then(() => nextThenReapplyHeaders(c, next)) : nextThenReapplyHeaders(c, next);
   };
 }
 
@@ -353,8 +400,7 @@ export function rateLimit(
     if (routeKey) counters.push({ policy, key: `k:${await sha256Hex(routeKey)}` });
 
     await enforce(c, limiter, counters);
-    await next();
-    reapplyHeaders(c);
+    await nextThenReapplyHeaders(c, next);
   };
 }
 

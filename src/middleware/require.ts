@@ -29,7 +29,9 @@ import { authenticationFailure } from "./authenticate";
 
 /** A signed-in person (an access JWT). 401 otherwise; 403 for an API key. */
 export function requireUser(): MiddlewareHandler<AppEnv> {
-  return async function requireUser(c, next) {
+  // Not async: a signed-in request goes straight on (a refusal thrown here is caught by Hono's
+  // dispatch like a rejected promise would be).
+  return function requireUser(c, next) {
     const principal = c.get("principal");
     if (principal.kind === "user") return next();
     if (principal.kind === "anonymous") throw authenticationFailure(c) ?? problems.unauthorized();

@@ -19,8 +19,10 @@ const baseHeaders = secureHeaders({
 
 /** Secure headers on every response, with a strict CSP unless the route chose one. */
 export function securityHeaders(): MiddlewareHandler {
-  return async function securityHeaders(c, next) {
-    await baseHeaders(c, async () => {
+  // Not async itself: hono's secureHeaders waits for the rest of the chain, and sets its
+  // headers after ours' defaults are in place.
+  return function securityHeaders(c, next) {
+    return baseHeaders(c, async () => {
       await next();
       if (!c.res.headers.has("Content-Security-Policy")) {
         c.res.headers.set("Content-Security-Policy", API_CSP);
