@@ -58,16 +58,6 @@ const { values: flags } = parseArgs({
     help: { type: "boolean", default: false },
   },
 });
-if (flags.help) {
-  console.log(`npm run bench:hot-path -- [--scenarios a,b] [--rounds N] [--requests N] [--profile]
-  The production bundle's own CPU per request: requests handed to its fetch in a loop inside the
-  isolate, the workerd's CPU over the loop divided by the requests (bench/hot-path.ts says why).
-  --profile: then one more loop per scenario under Linux perf, its CPU split by kind of work.
-  Scenarios: ${loopable()
-    .map((scenario) => scenario.name)
-    .join(", ")}.`);
-  process.exit(0);
-}
 
 /** `npm run bench`'s scenarios and ours of the peer pairs (whoami, signin …), as bench:worker-only has them. */
 const known: Scenario[] = [...scenarios, ...comparisons.map((comparison) => comparison.ours)];
@@ -79,6 +69,17 @@ function loopable(): Scenario[] {
     const requests = defined ? (Array.isArray(defined) ? defined : [defined]) : [];
     return !scenario.vars && requests.every((request) => !request.makeBody);
   });
+}
+
+if (flags.help) {
+  console.log(`npm run bench:hot-path -- [--scenarios a,b] [--rounds N] [--requests N] [--profile]
+  The production bundle's own CPU per request: requests handed to its fetch in a loop inside the
+  isolate, the workerd's CPU over the loop divided by the requests (bench/hot-path.ts says why).
+  --profile: then one more loop per scenario under Linux perf, its CPU split by kind of work.
+  Scenarios: ${loopable()
+    .map((scenario) => scenario.name)
+    .join(", ")}.`);
+  process.exit(0);
 }
 
 function wholeNumber(name: string, value: string | undefined, min: number, max: number): number {
