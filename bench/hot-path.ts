@@ -76,7 +76,7 @@ if (flags.help) {
   The production bundle's own CPU per request: requests handed to its fetch in a loop inside the
   isolate, the workerd's CPU over the loop divided by the requests (bench/hot-path.ts says why).
   --profile: then one more loop per scenario under Linux perf, its CPU split by kind of work.
-  Scenarios: ${loopable()
+  Scenarios that may loop (one that makes a body per request is refused when it runs): ${loopable()
     .map((scenario) => scenario.name)
     .join(", ")}.`);
   process.exit(0);
